@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// C libraries come from Debian: libopenblas-dev, libyaml-dev, libpng-dev (see tools/bootstrap.sh).
+let package = Package(
+    name: "tedi",
+    products: [
+        .executable(name: "tedi", targets: ["tedi"]),
+        .library(name: "TensorCore", targets: ["TensorCore"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1",
+                       providers: [.apt(["libyaml-dev"])]),
+        // libpng's error path is a longjmp; it is contained in C (Sources/CPNGShim) so Swift frames are never skipped.
+        .target(name: "CPNGShim", path: "Sources/CPNGShim", linkerSettings: [.linkedLibrary("png16")]),
+        .target(name: "TensorCore", dependencies: ["CBLAS"]),
+        .target(name: "Imaging", dependencies: ["TensorCore", "CPNGShim"]),
+        .target(name: "Graph", dependencies: ["TensorCore", "Imaging", "CYAML"]),
+        .target(name: "Models", dependencies: ["TensorCore"]),
+        .target(name: "SynthFaces", dependencies: ["TensorCore", "Imaging"]),
+        .target(name: "Nodes", dependencies: ["TensorCore", "Imaging", "Graph", "Models", "SynthFaces"], path: "Nodes"),
+        .executableTarget(name: "tedi", dependencies: ["TensorCore", "Imaging", "Graph", "Models", "SynthFaces", "Nodes"]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TensorCore"]),
+        .testTarget(name: "SynthFacesTests", dependencies: ["SynthFaces", "Imaging", "TensorCore"]),
+        .testTarget(name: "GraphTests", dependencies: ["Graph", "Nodes", "TensorCore", "Imaging"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,2 @@
+// Placeholder until the Graph module lands.
+enum GraphModule {}

@@ -1,0 +1,2 @@
+// Placeholder until the Imaging module lands.
+enum ImagingModule {}

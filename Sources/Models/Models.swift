@@ -1,0 +1,2 @@
+// Placeholder until the Models module lands.
+enum ModelsModule {}

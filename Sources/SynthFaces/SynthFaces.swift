@@ -1,0 +1,2 @@
+// Placeholder until the SynthFaces module lands.
+enum SynthFacesModule {}

@@ -1,0 +1,63 @@
+import CBLAS
+import Dispatch
+import Foundation
+
+/// Thread count for OpenBLAS and for tedi's own parallel loops.
+///
+/// Defaults to `TEDI_THREADS` when set, else the number of active processors. Setting it also
+/// sets OpenBLAS's thread count, so one knob controls both.
+public enum Threads {
+    nonisolated(unsafe) private static var current: Int = {
+        let n = Int(ProcessInfo.processInfo.environment["TEDI_THREADS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
+        let clamped = max(1, min(n, 256))
+        openblas_set_num_threads(Int32(clamped))
+        return clamped
+    }()
+
+    /// The number of threads parallel loops and BLAS use.
+    public static var count: Int {
+        get { current }
+        set {
+            current = max(1, min(newValue, 256))
+            openblas_set_num_threads(Int32(current))
+        }
+    }
+
+    /// Makes sure the BLAS thread count has been applied (call once before timing anything).
+    public static func configure() { _ = current }
+}
+
+/// Runs `body` over `0..<n` split into contiguous chunks, in parallel when `n` is at least
+/// `grain` per thread. Chunk boundaries depend only on `n` and the thread count, and each index is
+/// handled exactly once, so results of elementwise work never depend on scheduling.
+@inline(__always)
+func parallelChunks(_ n: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
+    let threads = Threads.count
+    let chunks = min(threads, n / max(grain, 1))
+    if chunks <= 1 {
+        if n > 0 { body(0..<n) }
+        return
+    }
+    let step = (n + chunks - 1) / chunks
+    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        let lo = c * step
+        let hi = min(n, lo + step)
+        if lo < hi { body(lo..<hi) }
+    }
+}
+
+/// Runs `body(i)` for every `i` in `0..<n`, concurrently across `Threads.count` workers when there
+/// is more than one item. For coarse work items (a sample, a channel block, an image row band).
+@inline(__always)
+func parallelFor(_ n: Int, _ body: (Int) -> Void) {
+    let workers = min(n, Threads.count)
+    if workers <= 1 {
+        for i in 0..<n { body(i) }
+        return
+    }
+    // Contiguous blocks, one per worker, so at most `Threads.count` run at once.
+    let step = (n + workers - 1) / workers
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+        for i in (w * step)..<min(n, (w + 1) * step) { body(i) }
+    }
+}
