@@ -1,0 +1,159 @@
+import Foundation
+import TensorCore
+
+/// The content-addressed disk cache of node results.
+///
+/// An entry lives at `ROOT/objects/KK/KEY` (KEY the node's 64-hex memo key, KK its first two
+/// characters). Its bytes are `"TEDC1\n"`, the SHA-256 of the payload (32 bytes), then the payload.
+/// Writes go to a unique temp file in the same directory, are flushed, and are renamed into place,
+/// so readers only ever see whole entries, and two processes writing the same key both leave a
+/// valid entry (same key ⇒ same bytes). Reads verify the checksum; a corrupt entry is reported,
+/// deleted and treated as a miss so the node is recomputed. Reading an entry touches its
+/// modification time, which `gc` uses as the last-use time.
+public final class DiskCache: @unchecked Sendable {
+    public let root: URL
+    private static let magic = Array("TEDC1\n".utf8)
+
+    /// Called with a message when a corrupt entry is found (the runner prints it as a warning).
+    public var onCorruption: ((String) -> Void)?
+
+    public init(root: URL) {
+        self.root = root
+    }
+
+    /// `$TEDI_CACHE`, else `$XDG_CACHE_HOME/tedi`, else `~/.cache/tedi`.
+    public static func defaultRoot() -> URL {
+        let env = ProcessInfo.processInfo.environment
+        if let p = env["TEDI_CACHE"], !p.isEmpty { return URL(fileURLWithPath: p) }
+        if let x = env["XDG_CACHE_HOME"], !x.isEmpty { return URL(fileURLWithPath: x).appendingPathComponent("tedi") }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/tedi")
+    }
+
+    func entryURL(_ key: String) -> URL {
+        root.appendingPathComponent("objects").appendingPathComponent(String(key.prefix(2))).appendingPathComponent(key)
+    }
+
+    /// The payload stored under `key`, or nil when absent or corrupt (corrupt entries are removed).
+    public func read(_ key: String) -> [UInt8]? {
+        let url = entryURL(key)
+        guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
+        let bytes = [UInt8](data)
+        let head = DiskCache.magic.count
+        guard bytes.count >= head + 32, Array(bytes[0..<head]) == DiskCache.magic else {
+            dropCorrupt(url, key: key, why: "bad header")
+            return nil
+        }
+        let payload = Array(bytes[(head + 32)...])
+        var h = SHA256()
+        h.update(payload)
+        guard h.finalize() == Array(bytes[head..<(head + 32)]) else {
+            dropCorrupt(url, key: key, why: "checksum mismatch")
+            return nil
+        }
+        try? FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: url.path)
+        return payload
+    }
+
+    private func dropCorrupt(_ url: URL, key: String, why: String) {
+        onCorruption?("cache entry \(key.prefix(12))… is corrupt (\(why)); dropped it and recomputing")
+        try? FileManager.default.removeItem(at: url)
+    }
+
+    /// Stores `payload` under `key` atomically.
+    public func write(_ key: String, _ payload: [UInt8]) throws {
+        let url = entryURL(key)
+        var h = SHA256()
+        h.update(payload)
+        try AtomicFile.write(DiskCache.magic + h.finalize() + payload, to: url)
+    }
+
+    /// Number of entries and their total size in bytes.
+    public func info() -> (entries: Int, bytes: Int) {
+        let all = entries()
+        return (all.count, all.reduce(0) { $0 + $1.size })
+    }
+
+    struct Entry { let url: URL; let size: Int; let used: Date }
+
+    func entries() -> [Entry] {
+        let objects = root.appendingPathComponent("objects")
+        guard let e = FileManager.default.enumerator(at: objects, includingPropertiesForKeys: [.fileSizeKey, .contentModificationDateKey, .isRegularFileKey]) else { return [] }
+        var out: [Entry] = []
+        for case let url as URL in e {
+            guard let v = try? url.resourceValues(forKeys: [.fileSizeKey, .contentModificationDateKey, .isRegularFileKey]),
+                  v.isRegularFile == true, !url.lastPathComponent.hasPrefix(".") else { continue }
+            out.append(Entry(url: url, size: v.fileSize ?? 0, used: v.contentModificationDate ?? .distantPast))
+        }
+        return out
+    }
+
+    /// Evicts least recently used entries until the cache holds at most `maxBytes`. Returns
+    /// (entries removed, bytes freed).
+    @discardableResult
+    public func gc(maxBytes: Int) -> (removed: Int, freed: Int) {
+        var all = entries().sorted { ($0.used, $0.url.path) < ($1.used, $1.url.path) }
+        var total = all.reduce(0) { $0 + $1.size }
+        var removed = 0, freed = 0
+        while total > maxBytes, !all.isEmpty {
+            let e = all.removeFirst()
+            if (try? FileManager.default.removeItem(at: e.url)) != nil {
+                total -= e.size; freed += e.size; removed += 1
+            }
+        }
+        return (removed, freed)
+    }
+
+    /// Removes every entry.
+    public func clear() throws {
+        let objects = root.appendingPathComponent("objects")
+        if FileManager.default.fileExists(atPath: objects.path) { try FileManager.default.removeItem(at: objects) }
+    }
+
+    /// Parses sizes like `500M`, `2G`, `1024`, `10K` (powers of 1024).
+    public static func parseSize(_ s: String) -> Int? {
+        let t = s.trimmingCharacters(in: .whitespaces).uppercased()
+        let units: [(String, Int)] = [("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("B", 1)]
+        for (u, m) in units where t.hasSuffix(u) {
+            guard let v = Double(t.dropLast(u.count)), v >= 0 else { return nil }
+            return Int(v * Double(m))
+        }
+        return Int(t).flatMap { $0 >= 0 ? $0 : nil }
+    }
+}
+
+/// Atomic file replacement: write a unique temp file beside the target, flush it, rename it over
+/// the target. A crash leaves either the old file or the new one, plus at worst a stray
+/// `.NAME.tmp-*` file that is never read as a result.
+public enum AtomicFile {
+    public static func write(_ bytes: [UInt8], to url: URL) throws {
+        let dir = url.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
+        let fd = open(tmp.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw CocoaError.error(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: tmp.path, NSLocalizedDescriptionKey: "cannot create \(tmp.path): \(String(cString: strerror(errno)))"]) }
+        var ok = false
+        defer {
+            if !ok { unlink(tmp.path) }
+        }
+        var off = 0
+        let failure: String? = bytes.withUnsafeBytes { p -> String? in
+            while off < p.count {
+                let n = Foundation.write(fd, p.baseAddress! + off, p.count - off)
+                if n < 0 { if errno == EINTR { continue }; return String(cString: strerror(errno)) }
+                off += n
+            }
+            if fsync(fd) != 0 { return String(cString: strerror(errno)) }
+            return nil
+        }
+        close(fd)
+        if let failure { throw AtomicWriteError(path: url.path, reason: failure) }
+        guard rename(tmp.path, url.path) == 0 else { throw AtomicWriteError(path: url.path, reason: String(cString: strerror(errno))) }
+        ok = true
+    }
+}
+
+public struct AtomicWriteError: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public var description: String { "cannot write \(path): \(reason)" }
+}
