@@ -1,2 +1,0 @@
-// Placeholder until the Graph module lands.
-enum GraphModule {}
