@@ -136,6 +136,10 @@ extension ParamType {
             switch v {
             case let .string(s):
                 if self != .string && s.isEmpty { return .failure(ParamTypeMismatch(message: "expected a path, got an empty string")) }
+                if self == .outputPath {
+                    if s.hasPrefix("/") { return .failure(ParamTypeMismatch(message: "output path '\(s)' is absolute; outputs are written under --out, so give a relative path")) }
+                    if s.split(separator: "/").contains("..") { return .failure(ParamTypeMismatch(message: "output path '\(s)' leaves the --out directory through '..'")) }
+                }
                 return .success(v)
             case .int, .float: return self == .string ? .success(.string(v.description)) : mismatch()
             case .bool: return mismatch()

@@ -45,7 +45,7 @@ public enum GraphValidator {
 
         // Params: typed by their default values.
         var params: [String: ParamValue] = [:]
-        var order: [String] = []
+        var paramOrder: [String] = []
         for p in file.params {
             guard let v = literal(p.value), p.value.scalar?.value != .null else {
                 err("param '\(p.name)' needs a default value (a number, string or bool)", p.value.mark)
@@ -53,17 +53,17 @@ public enum GraphValidator {
             }
             if params[p.name] != nil { err("param '\(p.name)' is declared twice", p.value.mark); continue }
             params[p.name] = v
-            order.append(p.name)
+            paramOrder.append(p.name)
         }
         if params["seed"] == nil {
             params["seed"] = .int(0)
-            order.insert("seed", at: 0)
+            paramOrder.insert("seed", at: 0)
         } else if params["seed"]?.intValue == nil {
             err("param 'seed' must be an integer", file.params.first { $0.name == "seed" }?.value.mark)
         }
         for (key, text) in sets {
             guard let current = params[key] else {
-                err("--set \(key)=\(text): the graph declares no param '\(key)'\(didYouMean(key, in: order)); declared: \(order.joined(separator: ", "))", nil)
+                err("--set \(key)=\(text): the graph declares no param '\(key)'\(didYouMean(key, in: paramOrder)); declared: \(paramOrder.joined(separator: ", "))", nil)
                 continue
             }
             switch coerce(text, like: current) {
@@ -194,7 +194,7 @@ public enum GraphValidator {
             return GraphPlan.PlannedNode(id: file.nodes[i].id, spec: specs[i]!, decl: file.nodes[i], inputs: inputs, outputTypes: types[i])
         }
         let base = URL(fileURLWithPath: file.path).deletingLastPathComponent().standardizedFileURL
-        return GraphPlan(file: file, baseDirectory: base, params: params, paramOrder: order, nodes: planned,
+        return GraphPlan(file: file, baseDirectory: base, params: params, paramOrder: paramOrder, nodes: planned,
                          unusedNodes: file.nodes.indices.filter { !needed.contains($0) }.map { file.nodes[$0].id })
     }
 

@@ -1,0 +1,296 @@
+import Foundation
+import TensorCore
+
+/// What happened to one node for one seed.
+public struct NodeReport: Equatable {
+    public enum Status: String {
+        /// Computed in this run.
+        case ran
+        /// Reused from this process's memo (e.g. a seed-independent node in a sweep).
+        case memo
+        /// Read from the disk cache.
+        case cached
+        /// Not needed: everything downstream of it came from the cache.
+        case skipped
+    }
+    public var id: String
+    public var op: String
+    public var seed: Int
+    public var key: String
+    public var status: Status
+    public var seconds: Double
+}
+
+/// The outcome of `tedi run`; `json` is the `--report` format of the design.
+public struct RunReport {
+    public var graph: String
+    public var seeds: [Int]
+    public var nodes: [NodeReport] = []
+    /// Files written (relative to --out) and files already up to date.
+    public var written: [String] = []
+    public var upToDate: [String] = []
+
+    public var executed: Int { nodes.filter { $0.status == .ran }.count }
+    public var reused: Int { nodes.count - executed }
+
+    public var json: String {
+        func s(_ x: String) -> String { Recipe.quote(x) }
+        let rows = nodes.map { n in
+            "    {\"id\": \(s(n.id)), \"op\": \(s(n.op)), \"seed\": \(n.seed), \"key\": \(s(n.key)), \"status\": \(s(n.status.rawValue)), \"seconds\": \(String(format: "%.6f", n.seconds))}"
+        }
+        return """
+        {
+          "graph": \(s(graph)),
+          "seeds": [\(seeds.map(String.init).joined(separator: ", "))],
+          "nodes": [
+        \(rows.joined(separator: ",\n"))
+          ],
+          "executed": \(executed),
+          "reused": \(reused),
+          "written": [\(written.map(s).joined(separator: ", "))]
+        }
+
+        """
+    }
+}
+
+/// Set by the SIGINT handler; checked between nodes and by long-running nodes.
+nonisolated(unsafe) private var interruptFlag: sig_atomic_t = 0
+
+/// Runs a validated plan over seeds with memoization and the disk cache.
+///
+/// For each seed it first computes every node's memo key (SHA-256 over op, op version, canonical
+/// resolved params, input keys and output ports, content hashes of files read, and for writers
+/// the embedded recipe), which needs no values. It then evaluates lazily from the writers back:
+/// a result found in the process memo or the disk cache is used as is, and nodes upstream of a
+/// cached result are not touched. Files are written atomically and only when their bytes change.
+public final class GraphRunner {
+    public let plan: GraphPlan
+    public var cache: DiskCache?
+    public var outDirectory: URL
+    /// Progress lines on a terminal (nil = silent).
+    public var progress: Progress?
+    private var memo: [String: NodeResult] = [:]
+    private var fileHashes: [String: String] = [:]
+
+    public init(plan: GraphPlan, cache: DiskCache?, outDirectory: URL) {
+        self.plan = plan
+        self.cache = cache
+        self.outDirectory = outDirectory
+    }
+
+    /// Makes Ctrl-C request a clean stop: the current node finishes or notices, nothing half-written remains.
+    public static func installInterruptHandler() {
+        signal(SIGINT) { _ in
+            if interruptFlag != 0 { _exit(130) }   // a second Ctrl-C stops at once; writes are atomic anyway
+            interruptFlag = 1
+        }
+    }
+
+    public static var isInterrupted: Bool { interruptFlag != 0 }
+
+    /// SHA-256 of a file, computed once per process.
+    func hashFile(_ url: URL) throws -> String {
+        if let h = fileHashes[url.path] { return h }
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw NodeError("cannot read input file '\(url.path)'")
+        }
+        let h = SHA256.hex(of: [UInt8](data))
+        fileHashes[url.path] = h
+        return h
+    }
+
+    /// Absolute location of every `inputPath` param of node `i`.
+    func inputPaths(_ params: [String: ParamValue], spec: NodeSpec) -> [String: URL] {
+        var out: [String: URL] = [:]
+        for ps in spec.params where ps.type == .inputPath {
+            guard let p = params[ps.name]?.stringValue else { continue }
+            out[ps.name] = p.hasPrefix("/") ? URL(fileURLWithPath: p) : plan.baseDirectory.appendingPathComponent(p).standardizedFileURL
+        }
+        return out
+    }
+
+    /// The recipe for `seed`: graph source, resolved params, and hashes of every input file.
+    public func recipe(seed: Int) throws -> Recipe {
+        var files: [String: String] = [:]
+        for i in plan.nodes.indices {
+            let params = try plan.resolvedParams(i, seed: seed)
+            for (_, url) in inputPaths(params, spec: plan.nodes[i].spec) { files[url.path] = try hashFile(url) }
+        }
+        let source = String(decoding: FileManager.default.contents(atPath: plan.file.path) ?? Data(), as: UTF8.self)
+        var params: [String: String] = [:]
+        for (k, v) in plan.params where k != "seed" { params[k] = v.description }
+        let graphPath = URL(fileURLWithPath: plan.file.path).standardizedFileURL.path
+        return Recipe(graphPath: graphPath, source: source, seed: seed, params: params, files: files)
+    }
+
+    /// Memo keys of every planned node for `seed`, plus resolved params and input paths.
+    func keys(seed: Int, recipeText: String) throws -> (keys: [String], params: [[String: ParamValue]]) {
+        var keys: [String] = []
+        var all: [[String: ParamValue]] = []
+        for (i, node) in plan.nodes.enumerated() {
+            let params = try plan.resolvedParams(i, seed: seed)
+            var h = SHA256()
+            h.update("tedi-node-v1\n\(node.spec.name)\n\(node.spec.version)\n")
+            for k in params.keys.sorted() { h.update("p \(k)=\(params[k]!.canonical)\n") }
+            for port in node.inputs.keys.sorted() {
+                let src = node.inputs[port]!
+                h.update("i \(port)=\(keys[src.node]).\(src.port)\n")
+            }
+            for (name, url) in inputPaths(params, spec: node.spec).sorted(by: { $0.key < $1.key }) {
+                h.update("f \(name)=\(try hashFile(url))\n")
+            }
+            if node.spec.writes { h.update("r \(recipeText)\n") }
+            keys.append(h.hexDigest())
+            all.append(params)
+        }
+        return (keys, all)
+    }
+
+    /// Runs every seed; returns the report. Throws `NodeError` (exit 3) or `NodeCancelled`.
+    public func run(seeds: [Int]) throws -> RunReport {
+        var report = RunReport(graph: plan.file.path, seeds: seeds)
+        for (si, seed) in seeds.enumerated() {
+            let recipeText = try recipe(seed: seed).text
+            let (keys, params) = try keys(seed: seed, recipeText: recipeText)
+            var results = [NodeResult?](repeating: nil, count: plan.nodes.count)
+            var status = [NodeReport.Status?](repeating: nil, count: plan.nodes.count)
+            var seconds = [Double](repeating: 0, count: plan.nodes.count)
+
+            // Evaluate node i (and what it needs), unless its result can be reused.
+            func evaluate(_ i: Int) throws -> NodeResult {
+                if let r = results[i] { return r }
+                if let r = memo[keys[i]] {
+                    results[i] = r; status[i] = .memo
+                    return r
+                }
+                if let bytes = cache?.read(keys[i]), let r = try? ResultCodec.decode(bytes) {
+                    memo[keys[i]] = r
+                    results[i] = r; status[i] = .cached
+                    return r
+                }
+                let node = plan.nodes[i]
+                var inputs: [String: Value] = [:]
+                for (port, src) in node.inputs {
+                    let upstream = try evaluate(src.node)
+                    guard let v = upstream.outputs[src.port] else {
+                        throw NodeError("node '\(plan.nodes[src.node].id)' produced no output '\(src.port)'")
+                    }
+                    inputs[port] = v
+                }
+                if GraphRunner.isInterrupted { throw NodeCancelled() }
+                progress?.node(node.id, op: node.spec.name, seed: seed, index: si, of: seeds.count)
+                let start = DispatchTime.now().uptimeNanoseconds
+                let ctx = NodeContext(nodeID: node.id, params: params[i], inputs: inputs, seed: seed,
+                                      inputPaths: inputPaths(params[i], spec: node.spec), recipe: recipeText,
+                                      progress: { [progress] step, total in progress?.step(step, total) },
+                                      isCancelled: { GraphRunner.isInterrupted })
+                let r: NodeResult
+                do {
+                    r = try node.spec.run(ctx)
+                } catch let e as NodeCancelled {
+                    throw e
+                } catch {
+                    throw NodeError("node '\(node.id)' (\(node.spec.name)) failed\(seeds.count > 1 ? " for seed \(seed)" : ""): \(error)")
+                }
+                seconds[i] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                if GraphRunner.isInterrupted { throw NodeCancelled() }
+                try cache?.write(keys[i], ResultCodec.encode(r))
+                memo[keys[i]] = r
+                results[i] = r; status[i] = .ran
+                return r
+            }
+
+            for (i, node) in plan.nodes.enumerated() where node.spec.writes {
+                let r = try evaluate(i)
+                for f in r.files {
+                    let url = outDirectory.appendingPathComponent(f.path)
+                    if let existing = FileManager.default.contents(atPath: url.path), [UInt8](existing) == f.bytes {
+                        report.upToDate.append(f.path)
+                        continue
+                    }
+                    if GraphRunner.isInterrupted { throw NodeCancelled() }
+                    try AtomicFile.write(f.bytes, to: url)
+                    report.written.append(f.path)
+                }
+            }
+            for (i, node) in plan.nodes.enumerated() {
+                report.nodes.append(NodeReport(id: node.id, op: node.spec.name, seed: seed, key: keys[i],
+                                               status: status[i] ?? .skipped, seconds: seconds[i]))
+            }
+        }
+        progress?.finish()
+        return report
+    }
+
+    /// Per seed, what a run would do now: each node's key and whether it is in the disk cache.
+    public func plan(seeds: [Int]) throws -> [(seed: Int, node: String, op: String, key: String, cached: Bool, sharedWithEarlierSeed: Bool)] {
+        var out: [(Int, String, String, String, Bool, Bool)] = []
+        var seen = Set<String>()
+        for seed in seeds {
+            let recipeText = try recipe(seed: seed).text
+            let (keys, _) = try keys(seed: seed, recipeText: recipeText)
+            for (i, node) in plan.nodes.enumerated() {
+                let cached = cache.map { FileManager.default.fileExists(atPath: $0.entryURL(keys[i]).path) } ?? false
+                out.append((seed, node.id, node.spec.name, keys[i], cached, !seen.insert(keys[i]).inserted))
+            }
+        }
+        return out
+    }
+}
+
+/// Disk encoding of a `NodeResult`: outputs (see `ValueCodec`), then the files of a writer.
+enum ResultCodec {
+    static func encode(_ r: NodeResult) -> [UInt8] {
+        var w = ByteWriter()
+        w.bytes(ValueCodec.encode(r.outputs))
+        w.u32(UInt32(r.files.count))
+        for f in r.files { w.string(f.path); w.bytes(f.bytes) }
+        return w.out
+    }
+
+    static func decode(_ b: [UInt8]) throws -> NodeResult {
+        var r = ByteReader(b)
+        let outputs = try ValueCodec.decode(try r.bytes())
+        var files: [(path: String, bytes: [UInt8])] = []
+        for _ in 0..<(try r.u32()) { files.append((try r.string(), try r.bytes())) }
+        guard r.atEnd else { throw ByteReader.Corrupt() }
+        return NodeResult(outputs: outputs, files: files)
+    }
+}
+
+/// Progress on a terminal: the current node and seed, and step/total with an ETA for long nodes.
+/// Prints nothing when stderr is not a terminal.
+public final class Progress {
+    private var started = DispatchTime.now().uptimeNanoseconds
+    private var stepStart = DispatchTime.now().uptimeNanoseconds
+    private var label = ""
+    private var active = false
+
+    public init?(enabled: Bool) {
+        guard enabled, isatty(2) != 0 else { return nil }
+    }
+
+    func node(_ id: String, op: String, seed: Int, index: Int, of count: Int) {
+        label = count > 1 ? "seed \(seed) (\(index + 1)/\(count)) \(id) [\(op)]" : "\(id) [\(op)]"
+        stepStart = DispatchTime.now().uptimeNanoseconds
+        line(label)
+    }
+
+    func step(_ step: Int, _ total: Int) {
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
+        let eta = step > 0 ? elapsed / Double(step) * Double(total - step) : 0
+        line("\(label) \(step)/\(total) \(String(format: "%.1fs, ETA %.1fs", elapsed, eta))")
+    }
+
+    private func line(_ s: String) {
+        let total = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        FileHandle.standardError.write("\r\u{1B}[K[\(String(format: "%.1fs", total))] \(s)".data(using: .utf8)!)
+        active = true
+    }
+
+    func finish() {
+        if active { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
+        active = false
+    }
+}
