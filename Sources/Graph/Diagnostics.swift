@@ -49,7 +49,7 @@ func levenshtein(_ a: String, _ b: String) -> Int {
 }
 
 /// ` (did you mean 'X'?)` for the closest candidate within a small edit distance, else "".
-func didYouMean(_ word: String, in candidates: [String]) -> String {
+public func didYouMean(_ word: String, in candidates: [String]) -> String {
     let scored = candidates.map { ($0, levenshtein(word.lowercased(), $0.lowercased())) }
     guard let best = scored.min(by: { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }) else { return "" }
     let limit = max(2, word.count / 3)

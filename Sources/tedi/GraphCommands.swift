@@ -1,0 +1,293 @@
+import Foundation
+import Graph
+import Imaging
+import Nodes
+import TensorCore
+
+/// Shared by run / check / plan: load a graph (or the recipe embedded in a PNG) and validate it.
+struct LoadedGraph {
+    var plan: GraphPlan
+    /// Seeds to run: from the recipe, `--seed`/`--seeds`, or the graph's `seed` param.
+    var seeds: [Int]
+    /// When rerunning from a PNG: the recipe, whose input hashes must still match.
+    var recipe: Recipe?
+
+    static func load(_ path: String, args: inout Arguments) throws -> LoadedGraph {
+        var sets: [(String, String)] = []
+        for s in try args.options("set") {
+            guard let eq = s.firstIndex(of: "="), eq != s.startIndex else {
+                throw UsageError("--set expects key=value, got '\(s)'")
+            }
+            sets.append((String(s[..<eq]), String(s[s.index(after: eq)...])))
+        }
+        let seedOption = try args.option("seed")
+        let seedsOption = try args.option("seeds")
+        if seedOption != nil && seedsOption != nil { throw UsageError("give --seed or --seeds, not both") }
+        var seeds: [Int]?
+        do {
+            if let s = seedOption { seeds = try SeedSpec.parse(s); if seeds!.count != 1 { throw UsageError("--seed takes one seed; use --seeds for a sweep") } }
+            if let s = seedsOption { seeds = try SeedSpec.parse(s) }
+        } catch let e as SeedSpecError {
+            throw UsageError(e.description)
+        }
+
+        var recipe: Recipe?
+        let file: GraphFile
+        if path.lowercased().hasSuffix(".png") {
+            let (_, text) = try PNG.read(path)
+            guard let recipeText = text[Recipe.textKey] else {
+                throw GraphErrors([Diagnostic("\(path) carries no tedi recipe (no '\(Recipe.textKey)' text chunk); only PNGs written by `tedi run` can be rerun", at: nil)])
+            }
+            let r = try Recipe.parse(recipeText, path: path)
+            recipe = r
+            file = try GraphFile.parse(Array(r.source.utf8), path: r.graphPath)
+            // The recipe's params come first, so explicit --set still wins.
+            sets = r.params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } + sets
+            if seeds == nil { seeds = [r.seed] }
+        } else {
+            file = try GraphFile.load(path: path)
+        }
+        let plan = try GraphValidator.validate(file, catalog: NodeCatalog.standard, sets: sets, seed: seeds?.first)
+        return LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0], recipe: recipe)
+    }
+
+    /// Refuses a PNG rerun whose inputs are missing or changed since the PNG was written.
+    func verifyRecipeInputs() throws {
+        guard let recipe else { return }
+        var problems: [Diagnostic] = []
+        for (path, hash) in recipe.files.sorted(by: { $0.key < $1.key }) {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                problems.append(Diagnostic("input '\(path)' named by the recipe is missing; restore it to rerun", at: nil))
+                continue
+            }
+            let now = SHA256.hex(of: [UInt8](data))
+            if now != hash {
+                problems.append(Diagnostic("input '\(path)' changed since the image was made (sha256 \(hash.prefix(12))… then, \(now.prefix(12))… now); the rerun would not reproduce it", at: nil))
+            }
+        }
+        if !problems.isEmpty { throw GraphErrors(problems) }
+    }
+}
+
+func cacheFromArguments(_ args: inout Arguments) throws -> DiskCache? {
+    let dir = try args.option("cache")
+    if args.flag("no-cache") {
+        if dir != nil { throw UsageError("give --cache or --no-cache, not both") }
+        return nil
+    }
+    let cache = DiskCache(root: dir.map { URL(fileURLWithPath: $0) } ?? DiskCache.defaultRoot())
+    cache.onCorruption = { FileHandle.standardError.write("tedi: warning: \($0)\n".data(using: .utf8)!) }
+    return cache
+}
+
+enum RunCommand: Command {
+    static let name = "run"
+    static let summary = "run a graph (or rerun the recipe embedded in a PNG it wrote)"
+    static let usage = """
+    usage: tedi run GRAPH.yaml|RESULT.png [--set k=v]... [--seed N | --seeds A-B | --seeds 1,5,9]
+                    [--out DIR] [--cache DIR | --no-cache] [--report FILE.json] [--quiet]
+    Exit codes: 0 ok, 1 invalid graph or input, 2 usage, 3 a node failed.
+    """
+
+    static func run(_ argv: [String]) throws -> Int32 {
+        var args = Arguments(argv)
+        let out = try args.option("out") ?? "out"
+        let reportPath = try args.option("report")
+        let quiet = args.flag("quiet")
+        let cache = try cacheFromArguments(&args)
+        let rest = args.positionals()
+        guard rest.count == 1 else { throw UsageError("give one graph file or PNG") }
+        let loaded = try LoadedGraph.load(rest[0], args: &args)
+        try args.finish()
+        try loaded.verifyRecipeInputs()
+        let runner = GraphRunner(plan: loaded.plan, cache: cache, outDirectory: URL(fileURLWithPath: out))
+        runner.progress = Progress(enabled: !quiet)
+        GraphRunner.installInterruptHandler()
+        let report: RunReport
+        do {
+            report = try runner.run(seeds: loaded.seeds)
+        } catch let e as NodeCancelled {
+            FileHandle.standardError.write("tedi: \(e): stopped cleanly; finished nodes are cached, no partial outputs were written\n".data(using: .utf8)!)
+            return 130
+        } catch let e as NodeError {
+            FileHandle.standardError.write("tedi: error: \(e)\n".data(using: .utf8)!)
+            return 3
+        }
+        if let reportPath { try AtomicFile.write(Array(report.json.utf8), to: URL(fileURLWithPath: reportPath)) }
+        if !quiet {
+            for f in report.written { print("wrote \(URL(fileURLWithPath: out).appendingPathComponent(f).path)") }
+            for f in report.upToDate { print("up to date \(URL(fileURLWithPath: out).appendingPathComponent(f).path)") }
+            print("\(report.executed) node run\(report.executed == 1 ? "" : "s") executed, \(report.reused) reused (seeds: \(loaded.seeds.count))")
+        }
+        return 0
+    }
+}
+
+enum CheckCommand: Command {
+    static let name = "check"
+    static let summary = "validate a graph without running it"
+    static let usage = "usage: tedi check GRAPH.yaml [--set k=v]... [--seed N | --seeds SPEC]"
+
+    static func run(_ argv: [String]) throws -> Int32 {
+        var args = Arguments(argv)
+        let rest = args.positionals()
+        guard rest.count == 1 else { throw UsageError("give one graph file") }
+        let loaded = try LoadedGraph.load(rest[0], args: &args)
+        try args.finish()
+        let plan = loaded.plan
+        print("\(plan.file.path): ok — \(plan.nodes.count) node\(plan.nodes.count == 1 ? "" : "s") to run, params: \(plan.paramOrder.map { "\($0)=\(plan.params[$0]!)" }.joined(separator: ", "))")
+        if !plan.unusedNodes.isEmpty { print("note: not feeding any output, so never run: \(plan.unusedNodes.joined(separator: ", "))") }
+        return 0
+    }
+}
+
+enum PlanCommand: Command {
+    static let name = "plan"
+    static let summary = "show, per seed, which nodes would run and which are reused"
+    static let usage = "usage: tedi plan GRAPH.yaml|RESULT.png [--set k=v]... [--seed N | --seeds SPEC] [--cache DIR | --no-cache]"
+
+    static func run(_ argv: [String]) throws -> Int32 {
+        var args = Arguments(argv)
+        let cache = try cacheFromArguments(&args)
+        let rest = args.positionals()
+        guard rest.count == 1 else { throw UsageError("give one graph file") }
+        let loaded = try LoadedGraph.load(rest[0], args: &args)
+        try args.finish()
+        let runner = GraphRunner(plan: loaded.plan, cache: cache, outDirectory: URL(fileURLWithPath: "out"))
+        let rows = try runner.plan(seeds: loaded.seeds)
+        var lastSeed: Int?
+        var toRun = 0
+        for r in rows {
+            if r.seed != lastSeed { print("seed \(r.seed):"); lastSeed = r.seed }
+            let what = r.cached ? "cached" : (r.sharedWithEarlierSeed ? "reused (same as an earlier seed)" : "run")
+            if what == "run" { toRun += 1 }
+            print("  \(r.node.padding(toLength: 14, withPad: " ", startingAt: 0)) \(r.op.padding(toLength: 14, withPad: " ", startingAt: 0)) \(what.padding(toLength: 34, withPad: " ", startingAt: 0)) \(r.key.prefix(12))")
+        }
+        var outside: [String] = []
+        for i in loaded.plan.nodes.indices {
+            for (name, url) in runner.inputPaths(try loaded.plan.resolvedParams(i, seed: loaded.seeds[0]), spec: loaded.plan.nodes[i].spec)
+            where !url.path.hasPrefix(loaded.plan.baseDirectory.path + "/") {
+                outside.append("\(loaded.plan.nodes[i].id).\(name) reads \(url.path)")
+            }
+        }
+        for o in outside { print("note: outside the graph's folder: \(o)") }
+        print("\(toRun) node run\(toRun == 1 ? "" : "s") to execute across \(loaded.seeds.count) seed\(loaded.seeds.count == 1 ? "" : "s")")
+        return 0
+    }
+}
+
+enum GraphCommand: Command {
+    static let name = "graph"
+    static let summary = "print a graph as Graphviz dot or Mermaid"
+    static let usage = "usage: tedi graph GRAPH.yaml [--format dot|mermaid]"
+
+    static func run(_ argv: [String]) throws -> Int32 {
+        var args = Arguments(argv)
+        let format = try args.option("format") ?? "dot"
+        guard format == "dot" || format == "mermaid" else { throw UsageError("--format is dot or mermaid, got '\(format)'") }
+        let rest = args.positionals()
+        guard rest.count == 1 else { throw UsageError("give one graph file") }
+        let loaded = try LoadedGraph.load(rest[0], args: &args)
+        try args.finish()
+        let plan = loaded.plan
+        var lines: [String] = []
+        func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        if format == "dot" {
+            lines.append("digraph \(q(plan.file.name ?? "graph")) {")
+            lines.append("  rankdir=LR;")
+            for n in plan.nodes { lines.append("  \(q(n.id)) [label=\(q("\(n.id)\\n\(n.spec.name)")), shape=\(n.spec.writes ? "note" : "box")];") }
+            for n in plan.nodes {
+                for (port, src) in n.inputs.sorted(by: { $0.key < $1.key }) {
+                    lines.append("  \(q(plan.nodes[src.node].id)) -> \(q(n.id)) [label=\(q(port))];")
+                }
+            }
+            lines.append("}")
+        } else {
+            lines.append("flowchart LR")
+            for n in plan.nodes { lines.append("  \(n.id)[\"\(n.id)<br/>\(n.spec.name)\"]") }
+            for n in plan.nodes {
+                for (port, src) in n.inputs.sorted(by: { $0.key < $1.key }) {
+                    lines.append("  \(plan.nodes[src.node].id) -->|\(port)| \(n.id)")
+                }
+            }
+        }
+        print(lines.joined(separator: "\n"))
+        return 0
+    }
+}
+
+enum NodesCommand: Command {
+    static let name = "nodes"
+    static let summary = "list the node catalog, or show one op's ports and params"
+    static let usage = "usage: tedi nodes [OP]"
+
+    static func run(_ argv: [String]) throws -> Int32 {
+        var args = Arguments(argv)
+        let rest = args.positionals()
+        try args.finish()
+        let catalog = NodeCatalog.standard
+        if rest.isEmpty {
+            for name in catalog.names {
+                let s = catalog[name]!
+                print("\(name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(s.summary)")
+            }
+            return 0
+        }
+        guard rest.count == 1 else { throw UsageError("give at most one op") }
+        guard let s = catalog[rest[0]] else {
+            FileHandle.standardError.write("tedi: unknown op '\(rest[0])'\(didYouMean(rest[0], in: catalog.names))\n".data(using: .utf8)!)
+            return 1
+        }
+        print("\(s.name) (version \(s.version)) — \(s.summary)")
+        print("inputs:")
+        if s.inputs.isEmpty { print("  (none)") }
+        for p in s.inputs { print("  \(p.name): \(p.accepts.map(\.rawValue).joined(separator: " | "))\(p.optional ? " (optional)" : "") — \(p.doc)") }
+        print("outputs:")
+        for o in s.outputs { print("  \(o.name): \(o.kind.rawValue)") }
+        print("params:")
+        if s.params.isEmpty { print("  (none)") }
+        for p in s.params {
+            let def = p.defaultValue.map { " = \($0.stringValue.map { "\"\($0)\"" } ?? $0.description)" } ?? " (required)"
+            print("  \(p.name): \(p.type)\(def) — \(p.doc)")
+        }
+        return 0
+    }
+}
+
+enum CacheCommand: Command {
+    static let name = "cache"
+    static let summary = "inspect or trim the result cache: info | gc --max-size SIZE | clear"
+    static let usage = "usage: tedi cache info | gc --max-size SIZE | clear  [--cache DIR]   (SIZE like 500M, 2G)"
+
+    static func run(_ argv: [String]) throws -> Int32 {
+        var args = Arguments(argv)
+        let dir = try args.option("cache")
+        let maxSize = try args.option("max-size")
+        let rest = args.positionals()
+        try args.finish()
+        let cache = DiskCache(root: dir.map { URL(fileURLWithPath: $0) } ?? DiskCache.defaultRoot())
+        switch rest.first {
+        case "info" where rest.count == 1:
+            let (n, bytes) = cache.info()
+            print("\(cache.root.path): \(n) entr\(n == 1 ? "y" : "ies"), \(formatBytes(bytes))")
+        case "gc" where rest.count == 1:
+            guard let maxSize else { throw UsageError("gc needs --max-size SIZE (e.g. 500M)") }
+            guard let limit = DiskCache.parseSize(maxSize) else { throw UsageError("bad size '\(maxSize)' (use e.g. 500M, 2G, 1024)") }
+            let (removed, freed) = cache.gc(maxBytes: limit)
+            print("removed \(removed) least recently used entr\(removed == 1 ? "y" : "ies"), freed \(formatBytes(freed))")
+        case "clear" where rest.count == 1:
+            try cache.clear()
+            print("cleared \(cache.root.path)")
+        default:
+            throw UsageError("expected info, gc or clear")
+        }
+        return 0
+    }
+
+    static func formatBytes(_ b: Int) -> String {
+        if b >= 1 << 30 { return String(format: "%.2f GiB", Double(b) / Double(1 << 30)) }
+        if b >= 1 << 20 { return String(format: "%.2f MiB", Double(b) / Double(1 << 20)) }
+        if b >= 1 << 10 { return String(format: "%.1f KiB", Double(b) / Double(1 << 10)) }
+        return "\(b) B"
+    }
+}
