@@ -135,7 +135,7 @@ extension ParamType {
         case .string, .inputPath, .outputPath:
             switch v {
             case let .string(s):
-                if self != .string && s.isEmpty { return .failure(ParamTypeMismatch(message: "expected a path, got an empty string")) }
+                if self == .outputPath && s.isEmpty { return .failure(ParamTypeMismatch(message: "expected a path, got an empty string")) }
                 if self == .outputPath {
                     if s.hasPrefix("/") { return .failure(ParamTypeMismatch(message: "output path '\(s)' is absolute; outputs are written under --out, so give a relative path")) }
                     if s.split(separator: "/").contains("..") { return .failure(ParamTypeMismatch(message: "output path '\(s)' leaves the --out directory through '..'")) }
@@ -163,11 +163,14 @@ public struct PortSpec: Sendable {
     public var name: String
     public var accepts: [ValueKind]
     public var optional: Bool
+    /// Takes a list of sources (`in: { images: [a, b, c] }`), in order.
+    public var multiple: Bool
     public var doc: String
-    public init(_ name: String, accepts: [ValueKind], optional: Bool = false, doc: String) {
+    public init(_ name: String, accepts: [ValueKind], optional: Bool = false, multiple: Bool = false, doc: String) {
         self.name = name
         self.accepts = accepts
         self.optional = optional
+        self.multiple = multiple
         self.doc = doc
     }
 }

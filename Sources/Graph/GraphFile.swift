@@ -175,6 +175,16 @@ public struct GraphFile {
                     inputs.append(makeInput(port: nil, portMark: kv.key.mark, source: s, mark: kv.value.mark))
                 } else if let m = kv.value.mapping {
                     for e in m {
+                        if let list = e.value.sequence {
+                            for item in list {
+                                guard let s = item.string else {
+                                    err("node '\(id)': each source of input '\(e.keyText)' must name a node (node or node.port)", item.mark)
+                                    continue
+                                }
+                                inputs.append(makeInput(port: e.keyText, portMark: e.key.mark, source: s, mark: item.mark))
+                            }
+                            continue
+                        }
                         guard let s = e.value.string else {
                             err("node '\(id)': input '\(e.keyText)' must name a source node (node or node.port)", e.value.mark)
                             continue

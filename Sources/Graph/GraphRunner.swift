@@ -101,10 +101,10 @@ public final class GraphRunner {
     }
 
     /// Absolute location of every `inputPath` param of node `i`.
-    func inputPaths(_ params: [String: ParamValue], spec: NodeSpec) -> [String: URL] {
+    public func inputPaths(_ params: [String: ParamValue], spec: NodeSpec) -> [String: URL] {
         var out: [String: URL] = [:]
         for ps in spec.params where ps.type == .inputPath {
-            guard let p = params[ps.name]?.stringValue else { continue }
+            guard let p = params[ps.name]?.stringValue, !p.isEmpty else { continue }   // "" = not given
             out[ps.name] = p.hasPrefix("/") ? URL(fileURLWithPath: p) : plan.baseDirectory.appendingPathComponent(p).standardizedFileURL
         }
         return out
@@ -133,9 +133,8 @@ public final class GraphRunner {
             var h = SHA256()
             h.update("tedi-node-v1\n\(node.spec.name)\n\(node.spec.version)\n")
             for k in params.keys.sorted() { h.update("p \(k)=\(params[k]!.canonical)\n") }
-            for port in node.inputs.keys.sorted() {
-                let src = node.inputs[port]!
-                h.update("i \(port)=\(keys[src.node]).\(src.port)\n")
+            for e in node.inputs.sorted(by: { $0.port < $1.port }) {   // stable: list order kept within a port
+                h.update("i \(e.port)=\(keys[e.node]).\(e.srcPort)\n")
             }
             for (name, url) in inputPaths(params, spec: node.spec).sorted(by: { $0.key < $1.key }) {
                 h.update("f \(name)=\(try hashFile(url))\n")
@@ -170,13 +169,13 @@ public final class GraphRunner {
                     return r
                 }
                 let node = plan.nodes[i]
-                var inputs: [String: Value] = [:]
-                for (port, src) in node.inputs {
-                    let upstream = try evaluate(src.node)
-                    guard let v = upstream.outputs[src.port] else {
-                        throw NodeError("node '\(plan.nodes[src.node].id)' produced no output '\(src.port)'")
+                var inputs: [String: [Value]] = [:]
+                for e in node.inputs {
+                    let upstream = try evaluate(e.node)
+                    guard let v = upstream.outputs[e.srcPort] else {
+                        throw NodeError("node '\(plan.nodes[e.node].id)' produced no output '\(e.srcPort)'")
                     }
-                    inputs[port] = v
+                    inputs[e.port, default: []].append(v)
                 }
                 if GraphRunner.isInterrupted { throw NodeCancelled() }
                 progress?.node(node.id, op: node.spec.name, seed: seed, index: si, of: seeds.count)

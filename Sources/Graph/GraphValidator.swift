@@ -19,8 +19,8 @@ public struct GraphPlan {
         public var id: String
         public var spec: NodeSpec
         public var decl: GraphFile.NodeDecl
-        /// Input port → (index into `nodes`, output port of that node).
-        public var inputs: [String: (node: Int, port: String)]
+        /// Connections in declaration order: input port ← (index into `nodes`, output port of that node).
+        public var inputs: [(port: String, node: Int, srcPort: String)]
         public var outputTypes: [String: ValueType]
     }
 
@@ -106,14 +106,13 @@ public enum GraphValidator {
                     err("op '\(n.op)' has no input '\(port ?? "")'\(didYouMean(port ?? "", in: spec.inputs.map(\.name)))\(spec.inputs.isEmpty ? " (it takes no inputs)" : "; inputs: " + spec.inputs.map(\.name).joined(separator: ", "))", input.portMark)
                     continue
                 }
-                if !connected.insert(portName).inserted {
+                if !connected.insert(portName).inserted && !portSpec.multiple {
                     err("input '\(portName)' of node '\(n.id)' is connected twice", input.portMark)
                 }
                 guard let src = ids[input.source] else {
                     err("node '\(n.id)': source node '\(input.source)' does not exist\(didYouMean(input.source, in: allIDs))", input.mark)
                     continue
                 }
-                _ = portSpec
                 edges[i].append((portName, src, input.sourcePort ?? "", input.mark))
             }
             for p in spec.inputs where !p.optional && !connected.contains(p.name) {
@@ -189,8 +188,7 @@ public enum GraphValidator {
         var position = [Int: Int]()
         for (k, i) in runOrder.enumerated() { position[i] = k }
         let planned = runOrder.map { i -> GraphPlan.PlannedNode in
-            var inputs: [String: (node: Int, port: String)] = [:]
-            for e in edges[i] { inputs[e.port] = (position[e.src]!, e.srcPort) }
+            let inputs = edges[i].map { (port: $0.port, node: position[$0.src]!, srcPort: $0.srcPort) }
             return GraphPlan.PlannedNode(id: file.nodes[i].id, spec: specs[i]!, decl: file.nodes[i], inputs: inputs, outputTypes: types[i])
         }
         let base = URL(fileURLWithPath: file.path).deletingLastPathComponent().standardizedFileURL

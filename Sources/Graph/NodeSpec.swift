@@ -52,7 +52,8 @@ public struct NodeTypingContext {
 public struct NodeContext {
     public var nodeID: String
     public var params: [String: ParamValue]
-    public var inputs: [String: Value]
+    /// Values on each input port (several for a `multiple` port, in declaration order).
+    public var inputs: [String: [Value]]
     public var seed: Int
     /// Absolute paths of `inputPath` params, resolved against the graph's directory.
     public var inputPaths: [String: URL]
@@ -70,9 +71,18 @@ public struct NodeContext {
 
     /// The value on input port `name`, or an error naming the node and port.
     public func input(_ name: String) throws -> Value {
-        guard let v = inputs[name] else { throw NodeError("node '\(nodeID)': nothing connected to input '\(name)'") }
+        guard let v = inputs[name]?.first else { throw NodeError("node '\(nodeID)': nothing connected to input '\(name)'") }
         return v
     }
+
+    /// The resolved location of an `inputPath` param, or an error when it was not given.
+    public func inputPath(_ name: String) throws -> URL {
+        guard let u = inputPaths[name] else { throw NodeError("node '\(nodeID)': param '\(name)' (a file to read) is not set") }
+        return u
+    }
+
+    /// Every value on a `multiple` input port, in order (empty when nothing is connected).
+    public func inputList(_ name: String) -> [Value] { inputs[name] ?? [] }
 }
 
 /// The result of running a node: its output values by port, and for writers the files to write

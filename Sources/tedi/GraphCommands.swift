@@ -12,7 +12,13 @@ struct LoadedGraph {
     /// When rerunning from a PNG: the recipe, whose input hashes must still match.
     var recipe: Recipe?
 
-    static func load(_ path: String, args: inout Arguments) throws -> LoadedGraph {
+    /// `--set` pairs and seeds from the command line (parse before taking positionals).
+    struct Options {
+        var sets: [(String, String)]
+        var seeds: [Int]?
+    }
+
+    static func options(_ args: inout Arguments) throws -> Options {
         var sets: [(String, String)] = []
         for s in try args.options("set") {
             guard let eq = s.firstIndex(of: "="), eq != s.startIndex else {
@@ -30,6 +36,11 @@ struct LoadedGraph {
         } catch let e as SeedSpecError {
             throw UsageError(e.description)
         }
+        return Options(sets: sets, seeds: seeds)
+    }
+
+    static func load(_ path: String, options: Options) throws -> LoadedGraph {
+        var sets = options.sets, seeds = options.seeds
 
         var recipe: Recipe?
         let file: GraphFile
@@ -95,9 +106,10 @@ enum RunCommand: Command {
         let reportPath = try args.option("report")
         let quiet = args.flag("quiet")
         let cache = try cacheFromArguments(&args)
+        let options = try LoadedGraph.options(&args)
         let rest = args.positionals()
         guard rest.count == 1 else { throw UsageError("give one graph file or PNG") }
-        let loaded = try LoadedGraph.load(rest[0], args: &args)
+        let loaded = try LoadedGraph.load(rest[0], options: options)
         try args.finish()
         try loaded.verifyRecipeInputs()
         let runner = GraphRunner(plan: loaded.plan, cache: cache, outDirectory: URL(fileURLWithPath: out))
@@ -130,9 +142,10 @@ enum CheckCommand: Command {
 
     static func run(_ argv: [String]) throws -> Int32 {
         var args = Arguments(argv)
+        let options = try LoadedGraph.options(&args)
         let rest = args.positionals()
         guard rest.count == 1 else { throw UsageError("give one graph file") }
-        let loaded = try LoadedGraph.load(rest[0], args: &args)
+        let loaded = try LoadedGraph.load(rest[0], options: options)
         try args.finish()
         let plan = loaded.plan
         print("\(plan.file.path): ok — \(plan.nodes.count) node\(plan.nodes.count == 1 ? "" : "s") to run, params: \(plan.paramOrder.map { "\($0)=\(plan.params[$0]!)" }.joined(separator: ", "))")
@@ -149,9 +162,10 @@ enum PlanCommand: Command {
     static func run(_ argv: [String]) throws -> Int32 {
         var args = Arguments(argv)
         let cache = try cacheFromArguments(&args)
+        let options = try LoadedGraph.options(&args)
         let rest = args.positionals()
         guard rest.count == 1 else { throw UsageError("give one graph file") }
-        let loaded = try LoadedGraph.load(rest[0], args: &args)
+        let loaded = try LoadedGraph.load(rest[0], options: options)
         try args.finish()
         let runner = GraphRunner(plan: loaded.plan, cache: cache, outDirectory: URL(fileURLWithPath: "out"))
         let rows = try runner.plan(seeds: loaded.seeds)
@@ -185,9 +199,10 @@ enum GraphCommand: Command {
         var args = Arguments(argv)
         let format = try args.option("format") ?? "dot"
         guard format == "dot" || format == "mermaid" else { throw UsageError("--format is dot or mermaid, got '\(format)'") }
+        let options = try LoadedGraph.options(&args)
         let rest = args.positionals()
         guard rest.count == 1 else { throw UsageError("give one graph file") }
-        let loaded = try LoadedGraph.load(rest[0], args: &args)
+        let loaded = try LoadedGraph.load(rest[0], options: options)
         try args.finish()
         let plan = loaded.plan
         var lines: [String] = []
@@ -197,8 +212,8 @@ enum GraphCommand: Command {
             lines.append("  rankdir=LR;")
             for n in plan.nodes { lines.append("  \(q(n.id)) [label=\(q("\(n.id)\\n\(n.spec.name)")), shape=\(n.spec.writes ? "note" : "box")];") }
             for n in plan.nodes {
-                for (port, src) in n.inputs.sorted(by: { $0.key < $1.key }) {
-                    lines.append("  \(q(plan.nodes[src.node].id)) -> \(q(n.id)) [label=\(q(port))];")
+                for e in n.inputs {
+                    lines.append("  \(q(plan.nodes[e.node].id)) -> \(q(n.id)) [label=\(q(e.port))];")
                 }
             }
             lines.append("}")
@@ -206,8 +221,8 @@ enum GraphCommand: Command {
             lines.append("flowchart LR")
             for n in plan.nodes { lines.append("  \(n.id)[\"\(n.id)<br/>\(n.spec.name)\"]") }
             for n in plan.nodes {
-                for (port, src) in n.inputs.sorted(by: { $0.key < $1.key }) {
-                    lines.append("  \(plan.nodes[src.node].id) -->|\(port)| \(n.id)")
+                for e in n.inputs {
+                    lines.append("  \(plan.nodes[e.node].id) -->|\(e.port)| \(n.id)")
                 }
             }
         }

@@ -1,10 +1,17 @@
 import Foundation
+import Graph
 import TensorCore
 
 /// Every subcommand, in the order `tedi help` lists them.
 let commands: [Command.Type] = [
-    BenchCommand.self,
+    RunCommand.self,
+    CheckCommand.self,
+    PlanCommand.self,
+    GraphCommand.self,
+    NodesCommand.self,
+    CacheCommand.self,
     DatasetCommand.self,
+    BenchCommand.self,
 ]
 
 func printUsage() {
@@ -37,6 +44,11 @@ do {
     exit(try command.run(argv))
 } catch let e as UsageError {
     fail("\(e.description)\n\n\(command.usage)", code: 2)
+} catch let e as GraphErrors {
+    FileHandle.standardError.write((e.description + "\n").data(using: .utf8)!)
+    exit(1)
+} catch let e as NodeError {
+    fail("error: \(e)", code: 3)
 } catch {
     fail("\(error)", code: 1)
 }

@@ -1,0 +1,85 @@
+import Foundation
+import Graph
+import Imaging
+
+/// Ops that bring files into a graph. Paths resolve against the graph file's folder; the runner
+/// hashes every file read, so an edited input invalidates exactly what depends on it.
+enum InputOps {
+    /// Longest caption accepted (characters).
+    static let maxTextLength = 10_000
+
+    static let text = NodeSpec(
+        name: "input.text", summary: "a caption, given inline (`text`) or read from a UTF-8 file (`path`)",
+        outputs: [("out", .text)],
+        params: [
+            ParamSpec("text", .string, default: .string(""), doc: "the caption itself"),
+            ParamSpec("path", .inputPath, default: .string(""), doc: "a text file with the caption (relative to the graph), instead of `text`"),
+        ],
+        check: { ctx in
+            let t = ctx.params["text"]?.stringValue ?? "", p = ctx.params["path"]?.stringValue ?? ""
+            if t.isEmpty == p.isEmpty { return [("give exactly one of 'text' or 'path'", nil)] }
+            if t.count > maxTextLength { return [("caption longer than \(maxTextLength) characters", "text")] }
+            return []
+        },
+        run: { ctx in
+            guard let url = ctx.inputPaths["path"] else { return NodeResult(outputs: ["out": .text(ctx.string("text"))]) }
+            let bytes = try FileIO.read(url.path, maxBytes: maxTextLength * 4)
+            guard let s = String(validating: bytes, as: UTF8.self) else { throw NodeError("\(url.path) is not UTF-8 text") }
+            return NodeResult(outputs: ["out": .text(s.trimmingCharacters(in: .whitespacesAndNewlines))])
+        })
+
+    static let image = NodeSpec(
+        name: "input.image", summary: "an RGB image from a PNG (gray and alpha are converted)",
+        outputs: [("out", .image)],
+        params: [ParamSpec("path", .inputPath, doc: "PNG file, relative to the graph")],
+        run: { ctx in
+            let (img, _) = try PNG.read(try ctx.inputPath("path").path)
+            return NodeResult(outputs: ["out": .image(try img.withChannels(3))])
+        })
+
+    static let sketch = NodeSpec(
+        name: "input.sketch", summary: "a sketch (dark lines on light) from a PNG, as grayscale",
+        outputs: [("out", .sketch)],
+        params: [ParamSpec("path", .inputPath, doc: "PNG file, relative to the graph")],
+        run: { ctx in
+            let (img, _) = try PNG.read(try ctx.inputPath("path").path)
+            return NodeResult(outputs: ["out": .sketch(try img.withChannels(1))])
+        })
+
+    static let label = NodeSpec(
+        name: "input.label", summary: "a 19-class face label map from a PNG of class ids or of the CelebAMask-HQ palette",
+        outputs: [("out", .labelMap)],
+        params: [
+            ParamSpec("path", .inputPath, doc: "PNG file, relative to the graph"),
+            ParamSpec("format", .choice(["auto", "ids", "palette"]), default: .string("auto"),
+                      doc: "ids: gray values are class ids 0–18; palette: colours of the CelebAMask-HQ palette; auto: gray → ids, colour → palette"),
+        ],
+        run: { ctx in
+            let path = try ctx.inputPath("path").path
+            let (img, _) = try PNG.read(path)
+            var format = ctx.string("format")
+            if format == "auto" { format = img.channels <= 2 ? "ids" : "palette" }
+            let n = img.width * img.height
+            var ids = [UInt8](repeating: 0, count: n)
+            if format == "ids" {
+                let gray = try img.withChannels(1)
+                for i in 0..<n {
+                    let v = gray.pixels[i]
+                    guard Int(v) < FaceClasses.names.count else {
+                        throw NodeError("\(path): pixel (\(i % img.width), \(i / img.width)) has value \(v), not a class id 0–18; is it a palette image? (set format: palette)")
+                    }
+                    ids[i] = v
+                }
+            } else {
+                let rgb = try img.withChannels(3)
+                for i in 0..<n {
+                    let r = rgb.pixels[3 * i], g = rgb.pixels[3 * i + 1], b = rgb.pixels[3 * i + 2]
+                    guard let id = FaceClasses.classID(r: r, g: g, b: b) else {
+                        throw NodeError("\(path): pixel (\(i % img.width), \(i / img.width)) has colour (\(r), \(g), \(b)), which is not in the CelebAMask-HQ palette")
+                    }
+                    ids[i] = UInt8(id)
+                }
+            }
+            return NodeResult(outputs: ["out": .labelMap(LabelMap(width: img.width, height: img.height, ids: ids))])
+        })
+}

@@ -1,0 +1,10 @@
+import Graph
+
+/// The shipped node catalog. Each op is declared once, in its own file, as a `NodeSpec`.
+public enum NodeCatalog {
+    public static let standard = Catalog([
+        InputOps.text, InputOps.image, InputOps.sketch, InputOps.label,
+        ImageOps.resize, ImageOps.grayscale, ImageOps.blend, ImageOps.edgeSketch, ImageOps.colorizeLabels,
+        WriteOps.png, WriteOps.grid,
+    ])
+}

@@ -1,0 +1,40 @@
+import Foundation
+import Graph
+import Imaging
+
+/// Writers: the only ops with effects. They return file bytes; the runner writes them atomically
+/// under `--out`. Every PNG carries the run's resolved recipe in the tEXt chunk `tedi.graph`.
+enum WriteOps {
+    static let png = NodeSpec(
+        name: "write.png", summary: "write an image, sketch or label map (palette colours) as PNG with the recipe embedded",
+        inputs: [PortSpec("in", accepts: [.image, .sketch, .labelMap], doc: "what to write")],
+        outputs: [],
+        params: [ParamSpec("path", .outputPath, doc: "file name under --out, e.g. face_${seed}.png")],
+        writes: true,
+        run: { ctx in
+            let img = try ImageOps.picture(try ctx.input("in"))
+            let bytes = try PNG.encode(img, text: [Recipe.textKey: ctx.recipe])
+            return NodeResult(files: [(ctx.string("path"), bytes)])
+        })
+
+    static let grid = NodeSpec(
+        name: "write.grid", summary: "write several images as one grid PNG (rows × columns) with the recipe embedded",
+        inputs: [PortSpec("in", accepts: [.image, .sketch, .labelMap], multiple: true, doc: "images, in reading order: in: { in: [a, b, c] }")],
+        outputs: [],
+        params: [
+            ParamSpec("path", .outputPath, doc: "file name under --out"),
+            ParamSpec("columns", .int(min: 1, max: 256), default: .int(4), doc: "images per row"),
+            ParamSpec("padding", .int(min: 0, max: 64), default: .int(2), doc: "pixels between cells"),
+            ParamSpec("size", .int(min: 0, max: 4096), default: .int(0), doc: "resize every cell to size × size first (0 = as is)"),
+        ],
+        writes: true,
+        run: { ctx in
+            var images = try ctx.inputList("in").map(ImageOps.picture)
+            if ctx.int("size") > 0 {
+                let s = ctx.int("size")
+                images = try images.map { try $0.resized(width: s, height: s, method: .area) }
+            }
+            let g = try Image.grid(images, columns: ctx.int("columns"), padding: ctx.int("padding"), background: [255])
+            return NodeResult(files: [(ctx.string("path"), try PNG.encode(g, text: [Recipe.textKey: ctx.recipe]))])
+        })
+}
