@@ -1,7 +1,81 @@
-/// `tedi bench` — placeholder; the benchmarks land with the conv work.
+import Foundation
+import TensorCore
+
+/// `tedi bench gemm|conv` — GFLOPS of raw sgemm and of the conv kernels on StyleGAN2 shapes.
 enum BenchCommand: Command {
     static let name = "bench"
     static let summary = "measure kernels (GFLOPS) and models"
-    static let usage = "usage: tedi bench gemm|conv [--threads N]"
-    static func run(_ args: [String]) throws -> Int32 { throw UsageError("not built yet") }
+    static let usage = """
+        usage: tedi bench gemm [--threads N] [--shapes all|small] [--runs R]
+               tedi bench conv [--threads N] [--shapes all|small] [--runs R]
+
+          gemm   raw sgemm GFLOPS on the GEMMs StyleGAN2's 3x3 convs produce: the whole layer
+                 (M=Cout, K=Cin*9, N=H*W, N capped at \(KernelBenchmark.maxGemmColumns)) and one im2col tile
+          conv   GFLOPS of conv2d and modulatedConv2d (batch 1) and their ratio to sgemm on the
+                 equivalent GEMM
+          --threads N   threads for OpenBLAS and tedi's loops (default: TEDI_THREADS or all cores)
+          --shapes      all (8 to 1024 px) or small (8 to 64 px); default all
+          --runs R      timed runs per figure, the median is printed (default 5)
+        """
+
+    static func run(_ args: [String]) throws -> Int32 {
+        var a = Arguments(args)
+        let threads = try a.int("threads", default: Threads.count)
+        let runs = try a.int("runs", default: 5)
+        let shapeSet = try a.option("shapes") ?? "all"
+        let rest = a.positionals()
+        try a.finish()
+        guard rest.count == 1, let what = rest.first, what == "gemm" || what == "conv" else {
+            throw UsageError("expected one of: gemm, conv")
+        }
+        guard (1...256).contains(threads) else { throw UsageError("--threads must be in 1...256, got \(threads)") }
+        guard (1...100).contains(runs) else { throw UsageError("--runs must be in 1...100, got \(runs)") }
+        let shapes: [ConvBenchShape]
+        switch shapeSet {
+        case "all": shapes = KernelBenchmark.styleGAN2Shapes
+        case "small": shapes = KernelBenchmark.styleGAN2Shapes.filter { $0.size <= 64 }
+        default: throw UsageError("--shapes must be all or small, got '\(shapeSet)'")
+        }
+        Threads.count = threads
+        print("threads \(threads), median of \(runs) runs")
+        if what == "gemm" { benchGemm(shapes, runs: runs) } else { try benchConv(shapes, runs: runs) }
+        return 0
+    }
+
+    static func pad(_ s: String, _ n: Int) -> String {
+        s.count >= n ? s : String(repeating: " ", count: n - s.count) + s
+    }
+
+    static func fmt(_ v: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", v) }
+
+    static func benchGemm(_ shapes: [ConvBenchShape], runs: Int) {
+        print(pad("layer", 18) + pad("M", 6) + pad("K", 6) + pad("N", 8) + pad("GFLOPS", 9)
+              + pad("tile N", 8) + pad("GFLOPS", 9))
+        for s in shapes {
+            let (m, k, n) = s.gemm
+            let nFull = min(n, KernelBenchmark.maxGemmColumns)
+            let tile = KernelBenchmark.tileColumns(s)
+            let full = KernelBenchmark.sgemmGFLOPS(m: m, k: k, n: nFull, runs: runs)
+            let tiled = KernelBenchmark.sgemmGFLOPS(m: m, k: k, n: tile, runs: runs)
+            print(pad(s.label, 18) + pad("\(m)", 6) + pad("\(k)", 6) + pad("\(nFull)", 8) + pad(fmt(full), 9)
+                  + pad("\(tile)", 8) + pad(fmt(tiled), 9))
+        }
+    }
+
+    static func benchConv(_ shapes: [ConvBenchShape], runs: Int) throws {
+        print(pad("layer", 18) + pad("sgemm GF", 10) + pad("conv2d GF", 11) + pad("ratio", 7)
+              + pad("modconv GF", 12) + pad("ratio", 7) + pad("conv2d ms", 11))
+        var worst = Double.infinity
+        for s in shapes {
+            let (m, k, n) = s.gemm
+            let gemm = KernelBenchmark.sgemmGFLOPS(m: m, k: k, n: min(n, KernelBenchmark.maxGemmColumns), runs: runs)
+            let conv = try KernelBenchmark.conv2dSeconds(s, runs: runs)
+            let mod = try KernelBenchmark.modulatedConv2dSeconds(s, runs: runs)
+            let (cg, mg) = (s.flops / conv / 1e9, s.flops / mod / 1e9)
+            worst = min(worst, cg / gemm, mg / gemm)
+            print(pad(s.label, 18) + pad(fmt(gemm), 10) + pad(fmt(cg), 11) + pad(fmt(cg / gemm, 2), 7)
+                  + pad(fmt(mg), 12) + pad(fmt(mg / gemm, 2), 7) + pad(fmt(conv * 1000), 11))
+        }
+        print("lowest ratio \(fmt(worst, 2)) (target >= 0.70)")
+    }
 }
