@@ -84,7 +84,9 @@ private struct YAMLLoader {
     var aliasCount = 0
 
     init(bytes: [UInt8], path: String, limits: YAML.Limits) {
-        self.bytes = bytes
+        // libyaml skips a UTF-8 byte-order mark only when it detects the encoding itself, and we
+        // fix the encoding to UTF-8 so a UTF-16 file is an error rather than silently accepted.
+        self.bytes = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes
         self.path = path
         self.limits = limits
     }
