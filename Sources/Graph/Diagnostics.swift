@@ -1,5 +1,5 @@
 /// A position in a source file, 1-based.
-public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
+public struct FileLocation: Hashable, Sendable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public var column: Int
@@ -13,9 +13,9 @@ public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
 
 /// One compiler-style error: `FILE:LINE:COL: error: MESSAGE`.
 public struct Diagnostic: Error, Hashable, Sendable, CustomStringConvertible {
-    public var location: SourceLocation?
+    public var location: FileLocation?
     public var message: String
-    public init(_ message: String, at location: SourceLocation?) {
+    public init(_ message: String, at location: FileLocation?) {
         self.message = message
         self.location = location
     }

@@ -46,7 +46,7 @@ public struct GraphFile {
         public var mark: YAMLMark
     }
 
-    func location(_ m: YAMLMark) -> SourceLocation { SourceLocation(file: path, line: m.line, column: m.column) }
+    func location(_ m: YAMLMark) -> FileLocation { FileLocation(file: path, line: m.line, column: m.column) }
 
     /// Loads `path` from disk; errors are returned all at once as `GraphErrors`.
     public static func load(path: String) throws -> GraphFile {
@@ -65,7 +65,7 @@ public struct GraphFile {
         do {
             root = try YAML.parse(bytes, path: path)
         } catch let e as YAMLError {
-            throw GraphErrors([Diagnostic(e.message, at: SourceLocation(file: path, line: e.line, column: e.column))])
+            throw GraphErrors([Diagnostic(e.message, at: FileLocation(file: path, line: e.line, column: e.column))])
         }
         var file = GraphFile(path: path)
         var errors: [Diagnostic] = []
