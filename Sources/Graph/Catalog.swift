@@ -156,6 +156,7 @@ extension ParamType {
 
 public struct ParamTypeMismatch: Error {
     public let message: String
+    public init(message: String) { self.message = message }
 }
 
 /// An input port of a node.

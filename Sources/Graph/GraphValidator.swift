@@ -150,6 +150,7 @@ public enum GraphValidator {
         let order = topologicalOrder(deps)
 
         // Types along edges, in order.
+        let base = URL(fileURLWithPath: file.path).deletingLastPathComponent().standardizedFileURL
         var types = [[String: ValueType]](repeating: [:], count: file.nodes.count)
         for i in order {
             guard let spec = specs[i] else { continue }
@@ -161,7 +162,16 @@ public enum GraphValidator {
                 }
                 inputTypes[e.port] = t
             }
-            let ctx = NodeTypingContext(params: resolved[i], inputTypes: inputTypes)
+            let ctx = NodeTypingContext(params: resolved[i], inputTypes: inputTypes, baseDirectory: base)
+            // Input files must exist before anything runs.
+            for ps in spec.params where ps.type == .inputPath {
+                guard let url = ctx.inputPath(ps.name) else { continue }
+                var isDir: ObjCBool = false
+                if !FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) || isDir.boolValue {
+                    let mark = file.nodes[i].params.first { $0.name == ps.name }?.value.mark ?? file.nodes[i].mark
+                    err("node '\(file.nodes[i].id)': \(isDir.boolValue ? "is a directory" : "no such file"): '\(resolved[i][ps.name]?.description ?? "")' (looked for \(url.path))", mark)
+                }
+            }
             var out: [String: ValueType] = [:]
             for o in spec.outputs { out[o.name] = ValueType(o.kind) }
             if let infer = spec.inferTypes { out.merge(infer(ctx)) { _, new in new } }
@@ -191,7 +201,6 @@ public enum GraphValidator {
             let inputs = edges[i].map { (port: $0.port, node: position[$0.src]!, srcPort: $0.srcPort) }
             return GraphPlan.PlannedNode(id: file.nodes[i].id, spec: specs[i]!, decl: file.nodes[i], inputs: inputs, outputTypes: types[i])
         }
-        let base = URL(fileURLWithPath: file.path).deletingLastPathComponent().standardizedFileURL
         return GraphPlan(file: file, baseDirectory: base, params: params, paramOrder: paramOrder, nodes: planned,
                          unusedNodes: file.nodes.indices.filter { !needed.contains($0) }.map { file.nodes[$0].id })
     }

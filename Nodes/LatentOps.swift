@@ -1,0 +1,156 @@
+import Foundation
+import Graph
+import TensorCore
+
+/// Latent codes in and out of a graph, and layer-wise style mixing (TediGAN's control: coarse
+/// W+ layers carry pose and shape, middle ones features, fine ones colour and texture).
+enum LatentOps {
+    static let spaces = ["z", "w", "w+"]
+
+    /// Shape rules: z / w codes are (n, dim); w+ codes are (n, layers, dim).
+    static func checkShape(_ shape: [Int], space: String) -> String? {
+        switch space {
+        case "w+": return shape.count == 3 && shape.allSatisfy({ $0 > 0 }) ? nil : "a w+ latent has shape (n, layers, dim), got \(shape)"
+        default: return shape.count == 2 && shape.allSatisfy({ $0 > 0 }) ? nil : "a \(space) latent has shape (n, dim), got \(shape)"
+        }
+    }
+
+    static let input = NodeSpec(
+        name: "input.latent", summary: "latent codes from a .npy file: (n, dim) for z or w, (n, layers, dim) for w+",
+        outputs: [("out", .latent)],
+        params: [
+            ParamSpec("path", .inputPath, doc: ".npy file (float32/float64, C order), relative to the graph"),
+            ParamSpec("space", .choice(spaces), default: .string("w+"), doc: "which space the codes live in"),
+        ],
+        inferTypes: { ctx in
+            let space = ctx.params["space"]?.stringValue ?? "w+"
+            var t = ValueType(.latent, latentSpace: space)
+            if space == "w+", let url = ctx.inputPath("path"), let a = try? Npy.read(url.path), a.shape.count == 3 { t.layers = a.shape[1] }
+            return ["out": t]
+        },
+        check: { ctx in
+            guard let url = ctx.inputPath("path"), FileManager.default.fileExists(atPath: url.path) else { return [] }
+            do {
+                let a = try Npy.read(url.path)
+                if let problem = checkShape(a.shape, space: ctx.params["space"]?.stringValue ?? "w+") { return [(problem, "path")] }
+            } catch {
+                return [("\(error)", "path")]
+            }
+            return []
+        },
+        run: { ctx in
+            let url = try ctx.inputPath("path")
+            let t = try Npy.read(url.path).tensor()
+            let space = ctx.string("space")
+            if let problem = checkShape(t.shape, space: space) { throw NodeError("\(url.path): \(problem)") }
+            return NodeResult(outputs: ["out": .latent(Latent(space: space, codes: t))])
+        })
+
+    /// Parses a layer selection: "4-9" (inclusive), "0,2,5", "3", or "all".
+    static func parseLayers(_ s: String, count: Int?) -> Result<[Int], ParamTypeMismatch> {
+        let text = s.replacingOccurrences(of: " ", with: "")
+        if text == "all" {
+            guard let count else { return .success([]) }
+            return .success(Array(0..<count))
+        }
+        var out: [Int] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            if let dash = part.firstIndex(of: "-") {
+                guard let a = Int(part[..<dash]), let b = Int(part[part.index(after: dash)...]), a >= 0, a <= b else {
+                    return .failure(ParamTypeMismatch(message: "bad layer range '\(part)' (expected A-B with 0 ≤ A ≤ B)"))
+                }
+                out += Array(a...b)
+            } else {
+                guard let a = Int(part), a >= 0 else {
+                    return .failure(ParamTypeMismatch(message: "bad layer '\(part)' (expected layers like \"4-9\", \"0,2,5\" or \"all\")"))
+                }
+                out.append(a)
+            }
+        }
+        if let count, let bad = out.first(where: { $0 >= count }) {
+            return .failure(ParamTypeMismatch(message: "layer \(bad) is outside the latent's \(count) layers (0–\(count - 1))"))
+        }
+        return .success(out)
+    }
+
+    static let mix = NodeSpec(
+        name: "mix", summary: "style mixing: replace W+ layers of base by those of style, blended by alpha",
+        inputs: [PortSpec("base", accepts: [.latent], doc: "latent whose other layers are kept"),
+                 PortSpec("style", accepts: [.latent], doc: "latent that supplies the chosen layers")],
+        outputs: [("out", .latent)],
+        params: [
+            ParamSpec("layers", .string, doc: "W+ layers to take from style: \"4-9\", \"0,2,5\" or \"all\""),
+            ParamSpec("alpha", .float(min: 0, max: 1), default: .float(1), doc: "1 = take style's layers, 0.5 = halfway"),
+        ],
+        inferTypes: { ctx in
+            let layers = ctx.inputTypes["base"]?.layers ?? ctx.inputTypes["style"]?.layers
+            return ["out": ValueType(.latent, latentSpace: "w+", layers: layers)]
+        },
+        check: { ctx in
+            var problems: [(message: String, param: String?)] = []
+            for port in ["base", "style"] {
+                if let s = ctx.inputTypes[port]?.latentSpace, s == "z" {
+                    problems.append(("input '\(port)' is a z latent; map it to w first", nil))
+                }
+            }
+            let a = ctx.inputTypes["base"]?.layers, b = ctx.inputTypes["style"]?.layers
+            if let a, let b, a != b { problems.append(("base has \(a) layers but style has \(b)", nil)) }
+            if case let .failure(m) = parseLayers(ctx.params["layers"]?.stringValue ?? "", count: a ?? b) {
+                problems.append((m.message, "layers"))
+            }
+            return problems
+        },
+        run: { ctx in
+            guard case let .latent(base) = try ctx.input("base"), case let .latent(style) = try ctx.input("style") else {
+                throw NodeError("mix needs two latents")
+            }
+            // w codes (n, dim) stand for the same code on every layer.
+            let layersCount = base.layers ?? style.layers
+            guard let L = layersCount else { throw NodeError("mix needs at least one w+ latent to know the layer count") }
+            func plus(_ l: Latent) throws -> Tensor {
+                if l.codes.rank == 3 { return l.codes }
+                let n = l.codes.shape[0], d = l.codes.shape[1]
+                return try l.codes.reshaped([n, 1, d]).broadcast(to: [n, L, d])
+            }
+            let b = try plus(base), s = try plus(style)
+            guard b.shape[1] == s.shape[1], b.shape[2] == s.shape[2] else {
+                throw NodeError("mix: base \(b.shape) and style \(s.shape) differ in layers or dimension")
+            }
+            guard b.shape[0] == s.shape[0] || s.shape[0] == 1 || b.shape[0] == 1 else {
+                throw NodeError("mix: base has \(b.shape[0]) codes and style \(s.shape[0]); give equal counts or one of them a single code")
+            }
+            let layers: [Int]
+            switch parseLayers(ctx.string("layers"), count: L) {
+            case let .success(l): layers = l
+            case let .failure(m): throw NodeError(m.message)
+            }
+            let n = max(b.shape[0], s.shape[0]), d = b.shape[2]
+            let bb = try b.broadcast(to: [n, L, d]), ss = try s.broadcast(to: [n, L, d])
+            var out = bb.scalars
+            let alpha = Float(ctx.double("alpha"))
+            for i in 0..<n {
+                for l in Set(layers) {
+                    let o = (i * L + l) * d
+                    for k in 0..<d { out[o + k] = (1 - alpha) * bb.scalars[o + k] + alpha * ss.scalars[o + k] }
+                }
+            }
+            return NodeResult(outputs: ["out": .latent(Latent(space: "w+", codes: try Tensor(shape: [n, L, d], scalars: out)))])
+        })
+
+    static let writeNpy = NodeSpec(
+        name: "write.npy", summary: "write a latent, tensor or image as float32 .npy (images as (1,C,H,W) in [-1, 1])",
+        inputs: [PortSpec("in", accepts: [.latent, .tensor, .image, .sketch], doc: "what to write")],
+        outputs: [],
+        params: [ParamSpec("path", .outputPath, doc: "file name under --out, e.g. w_${seed}.npy")],
+        writes: true,
+        run: { ctx in
+            let t: Tensor
+            switch try ctx.input("in") {
+            case let .latent(l): t = l.codes
+            case let .tensor(x): t = x
+            case let .image(i), let .sketch(i): t = i.tensor()
+            default: throw NodeError("write.npy cannot write this value")
+            }
+            return NodeResult(files: [(ctx.string("path"), Npy.encode(try NpyArray(t)))])
+        })
+}
