@@ -6,6 +6,6 @@ public enum NodeCatalog {
         InputOps.text, InputOps.image, InputOps.sketch, InputOps.label,
         ImageOps.resize, ImageOps.grayscale, ImageOps.blend, ImageOps.edgeSketch, ImageOps.colorizeLabels,
         LatentOps.input, LatentOps.mix,
-        WriteOps.png, WriteOps.grid, LatentOps.writeNpy,
+        WriteOps.png, WriteOps.grid, LatentOps.writeNpy, WriteOps.text,
     ])
 }

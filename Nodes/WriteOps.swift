@@ -37,4 +37,15 @@ enum WriteOps {
             let g = try Image.grid(images, columns: ctx.int("columns"), padding: ctx.int("padding"), background: [255])
             return NodeResult(files: [(ctx.string("path"), try PNG.encode(g, text: [Recipe.textKey: ctx.recipe]))])
         })
+
+    static let text = NodeSpec(
+        name: "write.text", summary: "write a caption or other text as a UTF-8 file",
+        inputs: [PortSpec("in", accepts: [.text], doc: "the text")],
+        outputs: [],
+        params: [ParamSpec("path", .outputPath, doc: "file name under --out, e.g. caption_${seed}.txt")],
+        writes: true,
+        run: { ctx in
+            guard case let .text(t) = try ctx.input("in") else { throw NodeError("write.text needs text") }
+            return NodeResult(files: [(ctx.string("path"), Array((t + "\n").utf8))])
+        })
 }
