@@ -32,5 +32,4 @@ public struct ImagingError: Error, CustomStringConvertible, Equatable, Sendable 
         if let path { return "\(path): \(message)" }
         return message
     }
-
 }
