@@ -61,7 +61,7 @@ public struct Image: Equatable, Sendable {
     }
 
     /// Sample `c` of the pixel at column `x`, row `y` (bounds-checked; for tests and small tools).
-    public subscript(x: Int, y: Int, c: Int) -> UInt8 {
+    public subscript(x x: Int, y y: Int, c c: Int) -> UInt8 {
         get {
             precondition(x >= 0 && x < width && y >= 0 && y < height && c >= 0 && c < channels,
                          "pixel (\(x), \(y), \(c)) outside \(width)x\(height)x\(channels)")
@@ -114,7 +114,7 @@ public struct Image16: Equatable, Sendable {
     }
 
     /// Sample `c` of the pixel at column `x`, row `y` (bounds-checked; for tests and small tools).
-    public subscript(x: Int, y: Int, c: Int) -> UInt16 {
+    public subscript(x x: Int, y y: Int, c c: Int) -> UInt16 {
         precondition(x >= 0 && x < width && y >= 0 && y < height && c >= 0 && c < channels,
                      "pixel (\(x), \(y), \(c)) outside \(width)x\(height)x\(channels)")
         return pixels[(y * width + x) * channels + c]

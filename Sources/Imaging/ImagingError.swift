@@ -32,11 +32,4 @@ public struct ImagingError: Error, CustomStringConvertible, Equatable, Sendable 
         if let path { return "\(path): \(message)" }
         return message
     }
-
-    /// The same error attributed to `path` (used when in-memory decoding came from a file).
-    func at(_ path: String?) -> ImagingError {
-        var e = self
-        if e.path == nil { e.path = path }
-        return e
-    }
 }

@@ -79,7 +79,7 @@ public enum PNG {
             cpng_read_header($0.baseAddress, $0.count, &w, &h, &depth, &color, &interlace, &message)
         }
         guard ok != 0 else {
-            let notPNG = bytes.count < 8 || !bytes.starts(with: signature.prefix(bytes.count))
+            let notPNG = bytes.isEmpty || !bytes.prefix(8).elementsEqual(signature.prefix(min(bytes.count, 8)))
             throw ImagingError(notPNG ? .notPNG : .corrupt, path: path, text(message))
         }
         guard let type = ColorType(rawValue: UInt8(truncatingIfNeeded: color)), color <= 6 else {
