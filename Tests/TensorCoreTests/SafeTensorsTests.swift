@@ -219,6 +219,8 @@ func sameBits(_ a: Tensor, _ b: Tensor) -> Bool {
         #expect(try file.tensor("bias") == Tensor(shape: [2], scalars: [0.5, -1.25]))
         #expect(try file.tensor("step") == Tensor(7))
         expectIOError(#"no tensor named "nope""#) { _ = try file.tensor("nope") }
+        expectIOError(#"tensor "bias" has shape [2], expected [3]"#) { _ = try file.tensor("bias", shape: [3]) }
+        #expect(try file.tensor("bias", shape: [2]).scalars == [0.5, -1.25])
         // Escapes the reference JSON writer may use, incl. a surrogate pair.
         let escaped = Self.file(#"{"__metadata__":{"k\u00e9":"\ud83d\ude00 \"\\\/\n"}}"#)
         #expect(try SafeTensors.read(bytes: escaped).metadata == ["ké": "😀 \"\\/\n"])
