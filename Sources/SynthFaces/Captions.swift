@@ -175,7 +175,10 @@ enum CaptionGrammar {
     }
 
     static func caption(for a: FaceAttributes, rng: inout Philox) -> Caption {
-        let all = shuffled(facts(for: a, rng: &rng), &rng)
+        var all = shuffled(facts(for: a, rng: &rng), &rng)
+        let template = rng.int(below: 4)
+        let ageInSubject = template >= 2 && rng.chance(0.3)
+        if ageInSubject { all.removeAll { $0.mentions.contains(.age) } }
         let fem = a.presentation == .feminine
         let noun = fem ? choose(["woman", "woman", "lady"], &rng) : choose(["man", "man", "gentleman"], &rng)
         let pronoun = fem ? "She" : "He"
@@ -192,7 +195,7 @@ enum CaptionGrammar {
         let second = Array(rest.prefix(n2))
         for f in first + second { mentions.formUnion(f.mentions) }
         var text: String
-        switch rng.int(below: 4) {
+        switch template {
         case 0 where first.allSatisfy({ $0.verb != .isA }):
             // Noun phrase: "A woman with long blond hair and earrings."
             text = "A \(noun) with " + list(first.map(\.phrase)) + "."
@@ -207,7 +210,7 @@ enum CaptionGrammar {
             }
         default:
             var subject = choose(["The", "This"], &rng) + " "
-            if rng.chance(0.3) {
+            if ageInSubject {
                 subject += (a.age == .young ? "young " : a.age == .old ? "old " : "middle-aged ")
                 mentions.insert(.age)
             }

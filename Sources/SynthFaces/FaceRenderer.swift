@@ -17,7 +17,7 @@ enum FaceRenderer {
             let (hx, hy) = cv0.toHead(x, y)
             var d = min(g.faceSDF(hx, hy), g.hairFrontSDF(hx, hy))
             d = min(d, g.hairBackSDF(hx, hy))
-            d = min(d, ellipseSDF(x, y, g.cx, 1.35, 1.12, 1.35 - g.clothTop))
+            d = min(d, ellipseSDF(x, y, g.cx, 1.35, 1.25, 1.35 - g.clothTop))
             d = min(d, max(abs(x - g.cx) - g.neckW, g.neckTop - y))
             return d
         }
@@ -61,8 +61,8 @@ enum FaceRenderer {
             return ellipseSDF(x, y, g.cx, g.clothTop, g.necklineW, g.necklineDepth)
         }
         cv.fill(18, (-1, g.clothTop - 0.05, 1, 1), head: false,
-                sdf: { x, y in max(ellipseSDF(x, y, g.cx, 1.35, 1.12, clothRY), -neckline(x, y)) }) { x, y, d in
-            let nx = (x - g.cx) / 1.12, ny = (y - 1.35) / clothRY
+                sdf: { x, y in max(ellipseSDF(x, y, g.cx, 1.35, 1.25, clothRY), -neckline(x, y)) }) { x, y, d in
+            let nx = (x - g.cx) / 1.25, ny = (y - 1.35) / clothRY
             let nz = max(0.05, 1 - nx * nx - ny * ny).squareRoot()
             let diff = max(0, nx * L.x + ny * L.y + nz * L.z)
             let folds = fbm(x * 3, y * 0.8, 2.5, g.seed &+ 31)
@@ -72,8 +72,7 @@ enum FaceRenderer {
             // Collar band along the neckline and a seam shadow just outside it.
             let dn = neckline(x, y)
             if dn < 0.03 { c *= 0.8 + 0.2 * smoothstep(0, 0.03, dn) }
-            let fold = max(0, 1 - abs(folds - 0.55) * 30) * smoothstep(0.8, 0.95, y)
-            return Paint(c: c * (1 - 0.25 * fold), a: 1, ink: 0.35 * fold)
+            return Paint(c: c)
         }
 
         if a.necklace {

@@ -39,37 +39,39 @@ struct FaceRig {
         case .long: rx = 0.35; ry = 0.57; taper = 0.34; jawPow = 2
         case .square: rx = 0.40; ry = 0.53; taper = 0.30; jawPow = 4
         }
-        rx *= a.faceWidth * (fem ? 0.97 : 1.02)
+        let k: Float = 1.12 // overall head scale (portrait crop)
+        rx *= a.faceWidth * (fem ? 0.97 : 1.02) * k
+        ry *= k
         cx = 0.03 * (2 * rng.uniform() - 1)
-        cy = -0.06 + 0.03 * (2 * rng.uniform() - 1)
+        cy = -0.1 + 0.03 * (2 * rng.uniform() - 1)
         tilt = a.tilt * .pi / 180
         yawS = a.yaw * 0.07
         eyeY = cy + jit(0.0, 0) + 0.01 * (2 * rng.uniform() - 1)
         eyeDX = jit(0.36, 0.06) * rx
         eyeW = jit(0.095, 0.08) * (rx / 0.38)
-        eyeH = (a.eyes == .narrow ? 0.026 : 0.044) * (fem ? 1.08 : 1.0)
-        browY = eyeY - jit(0.105, 0.1)
-        browLen = jit(0.115, 0.08)
-        browThick = a.eyebrows == .bushy ? jit(0.024, 0.1) : jit(fem ? 0.010 : 0.013, 0.15)
+        eyeH = (a.eyes == .narrow ? 0.026 : 0.044) * (fem ? 1.08 : 1.0) * k
+        browY = eyeY - jit(0.105, 0.1) * k
+        browLen = jit(0.115, 0.08) * k
+        browThick = (a.eyebrows == .bushy ? jit(0.024, 0.1) : jit(fem ? 0.010 : 0.013, 0.15)) * k
         browArch = fem ? jit(0.035, 0.2) : jit(0.018, 0.3)
         noseTop = eyeY - 0.01
-        noseTip = eyeY + jit(0.2, 0.07)
-        noseW = jit(fem ? 0.066 : 0.078, 0.1)
-        mouthY = noseTip + jit(0.125, 0.08)
-        mouthW = jit(0.12, 0.08) * (a.isSmiling ? 1.15 : 1)
-        upperLip = jit(fem ? 0.024 : 0.018, 0.15) * (a.lipstick ? 1.15 : 1)
-        lowerLip = jit(fem ? 0.034 : 0.026, 0.15) * (a.lipstick ? 1.15 : 1)
+        noseTip = eyeY + jit(0.2, 0.07) * k
+        noseW = jit(fem ? 0.066 : 0.078, 0.1) * k
+        mouthY = noseTip + jit(0.125, 0.08) * k
+        mouthW = jit(0.12, 0.08) * (a.isSmiling ? 1.15 : 1) * k
+        upperLip = jit(fem ? 0.024 : 0.018, 0.15) * (a.lipstick ? 1.15 : 1) * k
+        lowerLip = jit(fem ? 0.034 : 0.026, 0.15) * (a.lipstick ? 1.15 : 1) * k
         switch a.expression {
         case .neutral: smile = 0.003; open = 0
         case .smiling: smile = jit(0.03, 0.2); open = 0
         case .grinning: smile = jit(0.035, 0.2); open = jit(0.045, 0.15)
         case .mouthOpen: smile = 0; open = jit(0.035, 0.2)
         }
-        earY = eyeY + 0.08
-        earRX = jit(0.055, 0.1); earRY = jit(0.1, 0.1)
-        neckW = jit(fem ? 0.15 : 0.185, 0.06)
+        earY = eyeY + 0.08 * k
+        earRX = jit(0.055, 0.1) * k; earRY = jit(0.1, 0.1) * k
+        neckW = jit(fem ? 0.15 : 0.185, 0.06) * k
         neckTop = cy + ry * 0.35
-        clothTop = cy + ry + jit(0.2, 0.15)
+        clothTop = cy + ry + jit(0.12, 0.25)
         vNeck = rng.chance(0.35)
         necklineW = jit(0.2, 0.2); necklineDepth = jit(0.12, 0.3)
         switch a.hairStyle {
@@ -207,7 +209,8 @@ struct FaceRig {
         case .long, .wavy:
             return hairTop + 0.12 * ry * d2 + (0.9 * ry) * d2 * d2 * d2
         case .short:
-            return hairTop + 0.1 * ry * d2 + 0.38 * ry * d2 * d2
+            let c2 = min(d2, 1)
+            return hairTop + 0.1 * ry * c2 + 0.38 * ry * c2 * c2
         case .bald:
             return eyeY - 0.02
         }
@@ -229,7 +232,7 @@ struct FaceRig {
         let top = ellipseSDF(x, y, cx, cy - 0.02, rx + hairVol * 1.3, ry + hairVol)
         let dx = abs(x - cx)
         let w = rx + hairVol * 1.2 + 0.1 * max(0, y - cy)
-        let end = hairEnd + wave * sin(x * 28 + Float(seed & 15)) + 0.02 * sin(x * 61)
+        let end = hairEnd + wave * sin(x * 28 + Float(seed & 15)) + 0.008 * sin(x * 45)
         let hang = max(max(dx - w, cy - y), y - end)
         return min(top, hang)
     }
