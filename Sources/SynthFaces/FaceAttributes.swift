@@ -19,7 +19,7 @@ public enum EyeColor: String, CaseIterable, Sendable { case brown, dark, blue, g
 /// Eye opening.
 public enum EyeOpening: String, CaseIterable, Sendable { case open, narrow }
 /// Mouth expression: `grinning` is smiling with the mouth open (teeth), `mouthOpen` is slightly open without a smile.
-public enum Expression: String, CaseIterable, Sendable { case neutral, smiling, grinning, mouthOpen = "mouth_open" }
+public enum MouthExpression: String, CaseIterable, Sendable { case neutral, smiling, grinning, mouthOpen = "mouth_open" }
 /// Facial hair; `beard` is a full beard with mustache.
 public enum FacialHair: String, CaseIterable, Sendable { case none, stubble, mustache, beard }
 /// Colour of the shirt / top.
@@ -44,7 +44,7 @@ public struct FaceAttributes: Equatable, Sendable {
     public var eyebrows: Eyebrows
     public var eyeColor: EyeColor
     public var eyes: EyeOpening
-    public var expression: Expression
+    public var expression: MouthExpression
     public var lipstick: Bool
     public var eyeglasses: Bool
     public var hat: Bool
@@ -138,7 +138,7 @@ extension FaceAttributes {
         /// | neutral | smiling | grinning | mouth_open |
         /// |---|---|---|---|
         /// | 0.40 | 0.32 | 0.16 | 0.12 |
-        public static let expression: [(Expression, Double)] = [(.neutral, 0.40), (.smiling, 0.32), (.grinning, 0.16), (.mouthOpen, 0.12)]
+        public static let expression: [(MouthExpression, Double)] = [(.neutral, 0.40), (.smiling, 0.32), (.grinning, 0.16), (.mouthOpen, 0.12)]
 
         /// P(lipstick): feminine 0.60, masculine 0.02.
         public static func lipstick(_ p: Presentation) -> Double { p == .feminine ? 0.60 : 0.02 }
