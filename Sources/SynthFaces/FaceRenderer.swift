@@ -129,10 +129,8 @@ enum FaceRenderer {
                      + exp(-(pow(x - erx, 2) + 2.5 * pow(y - ery + 0.02, 2)) / 0.008)
             c *= 1 - 0.16 * min(1, sock)
             // Shadow cast by the front hair onto the forehead.
-            if a.hairStyle != .bald || true {
-                let dh = g.hairFrontSDF(x - L.x * 0.02, y + 0.03)
-                c *= 1 - 0.32 * smoothstep(0.05, -0.01, dh)
-            }
+            let dh = g.hairFrontSDF(x - L.x * 0.02, y + 0.03)
+            c *= 1 - 0.32 * smoothstep(0.05, -0.01, dh)
             // Darker rim toward the outline.
             c *= 0.84 + 0.16 * smoothstep(0, -0.06, d)
             var ink: Float = 0
@@ -154,7 +152,7 @@ enum FaceRenderer {
             }
             if a.facialHair == .stubble {
                 let (ml, _, _) = g.mouthLine(x)
-                let zone = smoothstep(g.noseTip - 0.02, g.noseTip + 0.06, y + 0.5 * abs(x - g.cx) * 0) * smoothstep(-0.01, -0.05, d)
+                let zone = smoothstep(g.noseTip - 0.02, g.noseTip + 0.06, y) * smoothstep(-0.01, -0.05, d)
                     * (1 - exp(-(pow((x - g.mouthX) / (g.mouthW * 1.05), 2) + pow((y - ml) / 0.045, 2)) * 3) * 0.3)
                 let speck = vnoise(x * 170, y * 170, g.seed &+ 51)
                 c = mix(c, c * 0.62 + g.hair * 0.08, zone * (0.55 + 0.45 * speck))
@@ -255,7 +253,7 @@ enum FaceRenderer {
             cv.fill(cls, (bcx - g.browLen - 0.03, by - 0.08, bcx + g.browLen + 0.03, by + 0.05), head: true, sdf: { x, y in
                 let t = (x - bcx) / g.browLen
                 let outer = clamp01(side * t * 0.5 + 0.5)
-                let cyv = by - g.browArch * (1 - t * t) + 0.01 * side * t * 0 + 0.012 * outer
+                let cyv = by - g.browArch * (1 - t * t) + 0.012 * outer
                 let th = g.browThick * (1.15 - 0.6 * outer)
                 return max(abs(y - cyv) - th, abs(x - bcx) - g.browLen)
             }) { x, y, _ in

@@ -239,12 +239,13 @@ struct FaceRig {
 
     /// Hair colour with strands running from the parting (or downward for hanging hair).
     @inline(__always) func hairPaint(_ x: Float, _ y: Float, _ back: Bool) -> Paint {
-        let px = partX, py = cy - ry * 0.95
+        // Strands fan out from a point high above the parting, so they run down and slightly outward.
+        let px = partX, py = cy - ry * 2.2
         let dx = x - px, dy = y - py
         let r = (dx * dx + dy * dy).squareRoot()
-        var ang = atan2(dx, dy)
+        var ang = atan2(dx, dy) * 2.2
         if back && y > cy { ang = (x - cx) * 1.6 }
-        ang += wave * 3 * sin(r * 30)
+        ang += wave * 1.2 * sin(r * 30)
         let strands = vnoise(ang * 26, r * 3, seed &+ 11)
         let fine = vnoise(ang * 90, r * 8, seed &+ 12)
         // Shading on the hair volume: an ellipsoid a bit larger than the head.
@@ -253,7 +254,7 @@ struct FaceRig {
         let diff = max(0, nx * light.x + ny * light.y + nz * light.z)
         var c = hair * (0.55 + 0.5 * diff) * (0.72 + 0.42 * strands + 0.16 * fine)
         // Anisotropic sheen band across the strands.
-        let sheen = exp(-pow((r - ry * 0.55) / 0.05, 2)) * 0.18 * (0.5 + strands)
+        let sheen = exp(-pow((y - (cy - ry * 0.72)) / 0.05, 2)) * 0.18 * (0.5 + strands)
         c += RGB(repeating: sheen) * (0.4 + diff)
         if back { c *= 0.78 }
         let line = max(0, 1 - abs(strands - 0.5) * 14) * (vnoise(ang * 8, r * 6, seed &+ 13) > 0.6 ? 1 : 0)

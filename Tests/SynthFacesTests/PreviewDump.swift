@@ -7,7 +7,8 @@ import Testing
     guard let dir = ProcessInfo.processInfo.environment["TEDI_SYNTHFACES_PREVIEW"] else { return }
     let size = Int(ProcessInfo.processInfo.environment["TEDI_SYNTHFACES_SIZE"] ?? "") ?? 128
     let count = 8
-    let samples = try SynthFaces.samples(seed: 7, indices: 0..<count, size: size)
+    let start = Int(ProcessInfo.processInfo.environment["TEDI_SYNTHFACES_START"] ?? "") ?? 0
+    let samples = try SynthFaces.samples(seed: 7, indices: start..<(start + count), size: size)
     // Grid: 3 columns x count rows... laid out as 4 columns of (image, label, sketch) triples, 2 rows.
     let cols = 4, rows = (count + cols - 1) / cols
     let w = cols * 3 * size, h = rows * size
