@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Imaging
 import TensorCore
 
 /// One SynthFaces sample: attributes and the four modalities rendered from the same geometry.
@@ -47,16 +48,10 @@ public enum SynthFacesError: Error, CustomStringConvertible, Equatable {
 /// each be regenerated alone.
 public enum SynthFaces {
     /// The 19 CelebAMask-HQ class names, indexed by label id. `l_*` parts are on the image's left.
-    public static let classNames = ["background", "skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow",
-                                    "l_ear", "r_ear", "mouth", "u_lip", "l_lip", "hair", "hat", "ear_r",
-                                    "neck_l", "neck", "cloth"]
+    public static var classNames: [String] { FaceClasses.names }
 
     /// The conventional CelebAMask-HQ colour for each class id (RGB).
-    public static let palette: [(UInt8, UInt8, UInt8)] = [
-        (0, 0, 0), (204, 0, 0), (76, 153, 0), (204, 204, 0), (51, 51, 255), (204, 0, 204), (0, 255, 255),
-        (255, 204, 204), (102, 51, 0), (255, 0, 0), (102, 204, 0), (255, 255, 0), (0, 0, 153), (0, 0, 204),
-        (255, 51, 153), (0, 204, 204), (0, 51, 0), (255, 153, 51), (0, 204, 0),
-    ]
+    public static var palette: [(UInt8, UInt8, UInt8)] { FaceClasses.palette }
 
     /// Supported image sizes.
     public static let sizeRange = 16...1024
@@ -131,14 +126,7 @@ public enum SynthFaces {
     }
 
     /// S*S*3 palette colours for a label map (ids above 18 are drawn white).
-    public static func colorize(_ label: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 255, count: label.count * 3)
-        for (i, l) in label.enumerated() where Int(l) < palette.count {
-            let c = palette[Int(l)]
-            out[3 * i] = c.0; out[3 * i + 1] = c.1; out[3 * i + 2] = c.2
-        }
-        return out
-    }
+    public static func colorize(_ label: [UInt8]) -> [UInt8] { FaceClasses.colorPixels(label) }
 
     /// Disjoint index ranges: test = [0, 10 000), val = [10 000, 20 000), train = [20 000, 2^40).
     public enum Split: String, CaseIterable, Sendable {
