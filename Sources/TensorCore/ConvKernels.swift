@@ -6,7 +6,7 @@ import CBLAS
 /// Memory bound: the column buffer holds one *tile* of `K × (rows · Wo)` floats, `K = Cin·kh·kw`,
 /// where `rows` is chosen so the tile stays within `ConvTiling.budgetElements` (4 MiB) unless that
 /// would leave fewer than `ConvTiling.minColumns` (1024) GEMM columns; so a tile is at most
-/// `max(4 MiB, K · (1024 + Wo) · 4 bytes)` — about 19 MiB for 512 channels 3×3, about 2.4 MiB for
+/// `max(4 MiB, K · (1024 + Wo) · 4 bytes)` — about 19 MiB for 512 channels 3×3, about 3.4 MiB for
 /// a 3×3 conv at 1024² with 32 channels — whatever the image size. When the forward pass or the
 /// weight gradient runs tiles on several threads at once (`tileWorkers`), each thread has its own
 /// tile buffer, so the bound is per thread.

@@ -14,6 +14,14 @@ func checkConvParameter(_ value: Int, _ name: String, op: String, min: Int) thro
     }
 }
 
+/// Refuses geometries whose one-row column tile (K × Wo floats, per thread) would itself be huge.
+func checkColumnTile(_ g: ConvGeometry, op: String) throws {
+    let (rowTile, overflow) = g.k.multipliedReportingOverflow(by: g.wo)
+    guard !overflow, rowTile <= 1 << 28 else {
+        throw TensorError.tooLarge("\(op): one output row needs a \(g.k)×\(g.wo) column buffer (Cin·kh·kw × output width); split the input into narrower pieces")
+    }
+}
+
 extension Tensor {
     /// 2-D convolution (cross-correlation, like PyTorch's `conv2d`): `x (N,Cin,H,W)`,
     /// `weight (Cout,Cin,kh,kw)`, optional `bias (Cout)` → `(N,Cout,Ho,Wo)`, `Ho = (H+2p−kh)/stride+1`.
@@ -77,6 +85,7 @@ extension Tensor {
         }
         let g = ConvGeometry(cin: input[1], h: h, w: w, cout: cout, kh: kh, kw: kw, stride: stride, pad: padding)
         _ = try Tensor.elementCount([input[0], cout, g.ho, g.wo])
+        try checkColumnTile(g, op: op)
         return g
     }
 
@@ -175,6 +184,7 @@ extension Tensor {
         guard g.ho == h, g.wo == w else {
             throw TensorError.shape(op: op, "internal: adjoint geometry \(g.ho)×\(g.wo) differs from input \(h)×\(w)")
         }
+        try checkColumnTile(g, op: op)
         let rows = g.tileRows(override: maxTileRows)
         let workers = tileWorkers(g, tileRows: rows)
         let wStride = perSample ? g.cout * g.k : 0
