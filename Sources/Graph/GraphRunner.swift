@@ -117,7 +117,7 @@ public final class GraphRunner {
             let params = try plan.resolvedParams(i, seed: seed)
             for (_, url) in inputPaths(params, spec: plan.nodes[i].spec) { files[url.path] = try hashFile(url) }
         }
-        let source = String(decoding: FileManager.default.contents(atPath: plan.file.path) ?? Data(), as: UTF8.self)
+        let source = plan.file.source
         var params: [String: String] = [:]
         for (k, v) in plan.params where k != "seed" { params[k] = v.description }
         let graphPath = URL(fileURLWithPath: plan.file.path).standardizedFileURL.path
