@@ -452,4 +452,53 @@ nodes:
         let c = try keys("3")
         #expect(c["x"] == a["k"])
     }
+
+    @Test func sourceOrderOfAListPortIsPartOfTheKey() throws {
+        let dir = try TempDir("listkey")
+        func keys(_ list: String) throws -> [String: String] {
+            let yaml = """
+            tedi: 1
+            nodes:
+              x: { op: test.const, value: 1 }
+              y: { op: test.const, value: 2 }
+              w: { op: write.grid, in: { in: [\(list)] }, path: g.png }
+            """
+            let plan = try loadPlan(yaml, in: dir, catalog: TestOps.catalog())
+            let rows = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("out")).plan(seeds: [0])
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0.node, $0.key) })
+        }
+        let xy = try keys("x, y"), yx = try keys("y, x"), xx = try keys("x, x")
+        #expect(xy["x"] == yx["x"] && xy["y"] == yx["y"])
+        #expect(Set([xy["w"], yx["w"], xx["w"]]).count == 3)
+    }
+}
+
+@Suite struct DiskCacheTests {
+    @Test func infoGcAndClear() throws {
+        let dir = try TempDir("cache-gc")
+        let cache = DiskCache(root: dir.sub("cache"))
+        let keys = (0..<4).map { i in String(repeating: "\(i)", count: 64) }
+        for (i, k) in keys.enumerated() { try cache.write(k, [UInt8](repeating: UInt8(i), count: 100)) }
+        // Each entry: 6-byte magic + 32-byte checksum + payload.
+        #expect(cache.info().entries == 4 && cache.info().bytes == 4 * 138)
+        #expect(cache.read(keys[2]) == [UInt8](repeating: 2, count: 100))
+        #expect(cache.read(String(repeating: "f", count: 64)) == nil)
+        // Last use = modification time; make entry 3 the oldest, then 0, 1, 2.
+        let fm = FileManager.default
+        for (k, age) in [(keys[3], 400.0), (keys[0], 300), (keys[1], 200), (keys[2], 100)] {
+            let url = dir.sub("cache/objects/\(k.prefix(2))/\(k)")
+            try fm.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -age)], ofItemAtPath: url.path)
+        }
+        let (removed, freed) = cache.gc(maxBytes: 2 * 138)
+        #expect(removed == 2 && freed == 2 * 138)
+        #expect(cache.read(keys[3]) == nil && cache.read(keys[0]) == nil)
+        #expect(cache.read(keys[1]) != nil && cache.read(keys[2]) != nil)
+        try cache.clear()
+        #expect(cache.info().entries == 0)
+        #expect(DiskCache.parseSize("500M") == 500 << 20)
+        #expect(DiskCache.parseSize("2G") == 2 << 30)
+        #expect(DiskCache.parseSize("10k") == 10 << 10)
+        #expect(DiskCache.parseSize("1024") == 1024)
+        #expect(DiskCache.parseSize("lots") == nil && DiskCache.parseSize("-5M") == nil)
+    }
 }
