@@ -133,6 +133,11 @@ struct RunnerCLITests {
         #expect(set.stderr.contains("error: --set width=wide: expected int, got 'wide'"))
         let ok = try tedi(["check", "g.yaml", "--set", "width=4"], in: dir.url)
         #expect(ok.code == 0, "\(ok.stderr)")
+        // A missing input file is the user's to fix: exit 1, located at the path that names it.
+        try FileManager.default.removeItem(atPath: dir.path("photo.png"))
+        let missing = try tedi(["run", "g.yaml", "--no-cache"], in: dir.url)
+        #expect(missing.code == 1)
+        #expect(missing.stderr.hasPrefix("g.yaml:5:35: error: node 'photo': cannot read input file"), "\(missing.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path("default-cache")))
     }
 }

@@ -67,6 +67,33 @@ nodes:
         #expect(dir.read("out/grid.png") == dir.read("out2/grid.png"))
     }
 
+    @Test func missingInputFileIsAGraphErrorAtItsParam() throws {
+        let dir = try TempDir("missing")
+        try writeFixturePNG(dir, "there.png")
+        let yaml = """
+        tedi: 1
+        nodes:
+          a: { op: input.image, path: gone.png }
+          b: { op: input.image, path: there.png }
+          c: { op: input.sketch, path: sub/also-gone.png }
+          m: { op: image.blend, in: { a: a, b: b } }
+          w: { op: write.png, in: m, path: m.png }
+          v: { op: write.png, in: c, path: c.png }
+        """
+        let plan = try loadPlan(yaml, in: dir, name: "g.yaml", catalog: TestOps.catalog())
+        do {
+            _ = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("out")).run(seeds: [0])
+            Issue.record("the run should fail")
+        } catch let e as GraphErrors {
+            #expect(e.diagnostics.count == 2)
+            let lines = e.description.split(separator: "\n").map(String.init)
+            let (l1, c1) = shifted(loc(yaml, "path: gone.png"), 6), (l2, c2) = loc(yaml, "sub/also")
+            #expect(lines.first == "\(dir.path("g.yaml")):\(l1):\(c1): error: node 'a': cannot read input file '\(dir.path("gone.png"))' (param 'path')")
+            #expect(lines.last == "\(dir.path("g.yaml")):\(l2):\(c2): error: node 'c': cannot read input file '\(dir.path("sub/also-gone.png"))' (param 'path')")
+        }
+        #expect(filesUnder(dir.sub("out")).isEmpty)
+    }
+
     @Test func gridKeepsListOrderOfItsSources() throws {
         let dir = try TempDir("grid")
         let yaml = """
