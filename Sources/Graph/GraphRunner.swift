@@ -113,11 +113,21 @@ public final class GraphRunner {
     /// The recipe for `seed`: graph source, resolved params, and hashes of every input file.
     public func recipe(seed: Int) throws -> Recipe {
         var files: [String: String] = [:]
+        var missing: [Diagnostic] = []   // a bad input file is the user's to fix (exit 1), located at its param
         for i in plan.nodes.indices {
             let params = try plan.resolvedParams(i, seed: seed)
-            for (_, url) in inputPaths(params, spec: plan.nodes[i].spec) { files[url.path] = try hashFile(url) }
+            for (name, url) in inputPaths(params, spec: plan.nodes[i].spec).sorted(by: { $0.key < $1.key }) {
+                do {
+                    files[url.path] = try hashFile(url)
+                } catch {
+                    let decl = plan.nodes[i].decl
+                    let mark = decl.params.first { $0.name == name }?.value.mark
+                    missing.append(Diagnostic("node '\(decl.id)': cannot read input file '\(url.path)' (param '\(name)')", at: mark.map(plan.file.location)))
+                }
+            }
         }
-        let source = String(decoding: FileManager.default.contents(atPath: plan.file.path) ?? Data(), as: UTF8.self)
+        if !missing.isEmpty { throw GraphErrors(missing) }
+        let source = plan.file.source
         var params: [String: String] = [:]
         for (k, v) in plan.params where k != "seed" { params[k] = v.description }
         let graphPath = URL(fileURLWithPath: plan.file.path).standardizedFileURL.path
