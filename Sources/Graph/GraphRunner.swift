@@ -34,7 +34,7 @@ public struct RunReport {
     public var reused: Int { nodes.count - executed }
 
     public var json: String {
-        func s(_ x: String) -> String { Recipe.quote(x) }
+        func s(_ x: String) -> String { JSONValue.quoted(x) }
         let rows = nodes.map { n in
             "    {\"id\": \(s(n.id)), \"op\": \(s(n.op)), \"seed\": \(n.seed), \"key\": \(s(n.key)), \"status\": \(s(n.status.rawValue)), \"seconds\": \(String(format: "%.6f", n.seconds))}"
         }
