@@ -170,11 +170,12 @@ enum PlanCommand: Command {
         let rows = try runner.plan(seeds: loaded.seeds)
         var lastSeed: Int?
         var toRun = 0
+        let idWidth = rows.map(\.node.count).max() ?? 0, opWidth = rows.map(\.op.count).max() ?? 0
         for r in rows {
             if r.seed != lastSeed { print("seed \(r.seed):"); lastSeed = r.seed }
             let what = r.cached ? "cached" : (r.sharedWithEarlierSeed ? "reused (same as an earlier seed)" : "run")
             if what == "run" { toRun += 1 }
-            print("  \(r.node.padding(toLength: 14, withPad: " ", startingAt: 0)) \(r.op.padding(toLength: 14, withPad: " ", startingAt: 0)) \(what.padding(toLength: 34, withPad: " ", startingAt: 0)) \(r.key.prefix(12))")
+            print("  \(r.node.padding(toLength: idWidth, withPad: " ", startingAt: 0))  \(r.op.padding(toLength: opWidth, withPad: " ", startingAt: 0))  \(what.padding(toLength: 32, withPad: " ", startingAt: 0))  \(r.key.prefix(12))")
         }
         var outside: [String] = []
         for i in loaded.plan.nodes.indices {
