@@ -159,7 +159,17 @@ public final class GraphRunner {
     /// Runs every seed; returns the report. Throws `NodeError` (exit 3) or `NodeCancelled`.
     public func run(seeds: [Int]) throws -> RunReport {
         var report = RunReport(graph: plan.file.path, seeds: seeds)
+        // A node whose key is the same under two seeds does not depend on the seed: its result is
+        // kept in the memo for the whole sweep. Other results are dropped after their seed, so a
+        // long sweep holds one seed's values at a time.
+        var sharedKeys = Set<String>()
+        if seeds.count > 1 {
+            let a = try keys(seed: seeds[0], recipeText: try recipe(seed: seeds[0]).text).keys
+            let b = try keys(seed: seeds[1], recipeText: try recipe(seed: seeds[1]).text).keys
+            for i in a.indices where a[i] == b[i] { sharedKeys.insert(a[i]) }
+        }
         for (si, seed) in seeds.enumerated() {
+            defer { memo = memo.filter { sharedKeys.contains($0.key) } }
             let recipeText = try recipe(seed: seed).text
             let (keys, params) = try keys(seed: seed, recipeText: recipeText)
             var results = [NodeResult?](repeating: nil, count: plan.nodes.count)
