@@ -101,11 +101,26 @@ public final class GraphRunner {
     }
 
     /// Absolute location of every `inputPath` param of node `i`.
+    /// Absolute location of every file a node reads: its `inputPath` params, and the weights of
+    /// the models its `.model` params name. All of them are hashed into memo keys and recipes.
     public func inputPaths(_ params: [String: ParamValue], spec: NodeSpec) -> [String: URL] {
         var out: [String: URL] = [:]
-        for ps in spec.params where ps.type == .inputPath {
+        for ps in spec.params {
             guard let p = params[ps.name]?.stringValue, !p.isEmpty else { continue }   // "" = not given
-            out[ps.name] = p.hasPrefix("/") ? URL(fileURLWithPath: p) : plan.baseDirectory.appendingPathComponent(p).standardizedFileURL
+            switch ps.type {
+            case .inputPath: out[ps.name] = p.hasPrefix("/") ? URL(fileURLWithPath: p) : plan.baseDirectory.appendingPathComponent(p).standardizedFileURL
+            case .model: if let m = plan.models[p] { out[ps.name] = m.url }
+            default: break
+            }
+        }
+        return out
+    }
+
+    /// The models a node's `.model` params name, by param name.
+    func models(_ params: [String: ParamValue], spec: NodeSpec) -> [String: ModelRef] {
+        var out: [String: ModelRef] = [:]
+        for ps in spec.params where ps.type == .model {
+            if let name = params[ps.name]?.stringValue, let m = plan.models[name] { out[ps.name] = m }
         }
         return out
     }
@@ -148,6 +163,9 @@ public final class GraphRunner {
             }
             for (name, url) in inputPaths(params, spec: node.spec).sorted(by: { $0.key < $1.key }) {
                 h.update("f \(name)=\(try hashFile(url))\n")
+            }
+            for (name, m) in models(params, spec: node.spec).sorted(by: { $0.key < $1.key }) {
+                h.update("m \(name)=\(m.canonicalConfig)\n")
             }
             if node.spec.writes { h.update("r \(recipeText)\n") }
             keys.append(h.hexDigest())
@@ -201,7 +219,7 @@ public final class GraphRunner {
                 progress?.node(node.id, op: node.spec.name, seed: seed, index: si, of: seeds.count)
                 let start = DispatchTime.now().uptimeNanoseconds
                 let ctx = NodeContext(nodeID: node.id, params: params[i], inputs: inputs, seed: seed,
-                                      inputPaths: inputPaths(params[i], spec: node.spec), recipe: recipeText,
+                                      inputPaths: inputPaths(params[i], spec: node.spec), models: models(params[i], spec: node.spec), recipe: recipeText,
                                       progress: { [progress] step, total in progress?.step(step, total) },
                                       isCancelled: { GraphRunner.isInterrupted })
                 let r: NodeResult
