@@ -175,7 +175,7 @@ public enum GraphValidator {
                 }
                 inputTypes[e.port] = t
             }
-            let ctx = NodeTypingContext(params: resolved[i], inputTypes: inputTypes, baseDirectory: base)
+            let ctx = NodeTypingContext(params: resolved[i], inputTypes: inputTypes, baseDirectory: base, models: models)
             // Input files must exist before anything runs.
             for ps in spec.params where ps.type == .inputPath {
                 guard let url = ctx.inputPath(ps.name) else { continue }

@@ -48,6 +48,8 @@ public struct NodeTypingContext {
     public var inputTypes: [String: ValueType]
     /// The graph file's folder, for ops that peek at an input file's header to type their output.
     public var baseDirectory: URL
+    /// The graph's models, by name (for ops that read a model's config to type their output).
+    public var models: [String: ModelRef] = [:]
 
     /// Where an `inputPath` param points, or nil when it is empty.
     public func inputPath(_ name: String) -> URL? {
