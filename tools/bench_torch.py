@@ -43,7 +43,8 @@ def main():
     torch.manual_seed(1)
     g = Generator(args.size, 512, 8, channel_multiplier=args.channel_multiplier, fused=args.fused).eval()
     if not args.fused:
-        g = g.to(memory_format=torch.channels_last)
+        # Channels-last propagates from the constant input through the convs (5-D weights cannot convert).
+        g.input.input.data = g.input.input.data.contiguous(memory_format=torch.channels_last)
     for p in g.parameters():
         p.requires_grad_(False)
     z = torch.randn(args.batch, 512)
