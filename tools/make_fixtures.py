@@ -14,9 +14,10 @@ fixtures stay small (1 = rosinality). References run in float64.
 Each fixture directory holds weights.safetensors (config in __metadata__) and .npy files:
 z, out_z (noise const), w, out_w, wplus, out_wplus, out_wplus_zero (noise zero), mean_z,
 mean_latent, out_trunc (z, psi 0.7 toward mean_latent), grad_seed (R), grad_wplus and
-grad_<param> (gradients of sum(out_wplus * R)).
+grad_<param> (gradients of sum(out_wplus * R)); custom configs add grad_wplus_torch32 (PyTorch float32).
 """
 import argparse
+import copy
 import json
 import math
 import os
@@ -378,7 +379,7 @@ GRAD_PARAMS = ["input.input", "conv1.conv.weight", "conv1.noise.weight",
                "convs.0.conv.weight", "convs.0.conv.modulation.weight", "convs.1.activate.bias", "to_rgbs.0.bias"]
 
 
-def make(out_dir, size, style_dim, n_mlp, cm, divisor, seed, batch=2, mean_count=256):
+def make(out_dir, size, style_dim, n_mlp, cm, divisor, seed, batch=2, mean_count=256, torch32=False):
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(seed)
     g = Generator(size, style_dim, n_mlp, channel_multiplier=cm, channel_divisor=divisor)
@@ -412,6 +413,12 @@ def make(out_dir, size, style_dim, n_mlp, cm, divisor, seed, batch=2, mean_count
     r = randn(*out.shape)
     (out * r).sum().backward()
     save("grad_seed", r); save("grad_wplus", wp.grad)
+    if torch32:
+        # PyTorch's own float32 gradient: how far float32 arithmetic alone lands from the float64 reference.
+        g32 = copy.deepcopy(g).float()
+        wp32 = wplus.float().clone().requires_grad_(True)
+        (g32([wp32], input_is_latent=True, randomize_noise=False)[0] * r.float()).sum().backward()
+        save("grad_wplus_torch32", wp32.grad)
     params = dict(g.named_parameters())
     for name in GRAD_PARAMS:
         if name in params:
@@ -444,7 +451,7 @@ def main():
     torch.set_grad_enabled(True)
     if args.name:
         make(os.path.join(args.out, args.name), args.size, args.style_dim, args.n_mlp, args.channel_multiplier,
-             args.channel_divisor, args.seed, batch=args.batch)
+             args.channel_divisor, args.seed, batch=args.batch, torch32=True)
         return
     for name, size, sd, n_mlp, cm, div, seed in FIXTURES:
         make(os.path.join(args.out, name), size, sd, n_mlp, cm, div, seed)
