@@ -283,10 +283,46 @@ public struct StyleGAN2Generator {
         let s = try modulation(prefix, w)
         var y = try Tensor.modulatedConv2d(x, weight: parameter("\(prefix).conv.weight"), style: s,
                                            demodulate: true, upsample: upsample)
+        let strength = try parameter("\(prefix).noise.weight"), bias = try parameter("\(prefix).activate.bias")
+        if !y.isTracked && !strength.isTracked && !bias.isTracked && !(noise?.isTracked ?? false) {
+            Self.noiseBiasLeakyReLU(&y, noise: noise, strength: strength.scalars[0], bias: bias)
+            return y
+        }
         if let noise {
             y = try Tensor.noiseInjection(y, noise: noise, strength: parameter("\(prefix).noise.weight"))
         }
         return try y.biasLeakyReLU(parameter("\(prefix).activate.bias"))
+    }
+
+    /// Inference-only fusion of noise injection and bias + lrelu·√2 in one pass over `y (N,C,H,W)`,
+    /// in place; `noise` is `(1,1,H,W)` or `(N,1,H,W)` (checked by the caller). The tape path uses
+    /// the separate differentiable ops, which compute bit-identical values.
+    static func noiseBiasLeakyReLU(_ y: inout Tensor, noise: Tensor?, strength: Float, bias: Tensor) {
+        let (n, c) = (y.shape[0], y.shape[1])
+        let plane = y.shape[2] * y.shape[3]
+        let perSample = (noise?.shape[0] ?? 1) == n && n > 1
+        let gain = Float(2).squareRoot(), neg = gain * 0.2
+        let zeros = [Float](repeating: 0, count: noise == nil ? plane : 0)
+        (noise?.scalars ?? zeros).withUnsafeBufferPointer { pn in
+            bias.scalars.withUnsafeBufferPointer { pb in
+                y.scalars.withUnsafeMutableBufferPointer { po in
+                    let z = pn.baseAddress!, b = pb.baseAddress!, o = po.baseAddress!
+                    let s = noise == nil ? 0 : strength
+                    DispatchQueue.concurrentPerform(iterations: Swift.min(Threads.count, n * c)) { part in
+                        let parts = Swift.min(Threads.count, n * c)
+                        let lo = part * (n * c) / parts, hi = (part + 1) * (n * c) / parts
+                        for r in lo..<hi {
+                            let src = z + (perSample ? r / c : 0) * plane, dst = o + r * plane, br = b[r % c]
+                            for i in 0..<plane {
+                                // Same association as the separate ops: (y + s·noise) + b.
+                                let v = (dst[i] + s * src[i]) + br
+                                dst[i] = v > 0 ? gain * v : neg * v
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// `ToRGB`: modulated 1×1 conv to 3 channels without demodulation, plus bias, plus the

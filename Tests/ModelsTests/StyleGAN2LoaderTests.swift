@@ -128,6 +128,19 @@ import TensorCore
         #expect(try maxAbsDiff(t.slice(axis: 0, 0..<1), t.slice(axis: 0, 1..<2)) > 1e-3)
     }
 
+    @Test func inferenceAndTapePathsAgree() throws {
+        // Untracked inputs take a fused noise + bias + lrelu epilogue; tracked ones the separate ops.
+        let f = try Fixture("s64_cm1")
+        let wplus = try f.array("wplus")
+        for noise in [StyleGAN2Noise.const, .zero, .random(seed: 3)] {
+            let plain = try f.generator.synthesis(wplus, noise: noise)
+            let tape = Tape()
+            let tracked = try f.generator.synthesis(tape.watch(wplus), noise: noise)
+            #expect(tracked.isTracked && !plain.isTracked)
+            #expect(try maxAbsDiff(plain, tracked) == 0)
+        }
+    }
+
     @Test func meanLatentIsTheMeanOfMappedPhiloxNormals() throws {
         let g = try StyleGAN2Generator.random(config: Self.small, seed: 6)
         let m = try g.meanLatent(count: 600, seed: 9)
