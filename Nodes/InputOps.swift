@@ -1,6 +1,7 @@
 import Foundation
 import Graph
 import Imaging
+import TensorCore
 
 /// Ops that bring files into a graph. Paths resolve against the graph file's folder; the runner
 /// hashes every file read, so an edited input invalidates exactly what depends on it.
@@ -23,7 +24,7 @@ enum InputOps {
         },
         run: { ctx in
             guard let url = ctx.inputPaths["path"] else { return NodeResult(outputs: ["out": .text(ctx.string("text"))]) }
-            let bytes = try FileIO.read(url.path, maxBytes: maxTextLength * 4)
+            let bytes = try FileIO.readAll(url.path, limit: maxTextLength * 4)
             guard let s = String(validating: bytes, as: UTF8.self) else { throw NodeError("\(url.path) is not UTF-8 text") }
             return NodeResult(outputs: ["out": .text(s.trimmingCharacters(in: .whitespacesAndNewlines))])
         })

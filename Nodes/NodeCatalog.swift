@@ -5,6 +5,7 @@ public enum NodeCatalog {
     public static let standard = Catalog([
         InputOps.text, InputOps.image, InputOps.sketch, InputOps.label,
         ImageOps.resize, ImageOps.grayscale, ImageOps.blend, ImageOps.edgeSketch, ImageOps.colorizeLabels,
+        SynthFacesOps.sample,
         LatentOps.input, LatentOps.mix,
         WriteOps.png, WriteOps.grid, LatentOps.writeNpy, WriteOps.text,
     ])

@@ -121,39 +121,12 @@ public final class DiskCache: @unchecked Sendable {
     }
 }
 
-/// Atomic file replacement: write a unique temp file beside the target, flush it, rename it over
-/// the target. A crash leaves either the old file or the new one, plus at worst a stray
+/// Atomic file replacement (TensorCore's `FileIO.writeAtomically`), creating missing parent
+/// folders first. A crash leaves either the old file or the new one, plus at worst a stray
 /// `.NAME.tmp-*` file that is never read as a result.
 public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to url: URL) throws {
-        let dir = url.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
-        let fd = open(tmp.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        guard fd >= 0 else { throw CocoaError.error(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: tmp.path, NSLocalizedDescriptionKey: "cannot create \(tmp.path): \(String(cString: strerror(errno)))"]) }
-        var ok = false
-        defer {
-            if !ok { unlink(tmp.path) }
-        }
-        var off = 0
-        let failure: String? = bytes.withUnsafeBytes { p -> String? in
-            while off < p.count {
-                let n = Foundation.write(fd, p.baseAddress! + off, p.count - off)
-                if n < 0 { if errno == EINTR { continue }; return String(cString: strerror(errno)) }
-                off += n
-            }
-            if fsync(fd) != 0 { return String(cString: strerror(errno)) }
-            return nil
-        }
-        close(fd)
-        if let failure { throw AtomicWriteError(path: url.path, reason: failure) }
-        guard rename(tmp.path, url.path) == 0 else { throw AtomicWriteError(path: url.path, reason: String(cString: strerror(errno))) }
-        ok = true
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileIO.writeAtomically(bytes, to: url.path)
     }
-}
-
-public struct AtomicWriteError: Error, CustomStringConvertible {
-    public let path: String
-    public let reason: String
-    public var description: String { "cannot write \(path): \(reason)" }
 }

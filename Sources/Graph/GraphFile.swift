@@ -5,6 +5,9 @@ import Foundation
 public struct GraphFile {
     /// Path of the file (as given); inputs resolve relative to its directory.
     public var path: String
+    /// The text the file was parsed from; embedded in recipes, so a PNG rerun does not depend on
+    /// the file still being on disk unchanged.
+    public var source: String = ""
     public var name: String?
     public var params: [ParamDecl] = []
     public var models: [ModelDecl] = []
@@ -68,6 +71,7 @@ public struct GraphFile {
             throw GraphErrors([Diagnostic(e.message, at: FileLocation(file: path, line: e.line, column: e.column))])
         }
         var file = GraphFile(path: path)
+        file.source = String(decoding: bytes, as: UTF8.self)
         var errors: [Diagnostic] = []
         func err(_ m: String, _ at: YAMLMark) { errors.append(Diagnostic(m, at: file.location(at))) }
 

@@ -34,7 +34,7 @@ public struct RunReport {
     public var reused: Int { nodes.count - executed }
 
     public var json: String {
-        func s(_ x: String) -> String { Recipe.quote(x) }
+        func s(_ x: String) -> String { JSONValue.quoted(x) }
         let rows = nodes.map { n in
             "    {\"id\": \(s(n.id)), \"op\": \(s(n.op)), \"seed\": \(n.seed), \"key\": \(s(n.key)), \"status\": \(s(n.status.rawValue)), \"seconds\": \(String(format: "%.6f", n.seconds))}"
         }
@@ -113,11 +113,21 @@ public final class GraphRunner {
     /// The recipe for `seed`: graph source, resolved params, and hashes of every input file.
     public func recipe(seed: Int) throws -> Recipe {
         var files: [String: String] = [:]
+        var missing: [Diagnostic] = []   // a bad input file is the user's to fix (exit 1), located at its param
         for i in plan.nodes.indices {
             let params = try plan.resolvedParams(i, seed: seed)
-            for (_, url) in inputPaths(params, spec: plan.nodes[i].spec) { files[url.path] = try hashFile(url) }
+            for (name, url) in inputPaths(params, spec: plan.nodes[i].spec).sorted(by: { $0.key < $1.key }) {
+                do {
+                    files[url.path] = try hashFile(url)
+                } catch {
+                    let decl = plan.nodes[i].decl
+                    let mark = decl.params.first { $0.name == name }?.value.mark
+                    missing.append(Diagnostic("node '\(decl.id)': cannot read input file '\(url.path)' (param '\(name)')", at: mark.map(plan.file.location)))
+                }
+            }
         }
-        let source = String(decoding: FileManager.default.contents(atPath: plan.file.path) ?? Data(), as: UTF8.self)
+        if !missing.isEmpty { throw GraphErrors(missing) }
+        let source = plan.file.source
         var params: [String: String] = [:]
         for (k, v) in plan.params where k != "seed" { params[k] = v.description }
         let graphPath = URL(fileURLWithPath: plan.file.path).standardizedFileURL.path
@@ -149,7 +159,17 @@ public final class GraphRunner {
     /// Runs every seed; returns the report. Throws `NodeError` (exit 3) or `NodeCancelled`.
     public func run(seeds: [Int]) throws -> RunReport {
         var report = RunReport(graph: plan.file.path, seeds: seeds)
+        // A node whose key is the same under two seeds does not depend on the seed: its result is
+        // kept in the memo for the whole sweep. Other results are dropped after their seed, so a
+        // long sweep holds one seed's values at a time.
+        var sharedKeys = Set<String>()
+        if seeds.count > 1 {
+            let a = try keys(seed: seeds[0], recipeText: try recipe(seed: seeds[0]).text).keys
+            let b = try keys(seed: seeds[1], recipeText: try recipe(seed: seeds[1]).text).keys
+            for i in a.indices where a[i] == b[i] { sharedKeys.insert(a[i]) }
+        }
         for (si, seed) in seeds.enumerated() {
+            defer { memo = memo.filter { sharedKeys.contains($0.key) } }
             let recipeText = try recipe(seed: seed).text
             let (keys, params) = try keys(seed: seed, recipeText: recipeText)
             var results = [NodeResult?](repeating: nil, count: plan.nodes.count)

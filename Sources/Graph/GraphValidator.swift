@@ -82,13 +82,17 @@ public enum GraphValidator {
         var specs = [NodeSpec?](repeating: nil, count: file.nodes.count)
         var edges = [[(port: String, src: Int, srcPort: String, mark: YAMLMark)]](repeating: [], count: file.nodes.count)
         var resolved = [[String: ParamValue]](repeating: [:], count: file.nodes.count)
+        // Nodes whose own params failed: their op checks and type inference would only echo that error.
+        var badParams = Set<Int>()
         for (i, n) in file.nodes.enumerated() {
             guard let spec = catalog[n.op] else {
                 err("unknown op '\(n.op)'\(didYouMean(n.op, in: catalog.names)); run `tedi nodes` for the list", n.opMark)
                 continue
             }
             specs[i] = spec
+            let before = errors.count
             resolved[i] = resolveParams(n, spec: spec, params: params, file: file, errors: &errors)
+            if errors.count != before { badParams.insert(i) }
             var connected = Set<String>()
             for input in n.inputs {
                 var port = input.port
@@ -142,11 +146,13 @@ public enum GraphValidator {
 
         // Cycles, then a deterministic topological order (Kahn; ties by declaration order).
         let deps = edges.map { $0.map(\.src) }
-        if let cycle = findCycle(deps) {
+        if var cycle = findCycle(deps), let first = cycle.min(), let k = cycle.firstIndex(of: first) {
+            cycle = Array(cycle[k...] + cycle[..<k])   // start at the cycle's first declared node
             let path = (cycle + [cycle[0]]).map { file.nodes[$0].id }.joined(separator: " -> ")
             err("cycle: \(path)", file.nodes[cycle[0]].mark)
         }
-        if !errors.isEmpty { throw GraphErrors(sorted(errors)) }
+        // Type checking goes on after structural errors so that all errors are reported at once;
+        // nodes on a cycle are left out of the order and so are not typed.
         let order = topologicalOrder(deps)
 
         // Types along edges, in order.
@@ -158,7 +164,8 @@ public enum GraphValidator {
             for e in edges[i] {
                 guard let t = types[e.src][e.srcPort], let portSpec = spec.input(e.port) else { continue }
                 if !portSpec.accepts.contains(t.kind) {
-                    err("type mismatch: input '\(e.port)' of '\(file.nodes[i].id)' (\(spec.name)) takes \(portSpec.accepts.map(\.rawValue).joined(separator: " or ")), but '\(file.nodes[e.src].id)\(e.srcPort == specs[e.src]!.outputs[0].name ? "" : "." + e.srcPort)' gives \(t)", e.mark)
+                    err("type mismatch: input '\(e.port)' of '\(file.nodes[i].id)' (\(spec.name)) takes \(portSpec.accepts.map(\.rawValue).joined(separator: " or ")), but '\(file.nodes[e.src].id)\(e.srcPort == specs[e.src]?.outputs.first?.name ? "" : "." + e.srcPort)' gives \(t)", e.mark)
+                    continue   // a wrong type must not flow on into inferred output types
                 }
                 inputTypes[e.port] = t
             }
@@ -174,6 +181,8 @@ public enum GraphValidator {
             }
             var out: [String: ValueType] = [:]
             for o in spec.outputs { out[o.name] = ValueType(o.kind) }
+            types[i] = out
+            if badParams.contains(i) { continue }
             if let infer = spec.inferTypes { out.merge(infer(ctx)) { _, new in new } }
             types[i] = out
             for problem in spec.check?(ctx) ?? [] {
@@ -184,7 +193,7 @@ public enum GraphValidator {
 
         // Only what feeds a writer runs.
         var needed = Set<Int>()
-        var stack = order.filter { specs[$0]?.writes == true }
+        var stack = file.nodes.indices.filter { specs[$0]?.writes == true }   // also writers behind a cycle
         if stack.isEmpty {
             err("the graph has no writer node (write.png, write.grid, write.npy …), so running it would produce nothing", nil)
         }

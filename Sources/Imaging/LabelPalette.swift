@@ -17,13 +17,18 @@ public enum FaceClasses {
         palette.firstIndex { $0.0 == r && $0.1 == g && $0.2 == b }
     }
 
-    /// RGB image of class ids drawn in the palette. Ids ≥ 19 are drawn white.
-    public static func colorize(ids: [UInt8], width: Int, height: Int) throws -> Image {
-        var px = [UInt8](repeating: 0, count: width * height * 3)
-        for (i, id) in ids.enumerated() {
-            let c = Int(id) < palette.count ? palette[Int(id)] : (255, 255, 255)
+    /// Interleaved RGB of class ids drawn in the palette (3 bytes per id). Ids ≥ 19 are drawn white.
+    public static func colorPixels(_ ids: [UInt8]) -> [UInt8] {
+        var px = [UInt8](repeating: 255, count: ids.count * 3)
+        for (i, id) in ids.enumerated() where Int(id) < palette.count {
+            let c = palette[Int(id)]
             px[3 * i] = c.0; px[3 * i + 1] = c.1; px[3 * i + 2] = c.2
         }
-        return try Image(width: width, height: height, channels: 3, pixels: px)
+        return px
+    }
+
+    /// RGB image of class ids drawn in the palette.
+    public static func colorize(ids: [UInt8], width: Int, height: Int) throws -> Image {
+        try Image(width: width, height: height, channels: 3, pixels: colorPixels(ids))
     }
 }

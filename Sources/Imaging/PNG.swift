@@ -119,17 +119,17 @@ public enum PNG {
 
     /// Reads and decodes the PNG file at `path` as 8-bit (see `decode`).
     public static func read(_ path: String, limits: Limits = .standard) throws -> (image: Image, text: [String: String]) {
-        try decode(FileIO.read(path, maxBytes: limits.maxFileBytes), limits: limits, path: path)
+        try decode(ImageFiles.read(path, maxBytes: limits.maxFileBytes), limits: limits, path: path)
     }
 
     /// Reads and decodes the PNG file at `path` as 16-bit (see `decode16`).
     public static func read16(_ path: String, limits: Limits = .standard) throws -> (image: Image16, text: [String: String]) {
-        try decode16(FileIO.read(path, maxBytes: limits.maxFileBytes), limits: limits, path: path)
+        try decode16(ImageFiles.read(path, maxBytes: limits.maxFileBytes), limits: limits, path: path)
     }
 
     /// Reads a palette PNG file as indices and palette (see `decodeIndexed`).
     public static func readIndexed(_ path: String, limits: Limits = .standard) throws -> (indices: Image, palette: [RGBA], text: [String: String]) {
-        try decodeIndexed(FileIO.read(path, maxBytes: limits.maxFileBytes), limits: limits, path: path)
+        try decodeIndexed(ImageFiles.read(path, maxBytes: limits.maxFileBytes), limits: limits, path: path)
     }
 
     // MARK: Writing
@@ -166,17 +166,17 @@ public enum PNG {
 
     /// Encodes and writes `image` to `path` atomically (temp file in the same directory + rename).
     public static func write(_ image: Image, text: [String: String] = [:], to path: String) throws {
-        try FileIO.writeAtomically(encode(image, text: text), to: path)
+        try ImageFiles.writeAtomically(encode(image, text: text), to: path)
     }
 
     /// Encodes and writes a 16-bit image to `path` atomically.
     public static func write(_ image: Image16, text: [String: String] = [:], to path: String) throws {
-        try FileIO.writeAtomically(encode(image, text: text), to: path)
+        try ImageFiles.writeAtomically(encode(image, text: text), to: path)
     }
 
     /// Encodes and writes a palette image to `path` atomically.
     public static func writeIndexed(indices: Image, palette: [RGBA], text: [String: String] = [:], to path: String) throws {
-        try FileIO.writeAtomically(encodeIndexed(indices: indices, palette: palette, text: text), to: path)
+        try ImageFiles.writeAtomically(encodeIndexed(indices: indices, palette: palette, text: text), to: path)
     }
 
     // MARK: Internals

@@ -61,19 +61,44 @@ public enum KernelBenchmark {
         return g.tileRows() * g.wo
     }
 
-    /// Median seconds of `conv2d` (with bias) on `shape`, batch 1.
-    public static func conv2dSeconds(_ shape: ConvBenchShape, runs: Int) throws -> Double {
-        let x = try Tensor.randomNormal([1, shape.cin, shape.size, shape.size], seed: 3)
-        let w = try Tensor.randomNormal([shape.cout, shape.cin, 3, 3], seed: 4)
-        let b = try Tensor.randomNormal([shape.cout], seed: 5)
-        return try medianSeconds(runs: runs) { _ = try Tensor.conv2d(x, weight: w, bias: b, padding: 1) }
+    /// Median seconds of each body over `runs` rounds, the bodies interleaved within a round so that
+    /// load from other processes hits them alike (one warm-up round first).
+    public static func interleavedMedians(runs: Int, _ bodies: [() throws -> Void]) throws -> [Double] {
+        var times = [[Double]](repeating: [], count: bodies.count)
+        for round in 0...max(1, runs) {
+            for (i, body) in bodies.enumerated() {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                try body()
+                if round > 0 { times[i].append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9) }
+            }
+        }
+        return times.map { $0.sorted()[$0.count / 2] }
     }
 
-    /// Median seconds of a demodulated `modulatedConv2d` (no upsampling) on `shape`, batch 1.
-    public static func modulatedConv2dSeconds(_ shape: ConvBenchShape, runs: Int) throws -> Double {
+    /// Median seconds of the equivalent sgemm (N capped at `maxGemmColumns`, scaled up to the full
+    /// N), of `conv2d` with bias, and of a demodulated `modulatedConv2d`, on `shape`, batch 1.
+    public static func convSeconds(_ shape: ConvBenchShape, runs: Int) throws -> (sgemm: Double, conv2d: Double, modulated: Double) {
+        let (m, k, n) = shape.gemm
+        let nGemm = min(n, maxGemmColumns)
+        let a = Philox.normals(count: m * k, seed: 1), bm = Philox.normals(count: k * nGemm, seed: 2)
+        var c = [Float](repeating: 0, count: m * nGemm)
         let x = try Tensor.randomNormal([1, shape.cin, shape.size, shape.size], seed: 3)
-        let w = try Tensor.randomNormal([1, shape.cout, shape.cin, 3, 3], seed: 4)
+        let w = try Tensor.randomNormal([shape.cout, shape.cin, 3, 3], seed: 4)
+        let w5 = try w.reshaped([1, shape.cout, shape.cin, 3, 3])
+        let b = try Tensor.randomNormal([shape.cout], seed: 5)
         let s = try Tensor.randomNormal([1, shape.cin], seed: 6).adding(1)
-        return try medianSeconds(runs: runs) { _ = try Tensor.modulatedConv2d(x, weight: w, style: s, demodulate: true) }
+        let t = try a.withUnsafeBufferPointer { pa in
+            try bm.withUnsafeBufferPointer { pb in
+                try c.withUnsafeMutableBufferPointer { pc in
+                    let (ap, bp, cp) = (pa.baseAddress!, pb.baseAddress!, pc.baseAddress!)
+                    return try interleavedMedians(runs: runs, [
+                        { sgemm(m: m, n: nGemm, k: k, ap, lda: k, bp, ldb: nGemm, cp, ldc: nGemm) },
+                        { _ = try Tensor.conv2d(x, weight: w, bias: b, padding: 1) },
+                        { _ = try Tensor.modulatedConv2d(x, weight: w5, style: s, demodulate: true) },
+                    ])
+                }
+            }
+        }
+        return (t[0] * Double(n) / Double(nGemm), t[1], t[2])
     }
 }

@@ -1,11 +1,15 @@
+import CBLAS
+
 /// Raw-pointer kernels shared by the convolution ops: im2col / col2im over a band of output rows,
 /// and the three per-sample GEMM passes (forward, input gradient, weight gradient).
 ///
 /// Memory bound: the column buffer holds one *tile* of `K × (rows · Wo)` floats, `K = Cin·kh·kw`,
 /// where `rows` is chosen so the tile stays within `ConvTiling.budgetElements` (4 MiB) unless that
 /// would leave fewer than `ConvTiling.minColumns` (1024) GEMM columns; so a tile is at most
-/// `max(4 MiB, K · (1024 + Wo) · 4 bytes)` — about 19 MiB for 512 channels 3×3, about 2.4 MiB for
-/// a 3×3 conv at 1024² with 32 channels — whatever the image size.
+/// `max(4 MiB, K · (1024 + Wo) · 4 bytes)` — about 19 MiB for 512 channels 3×3, about 3.4 MiB for
+/// a 3×3 conv at 1024² with 32 channels — whatever the image size. When the forward pass or the
+/// weight gradient runs tiles on several threads at once (`tileWorkers`), each thread has its own
+/// tile buffer, so the bound is per thread.
 
 /// Tile-size policy of the im2col buffer (see the file comment for the resulting bound).
 enum ConvTiling {
@@ -62,10 +66,12 @@ struct ConvGeometry {
 
 /// Fills `col` (K × n, n = (r1 − r0)·wo) with the receptive fields of output rows `[r0, r1)` of
 /// one sample `x` (cin × h × w); zero where the window leaves the padded image.
-func im2colTile(_ x: UnsafePointer<Float>, _ g: ConvGeometry, rows r0: Int, _ r1: Int, _ col: UnsafeMutablePointer<Float>) {
+func im2colTile(_ x: UnsafePointer<Float>, _ g: ConvGeometry, rows r0: Int, _ r1: Int, _ col: UnsafeMutablePointer<Float>,
+                parallel: Bool = true) {
     let n = (r1 - r0) * g.wo
     let khw = g.kh * g.kw
-    parallelChunks(g.k, grain: Swift.max(1, 8192 / Swift.max(n, 1))) { range in
+    let grain = parallel ? Swift.max(1, 8192 / Swift.max(n, 1)) : Int.max
+    parallelChunks(g.k, grain: grain) { range in
         for kidx in range {
             let kx = kidx % g.kw, ky = (kidx / g.kw) % g.kh, ci = kidx / khw
             let plane = x + ci * g.inPlane
@@ -125,19 +131,56 @@ func col2imTile(_ col: UnsafePointer<Float>, _ g: ConvGeometry, rows r0: Int, _ 
     }
 }
 
-/// Scratch column buffer for one call: `K × tileRows·wo` floats (empty for pointwise convs).
-func columnScratch(_ g: ConvGeometry, tileRows: Int) -> [Float] {
-    g.isPointwise ? [] : [Float](repeating: 0, count: g.k * tileRows * g.wo)
+/// Scratch column buffers for one call: `copies × K × tileRows·wo` floats (empty for pointwise convs).
+func columnScratch(_ g: ConvGeometry, tileRows: Int, copies: Int = 1) -> [Float] {
+    g.isPointwise ? [] : [Float](repeating: 0, count: copies * g.k * tileRows * g.wo)
+}
+
+/// How many threads should each run whole tiles (im2col + single-threaded sgemm) at once: with
+/// several threads and at least two tiles per thread, per-tile hand-offs between tedi's loops and
+/// OpenBLAS's threads cost more than they save (small Cout, large images). 1 means: one tile at a
+/// time, im2col and sgemm each parallel inside.
+func tileWorkers(_ g: ConvGeometry, tileRows: Int) -> Int {
+    let tiles = (g.ho + tileRows - 1) / tileRows
+    let threads = Threads.count
+    return !g.isPointwise && threads > 1 && tiles >= 2 * threads ? threads : 1
+}
+
+/// Runs `body` with OpenBLAS limited to one thread (tedi's own threads provide the parallelism),
+/// then restores `Threads.count`.
+func withSingleThreadedBLAS(_ body: () -> Void) {
+    openblas_set_num_threads(1)
+    body()
+    openblas_set_num_threads(Int32(Threads.count))
 }
 
 /// `out (cout × ho·wo) = wmat (cout × K) · im2col(x)`, one sample, tile by tile.
+/// `workers > 1` runs that many tiles at once (see `tileWorkers`); `col` must then hold as many tiles.
 func convForwardSample(_ x: UnsafePointer<Float>, _ wmat: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-                       _ g: ConvGeometry, tileRows: Int, col: UnsafeMutablePointer<Float>?) {
+                       _ g: ConvGeometry, tileRows: Int, col: UnsafeMutablePointer<Float>?, workers: Int = 1) {
     if g.isPointwise {
         sgemm(m: g.cout, n: g.inPlane, k: g.cin, wmat, lda: g.cin, x, ldb: g.inPlane, out, ldc: g.outPlane)
         return
     }
     guard let col else { return }
+    if workers > 1 {
+        // `col` holds `workers` tile buffers; tiles write disjoint output columns.
+        let tiles = (g.ho + tileRows - 1) / tileRows
+        let tileSize = g.k * tileRows * g.wo
+        withSingleThreadedBLAS {
+            parallelFor(workers) { wk in
+                var t = wk
+                while t < tiles {
+                    let r0 = t * tileRows, r1 = Swift.min(g.ho, r0 + tileRows)
+                    let n = (r1 - r0) * g.wo, c = col + wk * tileSize
+                    im2colTile(x, g, rows: r0, r1, c, parallel: false)
+                    sgemm(m: g.cout, n: n, k: g.k, wmat, lda: g.k, c, ldb: n, out + r0 * g.wo, ldc: g.outPlane)
+                    t += workers
+                }
+            }
+        }
+        return
+    }
     var r0 = 0
     while r0 < g.ho {
         let r1 = Swift.min(g.ho, r0 + tileRows)
@@ -168,14 +211,45 @@ func convInputGradSample(_ gout: UnsafePointer<Float>, _ wmat: UnsafePointer<Flo
 }
 
 /// `dw (cout × K) (+)= gout · im2col(x)ᵀ` for one sample; accumulates when `accumulate`.
+/// `workers > 1` runs that many tiles at once (see `tileWorkers`); `col` must then hold as many tiles.
 func convWeightGradSample(_ x: UnsafePointer<Float>, _ gout: UnsafePointer<Float>, _ dw: UnsafeMutablePointer<Float>,
-                          _ g: ConvGeometry, accumulate: Bool, tileRows: Int, col: UnsafeMutablePointer<Float>?) {
+                          _ g: ConvGeometry, accumulate: Bool, tileRows: Int, col: UnsafeMutablePointer<Float>?, workers: Int = 1) {
     if g.isPointwise {
         sgemm(transB: true, m: g.cout, n: g.cin, k: g.inPlane, gout, lda: g.outPlane, x, ldb: g.inPlane,
               beta: accumulate ? 1 : 0, dw, ldc: g.cin)
         return
     }
     guard let col else { return }
+    if workers > 1 {
+        // Each worker sums its tiles into its own (cout × K) partial; the partials are added at the end.
+        let tiles = (g.ho + tileRows - 1) / tileRows
+        let tileSize = g.k * tileRows * g.wo, dwSize = g.cout * g.k
+        var partials = [Float](repeating: 0, count: workers * dwSize)
+        partials.withUnsafeMutableBufferPointer { pp in
+            let parts = pp.baseAddress!
+            withSingleThreadedBLAS {
+                parallelFor(workers) { wk in
+                    var t = wk
+                    while t < tiles {
+                        let r0 = t * tileRows, r1 = Swift.min(g.ho, r0 + tileRows)
+                        let n = (r1 - r0) * g.wo, c = col + wk * tileSize
+                        im2colTile(x, g, rows: r0, r1, c, parallel: false)
+                        sgemm(transB: true, m: g.cout, n: g.k, k: n, gout + r0 * g.wo, lda: g.outPlane, c, ldb: n,
+                              beta: 1, parts + wk * dwSize, ldc: g.k)
+                        t += workers
+                    }
+                }
+            }
+            parallelChunks(dwSize) { range in
+                for i in range {
+                    var s: Float = accumulate ? dw[i] : 0
+                    for wk in 0..<workers { s += parts[wk * dwSize + i] }
+                    dw[i] = s
+                }
+            }
+        }
+        return
+    }
     var r0 = 0
     var first = !accumulate
     while r0 < g.ho {

@@ -54,6 +54,7 @@ public enum FileIO {
 /// A read-only regular file opened once and read with positioned reads; safe to share between
 /// threads because no file offset is shared.
 public final class ReadableFile: @unchecked Sendable {
+    /// The path it was opened with.
     public let path: String
     /// Size in bytes when the file was opened.
     public let size: Int

@@ -6,11 +6,15 @@
 /// names the byte offset. Numbers keep their source text so integers of any size can be checked
 /// exactly (`intValue`) instead of passing through `Double`.
 public enum JSONValue: Equatable, Sendable {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
     /// The number's source text, already checked against the JSON number grammar.
     case number(String)
+    /// A string with escapes resolved.
     case string(String)
+    /// Items in source order.
     case array([JSONValue])
     /// Members in source order; keys are unique.
     case object([JSONMember])
@@ -122,8 +126,11 @@ public enum JSONValue: Equatable, Sendable {
 
 /// One `"key": value` pair of a JSON object.
 public struct JSONMember: Equatable, Sendable {
+    /// The member's key.
     public var key: String
+    /// The member's value.
     public var value: JSONValue
+    /// A member `key: value`.
     public init(_ key: String, _ value: JSONValue) {
         self.key = key
         self.value = value
@@ -132,7 +139,9 @@ public struct JSONMember: Equatable, Sendable {
 
 /// A JSON syntax error at a byte offset of the input.
 public struct JSONError: Error, CustomStringConvertible, Equatable {
+    /// Byte offset of the problem in the input.
     public let offset: Int
+    /// What is wrong there.
     public let message: String
     public var description: String { "\(message) at byte \(offset)" }
 }

@@ -187,7 +187,9 @@ public enum Npy {
 /// An array read from (or to be written to) a `.npy` file: shape, dtype and raw little-endian
 /// element bytes, row-major. Use `tensor()` for Float32 values and `ints()` for label maps.
 public struct NpyArray: Equatable, Sendable {
+    /// Dimensions, outermost first; `[]` for a scalar.
     public let shape: [Int]
+    /// The element type as stored in the file.
     public let dtype: Npy.DType
     /// Little-endian element bytes, `elementCount × dtype.itemSize` of them.
     public let data: [UInt8]

@@ -43,11 +43,15 @@ public enum SafeTensors {
 
     /// One tensor's header entry.
     public struct TensorInfo: Equatable, Sendable {
+        /// The tensor's key in the header.
         public let name: String
+        /// The stored element type (loads convert it to Float32).
         public let dtype: DType
+        /// Dimensions, outermost first; `[]` for a scalar.
         public let shape: [Int]
         /// Byte range inside the data buffer (after the 8 + N header bytes).
         public let dataOffsets: Range<Int>
+        /// Number of elements (product of `shape`).
         public var elementCount: Int { shape.reduce(1, *) }
     }
 
@@ -238,6 +242,14 @@ public enum SafeTensors {
                 }
             }
             return try Tensor(shape: info.shape, scalars: scalars)
+        }
+
+        /// Loads tensor `name` and checks that its shape is `expectedShape` (for model weights).
+        public func tensor(_ name: String, shape expectedShape: [Int]) throws -> Tensor {
+            if let info = infos[name], info.shape != expectedShape {
+                throw TensorError.file(path, "safetensors: tensor \"\(name)\" has shape \(info.shape), expected \(expectedShape)")
+            }
+            return try tensor(name)
         }
 
         /// Loads every tensor.

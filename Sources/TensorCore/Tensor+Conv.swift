@@ -14,6 +14,14 @@ func checkConvParameter(_ value: Int, _ name: String, op: String, min: Int) thro
     }
 }
 
+/// Refuses geometries whose one-row column tile (K × Wo floats, per thread) would itself be huge.
+func checkColumnTile(_ g: ConvGeometry, op: String) throws {
+    let (rowTile, overflow) = g.k.multipliedReportingOverflow(by: g.wo)
+    guard !overflow, rowTile <= 1 << 28 else {
+        throw TensorError.tooLarge("\(op): one output row needs a \(g.k)×\(g.wo) column buffer (Cin·kh·kw × output width); split the input into narrower pieces")
+    }
+}
+
 extension Tensor {
     /// 2-D convolution (cross-correlation, like PyTorch's `conv2d`): `x (N,Cin,H,W)`,
     /// `weight (Cout,Cin,kh,kw)`, optional `bias (Cout)` → `(N,Cout,Ho,Wo)`, `Ho = (H+2p−kh)/stride+1`.
@@ -77,6 +85,7 @@ extension Tensor {
         }
         let g = ConvGeometry(cin: input[1], h: h, w: w, cout: cout, kh: kh, kw: kw, stride: stride, pad: padding)
         _ = try Tensor.elementCount([input[0], cout, g.ho, g.wo])
+        try checkColumnTile(g, op: op)
         return g
     }
 
@@ -87,17 +96,18 @@ extension Tensor {
         let n = x.shape[0]
         let outShape = [n, g.cout, g.ho, g.wo]
         let rows = g.tileRows(override: maxTileRows)
+        let workers = tileWorkers(g, tileRows: rows)
         let wStride = perSample ? g.cout * g.k : 0
         let (xStride, oStride) = (g.cin * g.inPlane, g.cout * g.outPlane)
         var out = [Float](repeating: 0, count: n * oStride)
-        var col = columnScratch(g, tileRows: rows)
+        var col = columnScratch(g, tileRows: rows, copies: workers)
         x.scalars.withUnsafeBufferPointer { px in
             weight.scalars.withUnsafeBufferPointer { pw in
                 out.withUnsafeMutableBufferPointer { po in
                     col.withUnsafeMutableBufferPointer { pc in
                         for s in 0..<n {
                             convForwardSample(px.baseAddress! + s * xStride, pw.baseAddress! + s * wStride,
-                                              po.baseAddress! + s * oStride, g, tileRows: rows, col: pc.baseAddress)
+                                              po.baseAddress! + s * oStride, g, tileRows: rows, col: pc.baseAddress, workers: workers)
                             if let bias {
                                 bias.scalars.withUnsafeBufferPointer { pb in
                                     addChannelBias(po.baseAddress! + s * oStride, pb.baseAddress!, channels: g.cout, plane: g.outPlane)
@@ -116,7 +126,7 @@ extension Tensor {
             var dx = needX ? [Float](repeating: 0, count: xv.count) : []
             var dw = needW ? [Float](repeating: 0, count: wv.count) : []
             var db = [Float](repeating: 0, count: bias == nil ? 0 : g.cout)
-            var col = columnScratch(g, tileRows: rows)
+            var col = columnScratch(g, tileRows: rows, copies: workers)
             gy.scalars.withUnsafeBufferPointer { pg in
                 xv.scalars.withUnsafeBufferPointer { px in
                     wv.scalars.withUnsafeBufferPointer { pw in
@@ -132,7 +142,7 @@ extension Tensor {
                                             }
                                             if needW {
                                                 convWeightGradSample(px.baseAddress! + s * xStride, gs, pdw.baseAddress! + s * wStride, g,
-                                                                     accumulate: !perSample && s > 0, tileRows: rows, col: pc.baseAddress)
+                                                                     accumulate: !perSample && s > 0, tileRows: rows, col: pc.baseAddress, workers: workers)
                                             }
                                             if bias != nil {
                                                 accumulateChannelSums(gs, pdb.baseAddress!, channels: g.cout, plane: g.outPlane)
@@ -174,7 +184,9 @@ extension Tensor {
         guard g.ho == h, g.wo == w else {
             throw TensorError.shape(op: op, "internal: adjoint geometry \(g.ho)×\(g.wo) differs from input \(h)×\(w)")
         }
+        try checkColumnTile(g, op: op)
         let rows = g.tileRows(override: maxTileRows)
+        let workers = tileWorkers(g, tileRows: rows)
         let wStride = perSample ? g.cout * g.k : 0
         let (xStride, oStride) = (g.cout * g.outPlane, g.cin * g.inPlane)
         var out = [Float](repeating: 0, count: n * oStride)
@@ -197,7 +209,7 @@ extension Tensor {
         result.tapeRef = Tape.record(inputs: [x, weight], shape: outShape) { gy in
             var dx = needX ? [Float](repeating: 0, count: xv.count) : []
             var dw = needW ? [Float](repeating: 0, count: wv.count) : []
-            var col = columnScratch(g, tileRows: rows)
+            var col = columnScratch(g, tileRows: rows, copies: workers)
             gy.scalars.withUnsafeBufferPointer { pg in
                 xv.scalars.withUnsafeBufferPointer { px in
                     wv.scalars.withUnsafeBufferPointer { pw in
@@ -208,11 +220,11 @@ extension Tensor {
                                         let gs = pg.baseAddress! + s * oStride
                                         if needX {
                                             convForwardSample(gs, pw.baseAddress! + s * wStride, pdx.baseAddress! + s * xStride,
-                                                              g, tileRows: rows, col: pc.baseAddress)
+                                                              g, tileRows: rows, col: pc.baseAddress, workers: workers)
                                         }
                                         if needW {
                                             convWeightGradSample(gs, px.baseAddress! + s * xStride, pdw.baseAddress! + s * wStride, g,
-                                                                 accumulate: !perSample && s > 0, tileRows: rows, col: pc.baseAddress)
+                                                                 accumulate: !perSample && s > 0, tileRows: rows, col: pc.baseAddress, workers: workers)
                                         }
                                     }
                                 }

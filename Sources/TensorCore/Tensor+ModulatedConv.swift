@@ -2,11 +2,14 @@ import Foundation
 
 /// StyleGAN2's modulated convolution (rosinality's `ModulatedConv2d`) and noise injection.
 ///
-/// The style is folded into one weight per sample (`w = W/√(Cin·k²) · s`, demodulated), and each
-/// sample runs one tiled im2col + sgemm conv with its own weight. This was chosen over "scale the
-/// input by s, shared conv, scale the output by the demodulation": the two are the same function,
-/// but the per-sample weight costs `Cout·Cin·k²` multiplies per sample instead of two extra passes
-/// over full-size activations, and the conv's GEMM is the same size either way.
+/// Two forms of the same function, picked per call by which touches less memory (the conv's GEMM
+/// is the same size in both):
+/// - per-sample weights: the style is folded into one weight per sample (`w = W/√(Cin·k²) · s`,
+///   demodulated), then one tiled im2col + sgemm conv per sample. Costs a `Cout·Cin·k²` weight
+///   write per sample; best from 64 px on, where activations outweigh the weights.
+/// - scaled activations: `x · s`, one shared conv, output · demodulation (from `Σ_k W²`, read once).
+///   Costs two passes over activations; best at 4–32 px with 512 channels, where a per-sample
+///   weight (9 MiB) costs as much as the conv itself. Used only without upsampling.
 
 /// Floor division (Python's `//`), for rosinality's padding formulas.
 @inline(__always) func floorDiv(_ a: Int, _ b: Int) -> Int {
@@ -20,6 +23,14 @@ extension Tensor {
     /// `upsample` a stride-2 transposed conv followed by the `blurKernel` blur → `(N,Cout,2H,2W)`.
     public static func modulatedConv2d(_ x: Tensor, weight: Tensor, style: Tensor, demodulate: Bool = true,
                                        upsample: Bool = false, blurKernel: [Float] = [1, 3, 3, 1]) throws -> Tensor {
+        try modulatedConv2d(x, weight: weight, style: style, demodulate: demodulate, upsample: upsample,
+                            blurKernel: blurKernel, forceScaledActivations: nil)
+    }
+
+    /// `modulatedConv2d` with the form forced (tests check both): scaled activations when true,
+    /// per-sample weights when false, by cost when nil.
+    static func modulatedConv2d(_ x: Tensor, weight: Tensor, style: Tensor, demodulate: Bool, upsample: Bool,
+                                blurKernel: [Float], forceScaledActivations: Bool?) throws -> Tensor {
         let op = "modulatedConv2d"
         guard x.rank == 4, x.shape[1...].allSatisfy({ $0 > 0 }) else {
             throw TensorError.shape(op: op, "input must be (N,Cin,H,W) with positive C, H, W; got \(x.shape)")
@@ -44,8 +55,20 @@ extension Tensor {
         }
         try checkConvParameter(k, "kernel size", op: op, min: 1)
         if !upsample {
-            let perSample = try modulatedWeights(w, style: style, demodulate: demodulate, transposed: false)
             let g = try convGeometry(input: x.shape, cout: cout, kh: k, kw: k, stride: 1, padding: k / 2, op: op)
+            // Memory touched besides the conv: n per-sample weights vs. 2 passes over input and output.
+            let scaleActivations = forceScaledActivations
+                ?? (2 * (g.cin * g.inPlane + g.cout * g.outPlane) < g.cout * g.k)
+            if scaleActivations {
+                let f = style.scaled(1 / Float(g.k).squareRoot())                       // (N, Cin)
+                let xs = try x * f.reshaped([n, cin, 1, 1])
+                let y = try convGeneral(xs, weight: w, perSample: false, bias: nil, g, maxTileRows: nil)
+                guard demodulate else { return y }
+                // Σ_{ci,k} (W·f)² = (f²) · (Σ_k W²)ᵀ per (n, co).
+                let energy = try Tensor.matmul(f.squared(), try kernelSquareSums(w), transposeB: true).adding(1e-8)
+                return try y * (Tensor(1) / energy.sqrt()).reshaped([n, cout, 1, 1])
+            }
+            let perSample = try modulatedWeights(w, style: style, demodulate: demodulate, transposed: false)
             return try convGeneral(x, weight: perSample, perSample: true, bias: nil, g, maxTileRows: nil)
         }
         let blur = try blurKernel2d(blurKernel, factor: 2, op: op)
@@ -70,6 +93,36 @@ extension Tensor {
         return Tensor(uncheckedShape: [taps.count, taps.count], scalars: k)
     }
 
+    /// `Σ_{kh,kw} W²` of `weight (Cout,Cin,kh,kw)` → `(Cout,Cin)`, read once without a squared copy.
+    static func kernelSquareSums(_ weight: Tensor) throws -> Tensor {
+        let (cout, cin) = (weight.shape[0], weight.shape[1])
+        let kk = weight.shape[2] * weight.shape[3]
+        var out = [Float](repeating: 0, count: cout * cin)
+        weight.scalars.withUnsafeBufferPointer { pw in
+            out.withUnsafeMutableBufferPointer { po in
+                let wp = pw.baseAddress!, op = po.baseAddress!
+                parallelChunks(cout * cin, grain: Swift.max(1, 16384 / kk)) { range in
+                    for r in range {
+                        var s: Float = 0
+                        for t in 0..<kk { let v = wp[r * kk + t]; s += v * v }
+                        op[r] = s
+                    }
+                }
+            }
+        }
+        var result = Tensor(uncheckedShape: [cout, cin], scalars: out)
+        let wv = weight.detached
+        result.tapeRef = Tape.record(inputs: [weight], shape: [cout, cin]) { g in
+            var dw = [Float](repeating: 0, count: wv.count)
+            for r in 0..<(cout * cin) {
+                let gr = 2 * g.scalars[r]
+                for t in 0..<kk { dw[r * kk + t] = gr * wv.scalars[r * kk + t] }
+            }
+            return [Tensor(uncheckedShape: wv.shape, scalars: dw)]
+        }
+        return result
+    }
+
     /// Per-sample modulated (and optionally demodulated) weights from `weight (Cout,Cin,kh,kw)` and
     /// `style (N,Cin)`: `(N,Cout,Cin,kh,kw)`, or `(N,Cin,Cout,kh,kw)` when `transposed` (the layout of a
     /// transposed conv's weight). Differentiable in both inputs.
@@ -80,37 +133,40 @@ extension Tensor {
         let scale = 1 / Float(rowLen).squareRoot()
         let outShape = transposed ? [n, cin, cout, kh, kw] : [n, cout, cin, kh, kw]
         _ = try Tensor.elementCount(outShape)
-        var out = [Float](repeating: 0, count: n * cout * rowLen)
+        // factors (N, Cin·kh·kw): scale·s[n, ci] repeated over the kernel taps, so the loops below
+        // run over contiguous rows.
+        var factors = [Float](repeating: 0, count: n * rowLen)
+        for b in 0..<n { for ci in 0..<cin { for t in 0..<kk { factors[b * rowLen + ci * kk + t] = scale * style.scalars[b * cin + ci] } } }
         var demod = [Float](repeating: 1, count: n * cout)     // (N, Cout)
-        weight.scalars.withUnsafeBufferPointer { pw in
-            style.scalars.withUnsafeBufferPointer { ps in
-                out.withUnsafeMutableBufferPointer { po in
+        let out = [Float](unsafeUninitializedCapacity: n * cout * rowLen) { po, initialized in
+            weight.scalars.withUnsafeBufferPointer { pw in
+                factors.withUnsafeBufferPointer { pf in
                     demod.withUnsafeMutableBufferPointer { pd in
-                        let wp = pw.baseAddress!, sp = ps.baseAddress!, op = po.baseAddress!, dp = pd.baseAddress!
+                        let wp = pw.baseAddress!, fp = pf.baseAddress!, op = po.baseAddress!, dp = pd.baseAddress!
                         parallelChunks(n * cout, grain: Swift.max(1, 8192 / rowLen)) { range in
                             for r in range {
                                 let (b, co) = (r / cout, r % cout)
-                                let wrow = wp + co * rowLen, s = sp + b * cin
-                                var sum: Float = 0
-                                for ci in 0..<cin {
-                                    let f = scale * s[ci]
-                                    for t in 0..<kk { let u = wrow[ci * kk + t] * f; sum += u * u }
-                                }
-                                let d: Float = demodulate ? 1 / (sum + 1e-8).squareRoot() : 1
+                                let wrow = wp + co * rowLen, f = fp + b * rowLen
+                                let d: Float = demodulate ? 1 / (dotProduct(wrow, f, wrow, f, rowLen) + 1e-8).squareRoot() : 1
                                 dp[r] = d
-                                for ci in 0..<cin {
-                                    let f = scale * s[ci] * d
-                                    let dst = transposed ? op + ((b * cin + ci) * cout + co) * kk : op + r * rowLen + ci * kk
-                                    for t in 0..<kk { dst[t] = wrow[ci * kk + t] * f }
+                                if transposed {
+                                    for ci in 0..<cin {
+                                        let dst = op + ((b * cin + ci) * cout + co) * kk
+                                        for t in 0..<kk { dst[t] = wrow[ci * kk + t] * f[ci * kk + t] * d }
+                                    }
+                                } else {
+                                    let dst = op + r * rowLen
+                                    for j in 0..<rowLen { dst[j] = wrow[j] * f[j] * d }
                                 }
                             }
                         }
                     }
                 }
             }
+            initialized = n * cout * rowLen
         }
         var result = Tensor(uncheckedShape: outShape, scalars: out)
-        let wv = weight.detached, sv = style.detached, demodValues = demod
+        let wv = weight.detached, sv = style.detached, demodValues = demod, factorsCopy = factors
         result.tapeRef = Tape.record(inputs: [weight, style], shape: outShape) { g in
             // w = u·d with u = W·scale·s, d = (Σu² + ε)^(-1/2) per (n, co):
             // du = d·dw − d³·(Σ dw·u)·u;  dW = Σ_n du·scale·s;  ds = Σ_{co,k} du·W·scale.
@@ -121,6 +177,8 @@ extension Tensor {
                 wv.scalars.withUnsafeBufferPointer { pw in
                     sv.scalars.withUnsafeBufferPointer { ps in
                         du.withUnsafeMutableBufferPointer { pdu in
+                          factorsCopy.withUnsafeBufferPointer { pfac in
+                            let factorsValues = pfac.baseAddress!
                             let gp = pg.baseAddress!, wp = pw.baseAddress!, sp = ps.baseAddress!, dup = pdu.baseAddress!
                             parallelChunks(n * cout, grain: Swift.max(1, 8192 / rowLen)) { range in
                                 for r in range {
@@ -132,11 +190,7 @@ extension Tensor {
                                     }
                                     guard demodulate else { continue }
                                     let d = demodValues[r]
-                                    var dot: Float = 0
-                                    for ci in 0..<cin {
-                                        let f = scale * s[ci]
-                                        for t in 0..<kk { dot += dst[ci * kk + t] * wrow[ci * kk + t] * f }
-                                    }
+                                    let dot = dotProduct(dst, wrow, factorsValues + b * rowLen, nil, rowLen)
                                     let c3 = d * d * d * dot
                                     for ci in 0..<cin {
                                         let f = scale * s[ci]
@@ -171,6 +225,7 @@ extension Tensor {
                                     }
                                 }
                             }
+                          }
                         }
                     }
                 }
@@ -233,4 +288,33 @@ extension Tensor {
         }
         return result
     }
+}
+
+/// `Σ a·b·c·d` over `n` elements (`d` optional), with eight independent SIMD lanes so the
+/// reduction is not one long dependency chain.
+@inline(__always)
+func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ d: UnsafePointer<Float>?, _ n: Int) -> Float {
+    var acc = SIMD8<Float>()
+    var i = 0
+    let (ra, rb, rc) = (UnsafeRawPointer(a), UnsafeRawPointer(b), UnsafeRawPointer(c))
+    let stride = MemoryLayout<Float>.stride
+    if let d {
+        let rd = UnsafeRawPointer(d)
+        while i + 8 <= n {
+            let o = i * stride
+            acc += ra.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                * rc.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) * rd.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            i += 8
+        }
+    } else {
+        while i + 8 <= n {
+            let o = i * stride
+            acc += ra.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                * rc.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            i += 8
+        }
+    }
+    var s = acc.sum()
+    while i < n { s += a[i] * b[i] * c[i] * (d?[i] ?? 1); i += 1 }
+    return s
 }

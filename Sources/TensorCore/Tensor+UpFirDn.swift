@@ -59,6 +59,9 @@ extension Tensor {
         let ho = (ph - kh) / down + 1, wo = (pw - kw) / down + 1
         let outShape = [n, c, ho, wo]
         _ = try Tensor.elementCount(outShape)
+        guard ho * kh <= 1 << 28, wo * kw <= 1 << 28 else {
+            throw TensorError.tooLarge("\(op): output \(ho)×\(wo) with kernel \(kh)×\(kw) needs too many filter taps; use a smaller kernel or input")
+        }
 
         let out = upfirdnPlanes(scalars, planes: n * c, h: h, w: w, ho: ho, wo: wo, kernel: kernel.scalars, kh: kh, kw: kw,
                                 up: up, down: down, x0: pad.x0, y0: pad.y0)
@@ -102,6 +105,7 @@ func upfirdnPlanes(_ x: [Float], planes: Int, h: Int, w: Int, ho: Int, wo: Int, 
     let cols = FIRTaps(outCount: wo, inCount: w, kernelCount: kw, up: up, down: down, pad0: x0)
     let rowTaps = FIRTaps(outCount: ho, inCount: h, kernelCount: kh, up: up, down: down, pad0: y0)
     let factors = rankOneFactors(kernel, kh: kh, kw: kw)
+    let colWeights = factors.map { f in cols.k.map { f.b[$0] } } ?? []   // separable: b at each column tap
     let rows = planes * ho
     x.withUnsafeBufferPointer { px in
         out.withUnsafeMutableBufferPointer { po in
@@ -110,10 +114,10 @@ func upfirdnPlanes(_ x: [Float], planes: Int, h: Int, w: Int, ho: Int, wo: Int, 
             cols.k.withUnsafeBufferPointer { ck in
                 let xs = px.baseAddress!, os = po.baseAddress!
                 parallelChunks(rows, grain: Swift.max(1, 8192 / Swift.max(wo * 4, 1))) { range in
-                    if let (a, b) = factors {
+                    if let a = factors?.a {
                         // Separable: t = Σ_ky a · x[row]; out[ox] = Σ_kx b · t[src].
                         var tmp = [Float](repeating: 0, count: w)
-                        let colW = ck.map { b[$0] }
+                        let colW = colWeights
                         tmp.withUnsafeMutableBufferPointer { pt in
                             let t = pt.baseAddress!
                             for r in range {

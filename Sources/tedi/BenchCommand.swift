@@ -14,7 +14,7 @@ enum BenchCommand: Command {
           gemm   raw sgemm GFLOPS on the GEMMs StyleGAN2's 3x3 convs produce: the whole layer
                  (M=Cout, K=Cin*9, N=H*W, N capped at \(KernelBenchmark.maxGemmColumns)) and one im2col tile
           conv   GFLOPS of conv2d and modulatedConv2d (batch 1) and their ratio to sgemm on the
-                 equivalent GEMM
+                 equivalent GEMM, the three timed in turn within each round
           --threads N   threads for OpenBLAS and tedi's loops (default: TEDI_THREADS or all cores)
           --shapes      all (8 to 1024 px) or small (8 to 64 px); default all
           --runs R      timed runs per figure, the median is printed (default 5)
@@ -74,11 +74,8 @@ enum BenchCommand: Command {
               + pad("modconv GF", 12) + pad("ratio", 7) + pad("conv2d ms", 11))
         var worst = Double.infinity
         for s in shapes {
-            let (m, k, n) = s.gemm
-            let gemm = KernelBenchmark.sgemmGFLOPS(m: m, k: k, n: min(n, KernelBenchmark.maxGemmColumns), runs: runs)
-            let conv = try KernelBenchmark.conv2dSeconds(s, runs: runs)
-            let mod = try KernelBenchmark.modulatedConv2dSeconds(s, runs: runs)
-            let (cg, mg) = (s.flops / conv / 1e9, s.flops / mod / 1e9)
+            let (gemmSeconds, conv, mod) = try KernelBenchmark.convSeconds(s, runs: runs)
+            let (gemm, cg, mg) = (s.flops / gemmSeconds / 1e9, s.flops / conv / 1e9, s.flops / mod / 1e9)
             worst = min(worst, cg / gemm, mg / gemm)
             print(pad(s.label, 18) + pad(fmt(gemm), 10) + pad(fmt(cg), 11) + pad(fmt(cg / gemm, 2), 7)
                   + pad(fmt(mg), 12) + pad(fmt(mg / gemm, 2), 7) + pad(fmt(conv * 1000), 11))

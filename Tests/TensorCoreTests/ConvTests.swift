@@ -135,6 +135,11 @@ import Testing
                                          demodulate: demod, upsample: upsample)
             expectClose(y, ref, "k\(k) demod \(demod) upsample \(upsample)")
             if upsample { #expect(y.shape == [2, 4, 10, 8]) }
+            for form in [true, false] where !upsample {
+                let forced = try Tensor.modulatedConv2d(x, weight: w, style: style, demodulate: demod, upsample: false,
+                                                        blurKernel: [1, 3, 3, 1], forceScaledActivations: form)
+                expectClose(forced, ref, "k\(k) demod \(demod) scaled activations \(form)")
+            }
         }
     }
 
@@ -171,7 +176,12 @@ import Testing
         let x = rand([2, 3, 4, 3], seed: 46), w = rand([2, 3, 3, 3], seed: 47)
         let style = rand([2, 3], seed: 48).scaled(0.3).adding(1)
         for demod in [true, false] {
-            try checkGradients([x, w, style]) { try Tensor.modulatedConv2d($0[0], weight: $0[1], style: $0[2], demodulate: demod) }
+            for form in [true, false] {
+                try checkGradients([x, w, style]) {
+                    try Tensor.modulatedConv2d($0[0], weight: $0[1], style: $0[2], demodulate: demod, upsample: false,
+                                               blurKernel: [1, 3, 3, 1], forceScaledActivations: form)
+                }
+            }
             try checkGradients([x, w, style]) {
                 try Tensor.modulatedConv2d($0[0], weight: $0[1], style: $0[2], demodulate: demod, upsample: true)
             }

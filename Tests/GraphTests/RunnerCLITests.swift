@@ -1,0 +1,143 @@
+import Foundation
+import Graph
+import Imaging
+import Testing
+
+/// The `tedi` executable built beside this test bundle (same configuration), or nil.
+let tediBinary: URL? = {
+    var dirs: [URL] = []
+    if let first = CommandLine.arguments.first { dirs.append(URL(fileURLWithPath: first).deletingLastPathComponent()) }
+    dirs.append(Bundle.main.bundleURL.deletingLastPathComponent())
+    if let exe = Bundle.main.executableURL { dirs.append(exe.deletingLastPathComponent()) }
+    for d in dirs {
+        let u = d.appendingPathComponent("tedi")
+        if FileManager.default.isExecutableFile(atPath: u.path) { return u }
+    }
+    return nil
+}()
+
+/// A started `tedi` process; `finish()` waits and returns its exit code and output.
+struct TediProcess {
+    let process = Process()
+    let out = Pipe(), err = Pipe()
+
+    init(_ args: [String], in dir: URL) throws {
+        process.executableURL = tediBinary
+        process.arguments = args
+        process.currentDirectoryURL = dir
+        var env = ProcessInfo.processInfo.environment
+        env["TEDI_CACHE"] = dir.appendingPathComponent("default-cache").path   // never the user's cache
+        process.environment = env
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+    }
+
+    func finish() -> (code: Int32, stdout: String, stderr: String) {
+        // Read before waiting so a full pipe cannot stall the child.
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+}
+
+func tedi(_ args: [String], in dir: URL) throws -> (code: Int32, stdout: String, stderr: String) {
+    try TediProcess(args, in: dir).finish()
+}
+
+/// End-to-end checks through the real executable: exit codes, compiler-style errors on stderr,
+/// two processes on one cache, and a rerun from a written PNG.
+@Suite(.enabled(if: tediBinary != nil, "the tedi executable was not built beside the tests"))
+struct RunnerCLITests {
+    let graph = """
+    tedi: 1
+    params:
+      width: 6
+    nodes:
+      photo: { op: input.image, path: photo.png }
+      small: { op: image.resize, in: photo, width: "${width}" }
+      lines: { op: sketch.edges, in: small }
+      both:  { op: write.grid, in: { in: [small, lines] }, path: "grid_${seed}.png", columns: 2 }
+    """
+
+    @Test func twoProcessesOnOneCacheThenRerunFromPNG() throws {
+        let dir = try TempDir("cli")
+        try writeFixturePNG(dir, "photo.png")
+        try dir.write(graph, to: "g.yaml")
+        let common = ["--cache", "cache", "--seeds", "0-3", "--quiet"]
+        let a = try TediProcess(["run", "g.yaml", "--out", "outA", "--report", "a.json"] + common, in: dir.url)
+        let b = try TediProcess(["run", "g.yaml", "--out", "outB", "--report", "b.json"] + common, in: dir.url)
+        let ra = a.finish(), rb = b.finish()
+        #expect(ra.code == 0, "\(ra.stderr)")
+        #expect(rb.code == 0, "\(rb.stderr)")
+        let filesA = filesUnder(dir.sub("outA"))
+        #expect(filesA.count == 4)
+        #expect(filesA == filesUnder(dir.sub("outB")))
+        for name in ["a.json", "b.json"] {
+            let bytes = try #require(dir.read(name))
+            let json = try #require(JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+            #expect(json["seeds"] as? [Int] == [0, 1, 2, 3])
+            #expect((json["nodes"] as? [[String: Any]])?.count == 16)
+        }
+
+        // Again: nothing executes, the files are up to date.
+        let again = try tedi(["run", "g.yaml", "--out", "outA", "--cache", "cache", "--seeds", "0-3"], in: dir.url)
+        #expect(again.code == 0)
+        #expect(again.stdout.contains("0 node runs executed, 16 reused"), "\(again.stdout)")
+        #expect(again.stdout.components(separatedBy: "up to date").count - 1 == 4)
+
+        // Rerun seed 2 from its PNG with no cache: the same bytes.
+        let rerun = try tedi(["run", "outA/grid_2.png", "--out", "outC", "--no-cache", "--quiet"], in: dir.url)
+        #expect(rerun.code == 0, "\(rerun.stderr)")
+        #expect(dir.read("outC/grid_2.png") == filesA["grid_2.png"])
+        #expect(filesUnder(dir.sub("outC")).count == 1)
+
+        // A changed input makes the rerun refuse (exit 1) instead of producing something else.
+        try writeFixturePNG(dir, "photo.png", shift: 3)
+        let refused = try tedi(["run", "outA/grid_2.png", "--out", "outD", "--no-cache"], in: dir.url)
+        #expect(refused.code == 1)
+        #expect(refused.stderr.contains("changed since the image was made"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("outD/grid_2.png")))
+    }
+
+    @Test func errorsAndExitCodes() throws {
+        let dir = try TempDir("cli-errors")
+        let bad = """
+        tedi: 1
+        nodes:
+          photo: { op: input.imag, path: photo.png }
+          small: { op: image.resize, in: photo, widht: 4 }
+          w: { op: write.png, in: small, path: ../x.png }
+        """
+        try dir.write(bad, to: "bad.yaml")
+        let r = try tedi(["check", "bad.yaml"], in: dir.url)
+        #expect(r.code == 1)
+        let lines = r.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4, "\(r.stderr)")
+        if lines.count == 4 {
+            #expect(lines[0].hasPrefix("bad.yaml:3:16: error: unknown op 'input.imag' (did you mean 'input.image'?)"))
+            #expect(lines[1].hasPrefix("bad.yaml:4:3: error: node 'small' (image.resize) needs param 'width'"))
+            #expect(lines[2].hasPrefix("bad.yaml:4:41: error: op 'image.resize' has no param 'widht' (did you mean 'width'?)"))
+            #expect(lines[3].hasPrefix("bad.yaml:5:40: error: param 'path' of 'w' (write.png): output path '../x.png' leaves the --out directory"))
+        }
+        #expect(r.stdout.isEmpty)
+
+        try writeFixturePNG(dir, "photo.png")
+        try dir.write(graph, to: "g.yaml")
+        let seeds = try tedi(["run", "g.yaml", "--seeds", "5-2"], in: dir.url)
+        #expect(seeds.code == 2)
+        #expect(seeds.stderr.contains("--seeds: seed range '5-2' is empty"))
+        let set = try tedi(["check", "g.yaml", "--set", "width=wide"], in: dir.url)
+        #expect(set.code == 1)
+        #expect(set.stderr.contains("error: --set width=wide: expected int, got 'wide'"))
+        let ok = try tedi(["check", "g.yaml", "--set", "width=4"], in: dir.url)
+        #expect(ok.code == 0, "\(ok.stderr)")
+        // A missing input file is the user's to fix: exit 1, located at the path that names it.
+        try FileManager.default.removeItem(atPath: dir.path("photo.png"))
+        let missing = try tedi(["run", "g.yaml", "--no-cache"], in: dir.url)
+        #expect(missing.code == 1)
+        #expect(missing.stderr.hasPrefix("g.yaml:5:35: error: node 'photo': no such file: 'photo.png'"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("default-cache")))
+    }
+}
