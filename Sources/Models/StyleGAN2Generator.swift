@@ -150,6 +150,15 @@ public struct StyleGAN2Generator {
         return x
     }
 
+    /// `count` standard-normal z codes `(count,styleDim)` from Philox `seed` (stream 0); row i
+    /// depends only on (seed, i), so a larger count extends a smaller one.
+    public func randomZ(count: Int, seed: UInt64) throws -> Tensor {
+        guard (1...65_536).contains(count) else {
+            throw StyleGAN2Error.input("randomZ: count must be in 1...65536, got \(count)")
+        }
+        return try Tensor.randomNormal([count, styleDim], seed: seed)
+    }
+
     /// Mean of `mapping(z)` over the rows of `z (M,styleDim)`: `(1,styleDim)`.
     public func meanLatent(z: Tensor) throws -> Tensor {
         let w = try mapping(z)

@@ -155,6 +155,15 @@ import TensorCore
         #expect(try g.meanLatent(count: 600, seed: 9) == m)
     }
 
+    @Test func randomZIsSeededAndPrefixStable() throws {
+        let g = try StyleGAN2Generator.random(config: Self.small, seed: 8)
+        let a = try g.randomZ(count: 3, seed: 11), b = try g.randomZ(count: 5, seed: 11)
+        #expect(a.shape == [3, 4])
+        #expect(Array(b.scalars.prefix(12)) == a.scalars)
+        #expect(try g.randomZ(count: 3, seed: 12) != a)
+        #expect(throws: StyleGAN2Error.self) { try g.randomZ(count: 0, seed: 1) }
+    }
+
     @Test func truncationMovesTowardTheMean() throws {
         let g = try StyleGAN2Generator.random(config: Self.small, seed: 7)
         let w = try Tensor(shape: [1, 4], scalars: [1, 2, 3, 4]), mean = try Tensor(shape: [1, 4], scalars: [1, 0, -1, 2])
