@@ -12,6 +12,7 @@ let commands: [Command.Type] = [
     CacheCommand.self,
     DatasetCommand.self,
     BenchCommand.self,
+    TrainCommand.self,
 ]
 
 func printUsage() {
