@@ -13,6 +13,7 @@ let commands: [Command.Type] = [
     DatasetCommand.self,
     BenchCommand.self,
     TrainCommand.self,
+    EvalCommand.self,
 ]
 
 func printUsage() {
