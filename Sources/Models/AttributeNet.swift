@@ -154,10 +154,13 @@ public struct AttributeNet {
         self.params = params.filter { AttributeNet.shapes(config)[$0.key] != nil }
     }
 
-    /// Loads a model file written by `save` (or a training checkpoint's parameters).
+    /// Loads a model file written by `save`, or the parameters of a training checkpoint.
     public static func load(_ path: String) throws -> AttributeNet {
         let (tensors, metadata) = try SafeTensors.read(path)
         let config = try Config(metadata: metadata, path: path)
+        if metadata["tedi.checkpoint"] != nil {
+            return try AttributeNet(config: config, params: try TrainingCheckpoint.read(path).params, path: path)
+        }
         return try AttributeNet(config: config, params: tensors, path: path)
     }
 

@@ -65,7 +65,8 @@ import TensorCore
         #expect(back.optimizer.keys.contains("m.fc.weight") && back.optimizer["step"]?.scalars == [1])
         // No temp files left behind by the atomic write.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["c.safetensors"])
-        // A model file is not a checkpoint.
+        // The network loads from a checkpoint too; a model file is not a checkpoint.
+        #expect(try AttributeNet.load(dir + "/c.safetensors").params == c.params)
         try t.net.save(to: dir + "/m.safetensors")
         let e = #expect(throws: ModelError.self) { try TrainingCheckpoint.read(dir + "/m.safetensors") }
         #expect(e?.description.contains("not a tedi training checkpoint") == true)
