@@ -93,7 +93,8 @@ enum TrainCommand: Command {
                                                                           initSeed: UInt64(seed), decaySteps: decay))
         }
         if let t = stepTarget, t <= trainer.step {
-            print("already at step \(trainer.step) (target \(t)); nothing to do")
+            if let export { try trainer.net.save(to: export, dtype: .f16, extraMetadata: provenance(trainer)) }
+            print("already at step \(trainer.step) (target \(t)); nothing to train\(export.map { "; exported \($0)" } ?? "")")
             return 0
         }
 

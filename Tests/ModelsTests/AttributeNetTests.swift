@@ -129,11 +129,13 @@ import TensorCore
         #expect(net.config == AttributeNet.Config())
         let rows = try AttributeEval.run(net, split: .test, count: 64)
         let mean = AttributeEval.meanCategoricalAccuracy(rows)
-        #expect(mean >= 0.9, "mean categorical accuracy \(mean) on 64 test samples\n\(AttributeEval.markdown(rows))")
+        // The shipped weights score 96.0% here (and on 1,000 samples); the margin absorbs
+        // floating-point differences between BLAS builds, not a weaker model.
+        #expect(mean >= 0.93, "mean categorical accuracy \(mean) on 64 test samples\n\(AttributeEval.markdown(rows))")
         // Clearly visible attributes must be (nearly) always right.
         for name in ["background", "clothing", "hat", "hair_color"] {
             let r = try #require(rows.first { $0.name == name })
-            #expect(r.accuracy >= 0.9, "\(name): \(r.accuracy)")
+            #expect(r.accuracy >= 0.97, "\(name): \(r.accuracy)")
         }
     }
 }
