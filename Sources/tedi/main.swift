@@ -12,6 +12,8 @@ let commands: [Command.Type] = [
     CacheCommand.self,
     DatasetCommand.self,
     BenchCommand.self,
+    TrainCommand.self,
+    EvalCommand.self,
 ]
 
 func printUsage() {

@@ -1,0 +1,184 @@
+import Dispatch
+import Foundation
+import Imaging
+import Models
+import TensorCore
+
+/// `tedi train attributes`: trains the attribute network on SynthFaces streamed in memory, with
+/// checkpoints (every few minutes, on Ctrl-C and at the end), a CSV log and a loss plot.
+enum TrainCommand: Command {
+    static let name = "train"
+    static let summary = "train a model on SynthFaces (attributes)"
+    static let usage = """
+    usage: tedi train attributes --out DIR [--size 64] [--steps N | --minutes M] [--resume]
+                                 [--batch 32] [--lr 0.001] [--seed S] [--data-seed K]
+                                 [--lr-decay N] [--checkpoint-minutes 5] [--export FILE]
+    Trains the attribute network on the SynthFaces train split (rendered in memory).
+    DIR gets checkpoint.safetensors (parameters + Adam state + step + data position, written
+    atomically every --checkpoint-minutes, on Ctrl-C and at the end), log.csv, loss.png and
+    model.safetensors (the weights alone, as shipped; --export also writes them, F16, to FILE).
+    --steps N trains until step N in total (with --resume: counting earlier sessions);
+    --minutes M trains for M more minutes. --resume continues DIR's checkpoint bit-identically;
+    the architecture and options then come from the checkpoint (giving them again is an error).
+    --seed S seeds the weight initialization, --data-seed K the SynthFaces stream.
+    --lr-decay N decays the learning rate along a cosine to 2% at step N (default: --steps of a
+    new run; 0, the default with --minutes, keeps it constant).
+    """
+
+    static func run(_ argv: [String]) throws -> Int32 {
+        var args = Arguments(argv)
+        guard let out = try args.option("out") else { throw UsageError("--out DIR is required") }
+        let resume = args.flag("resume")
+        let stepsArg = try args.option("steps"), minutesArg = try args.option("minutes")
+        let sizeArg = try args.option("size"), batchArg = try args.option("batch"), lrArg = try args.option("lr")
+        let seedArg = try args.option("seed"), dataSeedArg = try args.option("data-seed")
+        let ckptMinutes = try Double(args.option("checkpoint-minutes") ?? "5")
+        let export = try args.option("export")
+        let decayArg = try args.option("lr-decay")
+        let what = args.positionals()
+        try args.finish()
+        guard what == ["attributes"] else {
+            throw UsageError(what.isEmpty ? "say what to train: `tedi train attributes`" : "unknown model '\(what.joined(separator: " "))'; only `attributes` can be trained by this build")
+        }
+        guard let ckptMinutes, ckptMinutes > 0 else { throw UsageError("--checkpoint-minutes expects a positive number") }
+        guard (stepsArg == nil) != (minutesArg == nil) else { throw UsageError("give exactly one of --steps N or --minutes M") }
+        var stepTarget: Int?
+        var deadline: Double?
+        if let s = stepsArg {
+            guard let v = Int(s), v >= 1, v <= 100_000_000 else { throw UsageError("--steps expects an integer in 1...100000000, got '\(s)'") }
+            stepTarget = v
+        }
+        if let m = minutesArg {
+            guard let v = Double(m), v > 0, v <= 100_000 else { throw UsageError("--minutes expects a positive number, got '\(m)'") }
+            deadline = v * 60
+        }
+
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let ckptPath = out + "/checkpoint.safetensors"
+        let trainer: AttributeTrainer
+        if resume {
+            guard [sizeArg, batchArg, lrArg, seedArg, dataSeedArg, decayArg].allSatisfy({ $0 == nil }) else {
+                throw UsageError("--resume takes the architecture and options from the checkpoint; drop --size/--batch/--lr/--seed/--data-seed/--lr-decay")
+            }
+            guard FileManager.default.fileExists(atPath: ckptPath) else {
+                throw UsageError("--resume: \(ckptPath) does not exist; start a run without --resume first")
+            }
+            trainer = try AttributeTrainer(checkpoint: TrainingCheckpoint.read(ckptPath), path: ckptPath)
+        } else {
+            if FileManager.default.fileExists(atPath: ckptPath) {
+                throw UsageError("\(ckptPath) exists; add --resume to continue it, or choose another --out")
+            }
+            func int(_ s: String?, _ name: String, _ d: Int) throws -> Int {
+                guard let s else { return d }
+                guard let v = Int(s) else { throw UsageError("--\(name) expects an integer, got '\(s)'") }
+                return v
+            }
+            let size = try int(sizeArg, "size", 64)
+            guard [16, 32, 64, 128].contains(size) else { throw UsageError("--size is 16, 32, 64 or 128, got \(size)") }
+            var config = AttributeNet.Config()
+            if size != 64 {
+                // Same channels; drop stride-1 layers so the final map stays ≥ 1 px at small sizes.
+                config = size == 128 ? AttributeNet.Config(size: 128, channels: [32, 32, 64, 64, 128, 128, 256], strides: [2, 2, 2, 1, 2, 1, 2])
+                                     : size == 32 ? AttributeNet.Config(size: 32, channels: [32, 64, 128, 256], strides: [2, 2, 2, 1])
+                                                  : AttributeNet.Config(size: 16, channels: [32, 64, 128], strides: [2, 2, 1])
+            }
+            let batch = try int(batchArg, "batch", 32)
+            guard (1...1024).contains(batch) else { throw UsageError("--batch must be in 1...1024, got \(batch)") }
+            guard let lr = Float(lrArg ?? "0.001"), lr > 0, lr < 1 else { throw UsageError("--lr expects a number in (0, 1)") }
+            let seed = try int(seedArg, "seed", 1), dataSeed = try int(dataSeedArg, "data-seed", 0)
+            guard seed >= 0, dataSeed >= 0 else { throw UsageError("--seed and --data-seed must be non-negative") }
+            let decay = try int(decayArg, "lr-decay", stepTarget ?? 0)
+            guard decay >= 0 else { throw UsageError("--lr-decay must be non-negative") }
+            trainer = try AttributeTrainer(config: config, options: .init(batch: batch, learningRate: lr, dataSeed: UInt64(dataSeed),
+                                                                          initSeed: UInt64(seed), decaySteps: decay))
+        }
+        if let t = stepTarget, t <= trainer.step {
+            if let export { try trainer.net.save(to: export, dtype: .f16, extraMetadata: provenance(trainer)) }
+            print("already at step \(trainer.step) (target \(t)); nothing to train\(export.map { "; exported \($0)" } ?? "")")
+            return 0
+        }
+
+        let log = try TrainingLog(path: out + "/log.csv", columns: ["step", "seconds", "loss", "cross_entropy", "mse", "train_accuracy"],
+                                  resumeStep: resume ? trainer.step : nil)
+        let stop = StopFlag()
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { stop.set() }
+        source.resume()
+        defer { source.cancel(); signal(SIGINT, SIG_DFL) }
+
+        let tty = isatty(2) != 0
+        let clock = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+        let start = clock(), startStep = trainer.step, startElapsed = trainer.elapsedSeconds
+        var lastCkpt = start
+        var last: AttributeTrainer.StepMetrics?
+        func save() throws {
+            trainer.elapsedSeconds = startElapsed + (clock() - start)
+            try trainer.checkpoint.write(to: ckptPath)
+            try trainer.net.save(to: out + "/model.safetensors", extraMetadata: provenance(trainer))
+            try PNG.write(try plot(log), to: out + "/loss.png")
+            lastCkpt = clock()
+        }
+        while !stop.isSet {
+            if let t = stepTarget, trainer.step >= t { break }
+            if let d = deadline, clock() - start >= d { break }
+            let m = try trainer.trainStep()
+            last = m
+            try log.append([Double(m.step), startElapsed + clock() - start, Double(m.loss), Double(m.crossEntropy), Double(m.mse), Double(m.accuracy)])
+            guard m.loss.isFinite else {
+                try save()
+                throw ModelError("the loss became \(m.loss) at step \(m.step); lower --lr and start again")
+            }
+            if clock() - lastCkpt >= ckptMinutes * 60 { try save() }
+            if tty {
+                let t = clock() - start, done = trainer.step - startStep
+                let per = t / Double(max(done, 1))
+                var eta = ""
+                if let st = stepTarget { eta = String(format: ", ETA %@", duration(per * Double(st - trainer.step))) }
+                if let d = deadline { eta = String(format: ", %@ left", duration(max(0, d - t))) }
+                let total = stepTarget.map { "/\($0)" } ?? ""
+                FileHandle.standardError.write(String(format: "\r\u{1B}[Kstep %d%@  loss %.4f  acc %.1f%%  %.2f s/step%@",
+                                                      trainer.step, total, m.loss, m.accuracy * 100, per, eta).data(using: .utf8)!)
+            }
+        }
+        if tty { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
+        try save()
+        if let export { try trainer.net.save(to: export, dtype: .f16, extraMetadata: provenance(trainer)) }
+        let secs = clock() - start
+        let done = trainer.step - startStep
+        print(String(format: "%@ at step %d (%d steps in %@, %.3f s/step; %@ in total); loss %.4f, batch accuracy %.1f%%",
+                     stop.isSet ? "interrupted" : "stopped", trainer.step, done, duration(secs), secs / Double(max(done, 1)),
+                     duration(trainer.elapsedSeconds), last?.loss ?? .nan, (last?.accuracy ?? .nan) * 100))
+        print("checkpoint \(ckptPath); continue with `tedi train attributes --out \(out) --resume --steps N`")
+        return stop.isSet ? 130 : 0
+    }
+
+    /// Training facts stored next to the config in exported model files.
+    static func provenance(_ t: AttributeTrainer) -> [String: String] {
+        ["train.steps": String(t.step), "train.batch": String(t.options.batch), "train.lr": String(t.options.learningRate),
+         "train.data_seed": String(t.options.dataSeed), "train.init_seed": String(t.options.initSeed),
+         "train.decay_steps": String(t.options.decaySteps), "train.seconds": String(format: "%.0f", t.elapsedSeconds)]
+    }
+
+    /// The loss plot: total loss (log scale) above batch accuracy.
+    static func plot(_ log: TrainingLog) throws -> Image {
+        let loss = log.rows.map { ($0[0], $0[2]) }, acc = log.rows.map { ($0[0], $0[5]) }
+        return try TrainingPlot.render([
+            .init(series: [.init(name: "loss", points: loss, color: (200, 40, 40))], logY: true),
+            .init(series: [.init(name: "train accuracy", points: acc, color: (30, 90, 200))], logY: false),
+        ])
+    }
+
+    static func duration(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%dh%02dm", t / 3600, t / 60 % 60) : t >= 60 ? String(format: "%dm%02ds", t / 60, t % 60) : "\(t)s"
+    }
+}
+
+/// A flag set from a signal handler's queue and read by the training loop.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
