@@ -16,6 +16,9 @@ public final class DiskCache: @unchecked Sendable {
 
     /// Called with a message when a corrupt entry is found (the runner prints it as a warning).
     public var onCorruption: ((String) -> Void)?
+    /// Called with a message when a result cannot be stored (disk full, read-only); the run goes
+    /// on without caching it.
+    public var onWriteFailure: ((String) -> Void)?
 
     public init(root: URL) {
         self.root = root

@@ -89,6 +89,18 @@ public final class GraphRunner {
 
     public static var isInterrupted: Bool { interruptFlag != 0 }
 
+    /// An I/O error in words: the errno text of a failed POSIX call or Foundation operation
+    /// ("No space left on device", "Read-only file system") rather than a bridged error dump.
+    static func describe(_ error: Error) -> String {
+        if let e = error as? TensorError, case let .file(_, m) = e { return m }
+        let ns = error as NSError
+        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(u.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        return "\(error)"
+    }
+
     /// SHA-256 of a file, computed once per process.
     func hashFile(_ url: URL) throws -> String {
         if let h = fileHashes[url.path] { return h }
@@ -193,7 +205,8 @@ public final class GraphRunner {
                 let ctx = NodeContext(nodeID: node.id, params: params[i], inputs: inputs, seed: seed,
                                       inputPaths: inputPaths(params[i], spec: node.spec), recipe: recipeText,
                                       progress: { [progress] step, total in progress?.step(step, total) },
-                                      isCancelled: { GraphRunner.isInterrupted })
+                                      isCancelled: { GraphRunner.isInterrupted },
+                                      checkpoint: cache?.checkpoint(key: keys[i]))
                 let r: NodeResult
                 do {
                     r = try node.spec.run(ctx)
@@ -204,7 +217,15 @@ public final class GraphRunner {
                 }
                 seconds[i] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 if GraphRunner.isInterrupted { throw NodeCancelled() }
-                try cache?.write(keys[i], ResultCodec.encode(r))
+                if let cache {
+                    // The cache only saves time: a full or read-only cache must not fail the run.
+                    do {
+                        try cache.write(keys[i], ResultCodec.encode(r))
+                        ctx.checkpoint?.remove()
+                    } catch {
+                        cache.onWriteFailure?("could not store the result of node '\(node.id)' in the cache (\(GraphRunner.describe(error))); going on without it")
+                    }
+                }
                 memo[keys[i]] = r
                 results[i] = r; status[i] = .ran
                 return r
@@ -219,7 +240,11 @@ public final class GraphRunner {
                         continue
                     }
                     if GraphRunner.isInterrupted { throw NodeCancelled() }
-                    try AtomicFile.write(f.bytes, to: url)
+                    do {
+                        try AtomicFile.write(f.bytes, to: url)
+                    } catch {
+                        throw NodeError("node '\(node.id)' could not write \(url.path): \(GraphRunner.describe(error)); nothing was left under that name")
+                    }
                     report.written.append(f.path)
                 }
             }
