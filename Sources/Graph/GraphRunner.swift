@@ -168,8 +168,36 @@ public final class GraphRunner {
         return (keys, all)
     }
 
-    /// Runs every seed; returns the report. Throws `NodeError` (exit 3) or `NodeCancelled`.
+    /// Refuses a sweep in which one writer would write the same file for several seeds: every
+    /// copy embeds its own seed, so the bytes differ and the last seed would silently win (and
+    /// concurrent runs with seeds in another order would leave another file). Checked before
+    /// anything runs; the error points at the path param.
+    public func checkSweepOutputs(seeds: [Int]) throws {
+        guard seeds.count > 1 else { return }
+        var problems: [Diagnostic] = []
+        for (i, node) in plan.nodes.enumerated() where node.spec.writes {
+            for ps in node.spec.params where ps.type == .outputPath {
+                var firstSeed: [String: Int] = [:]
+                for seed in seeds {
+                    guard let path = try plan.resolvedParams(i, seed: seed)[ps.name]?.stringValue else { continue }
+                    if let earlier = firstSeed[path] {
+                        let mark = node.decl.params.first { $0.name == ps.name }?.value.mark
+                        let dot = path.lastIndex(of: ".").map { path.distance(from: path.startIndex, to: $0) } ?? path.count
+                        let suggestion = String(path.prefix(dot)) + "_${seed}" + String(path.dropFirst(dot))
+                        problems.append(Diagnostic("node '\(node.id)' would write '\(path)' for seed \(earlier) and seed \(seed) of the sweep (each copy records its seed, so the last would overwrite the others); put ${seed} in '\(ps.name)', e.g. \"\(suggestion)\", or run one seed", at: mark.map(plan.file.location)))
+                        break
+                    }
+                    firstSeed[path] = seed
+                }
+            }
+        }
+        if !problems.isEmpty { throw GraphErrors(problems) }
+    }
+
+    /// Runs every seed; returns the report. Throws `GraphErrors` (exit 1) for a sweep that would
+    /// overwrite its own outputs, `NodeError` (exit 3) or `NodeCancelled`.
     public func run(seeds: [Int]) throws -> RunReport {
+        try checkSweepOutputs(seeds: seeds)
         var report = RunReport(graph: plan.file.path, seeds: seeds)
         for (si, seed) in seeds.enumerated() {
             let recipeText = try recipe(seed: seed).text

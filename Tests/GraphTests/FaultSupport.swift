@@ -47,7 +47,7 @@ enum FaultGraphs {
       small:     { op: image.resize, in: reference.image, width: 32 }
       mixed:     { op: image.blend, in: { a: face.image, b: reference.image }, alpha: 0.3 }
       sheet:     { op: write.grid, in: { in: [labels, mixed, face.sketch] }, columns: 3, path: "b_${seed}.png" }
-      thumb:     { op: write.png, in: small, path: "ref.png" }
+      thumb:     { op: write.png, in: small, path: "ref_${seed}.png" }
     """
 }
 
