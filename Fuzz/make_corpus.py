@@ -90,6 +90,17 @@ def chunk(kind, body):
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
 
+def adam7(pixels, width, height, bpp):
+    """Adam7 pass layout of 8-bit pixel rows (`pixels[y]` is a bytes row, `bpp` bytes per pixel)."""
+    out = []
+    for x0, y0, dx, dy in [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]:
+        for y in range(y0, height, dy):
+            row = b"".join(pixels[y][x * bpp:(x + 1) * bpp] for x in range(x0, width, dx))
+            if row:
+                out.append(row)
+    return out
+
+
 def png(width, height, color, depth, rows, text=None, palette=None, interlace=0, trns=None):
     out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, color, 0, 0, interlace))
     if palette:
@@ -115,8 +126,7 @@ def recipe(source, seed=0, params=None, files=None):
 
 
 rgb_rows = [bytes((x * 40 + y * 7) % 256 for x in range(3 * 4)) for y in range(3)]
-r1 = recipe(GRAPHS["images.yaml"], seed=2, params={"width": "6", "alpha": "0.25"},
-            files={"/work/photo.png": "ab" * 32})
+r1 = recipe(GRAPHS["anchors.yaml"], seed=2, params={"size": "64"}, files={"/work/photo.png": "ab" * 32})
 r2 = recipe(GRAPHS["minimal.yaml"], seed=0)
 pngs = {
     "rgb8.png": png(4, 3, 2, 8, rgb_rows),
@@ -128,7 +138,7 @@ pngs = {
     "rgb16.png": png(2, 2, 2, 16, [bytes(range(12)), bytes(range(12, 24))]),
     "palette4.png": png(4, 2, 3, 4, [b"\x01\x23", b"\x32\x10"], palette=[(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)],
                         trns=b"\x00\xff"),
-    "interlaced.png": png(5, 5, 2, 8, [bytes((x * 9 + y) % 256 for x in range(15)) for y in range(5)], interlace=1),
+    "interlaced.png": png(5, 5, 2, 8, adam7([bytes((x * 9 + y) % 256 for x in range(15)) for y in range(5)], 5, 5, 3), interlace=1),
 }
 for name, data in pngs.items():
     put("png", name, b"\x00" + data)         # even first byte: the rest is a PNG file

@@ -35,13 +35,13 @@ run() {
     local target="$1" seconds="${2:-300}"; shift 2 || shift $#
     [[ "${1:-}" == "--" ]] && shift
     local bin; bin="$(binary "$target")"
-    [[ -x .build/release/$bin ]] || build
+    build >/dev/null   # incremental: picks up changes in the project's sources too
     mkdir -p ".work/$target" .work/crashes
     # -rss_limit_mb: a reader that allocates past its documented limits is a finding.
     # -max_len: 64 KiB reaches every header path; bigger bodies only slow the loop.
     .build/release/"$bin" ".work/$target" "corpus/$target" \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 -max_len=65536 \
-        -artifact_prefix=.work/crashes/"$target"- -print_final_stats=1 "$@" 2>&1 | tee ".work/$target.log" | grep -E "INITED|DONE|stat::|ERROR|Test unit written|SUMMARY" || true
+        -dict="dict/$target.dict" -artifact_prefix=.work/crashes/"$target"- -print_final_stats=1 "$@" 2>&1 | tee ".work/$target.log" | grep -E "INITED|DONE|stat::|ERROR|Test unit written|SUMMARY" || true
 }
 
 case "${1:-}" in
