@@ -36,7 +36,7 @@ import Glibc
 
         var rng = SplitMix64(state: 0x7ED1_2021)
         var injected = 0, finishedFirst = 0, rounds = 0
-        var resumedNodesReused = 0, resumedNodesRan = 0, tempFiles = 0, tempBytes = 0
+        var resumedNodesReused = 0, resumedNodesRan = 0, tempFiles = 0, tempBytes = 0, outTempFiles = 0
         var schedule: [String] = []
         // Until `kills` signals have hit running processes (runs that finish first do not count).
         while injected < kills && injected + finishedFirst < 3 * kills {
@@ -70,6 +70,7 @@ import Glibc
             #expect(resumed.stderr.isEmpty, "\(resumed.stderr)")   // nothing corrupt to warn about
             let outs = OutputScan(dir.sub("out"), reference: reference)
             #expect(outs.problems.isEmpty && outs.complete == reference.count, "after resuming: \(outs.problems), \(outs.complete) complete")
+            outTempFiles += outs.temps
             let rows = try #require(reportRows(dir.read("resume.json")))
             #expect(rows.count == 24)
             let recomputed = rows.filter { $0.status == "ran" && before.valid.contains($0.key) }
@@ -88,7 +89,7 @@ import Glibc
         print("""
             fault kill-9: \(injected) kills injected (\(finishedFirst) runs finished before their signal) in \(rounds) rounds, \
             full run \(String(format: "%.2f", fullRun)) s; after kills: 0 corrupt cache entries, 0 half-written outputs, \
-            \(tempFiles) stray temp files (\(tempBytes) bytes) left in the cache (removed by gc); resumed runs reused \(resumedNodesReused) \
+            \(tempFiles) stray temp files (\(tempBytes) bytes) left in the cache (removed by gc) and \(outTempFiles) in --out; resumed runs reused \(resumedNodesReused) \
             node results and ran \(resumedNodesRan); bytes lost: 0; delays (s): \(schedule.joined(separator: " "))
             """)
     }
