@@ -26,6 +26,8 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TensorCore"]),
         .testTarget(name: "SynthFacesTests", dependencies: ["SynthFaces", "Imaging", "TensorCore"]),
         .testTarget(name: "GraphTests", dependencies: ["Graph", "Nodes", "TensorCore", "Imaging"]),
+        // Fixtures (tools/make_fixtures.py) are read from the source tree via #filePath.
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorCore"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -6,6 +6,7 @@ public enum NodeCatalog {
         InputOps.text, InputOps.image, InputOps.sketch, InputOps.label,
         ImageOps.resize, ImageOps.grayscale, ImageOps.blend, ImageOps.edgeSketch, ImageOps.colorizeLabels,
         SynthFacesOps.sample,
+        GeneratorOps.sample, GeneratorOps.map, GeneratorOps.synthesize,
         LatentOps.input, LatentOps.mix,
         WriteOps.png, WriteOps.grid, LatentOps.writeNpy, WriteOps.text,
     ])

@@ -41,6 +41,9 @@ public enum ParamType: Hashable, Sendable, CustomStringConvertible {
     case inputPath
     /// A file the node writes, relative to `--out`.
     case outputPath
+    /// The name of a model declared in the graph's `models:` section ("" = the only one declared);
+    /// the model file's content hash and config join the memo key.
+    case model
 
     public var description: String {
         switch self {
@@ -51,6 +54,7 @@ public enum ParamType: Hashable, Sendable, CustomStringConvertible {
         case let .choice(c): return c.joined(separator: "|")
         case .inputPath: return "input path"
         case .outputPath: return "output path"
+        case .model: return "model name"
         }
     }
 
@@ -132,7 +136,7 @@ extension ParamType {
         case .bool:
             guard case .bool = v else { return mismatch() }
             return .success(v)
-        case .string, .inputPath, .outputPath:
+        case .string, .inputPath, .outputPath, .model:
             switch v {
             case let .string(s):
                 if self == .outputPath && s.isEmpty { return .failure(ParamTypeMismatch(message: "expected a path, got an empty string")) }

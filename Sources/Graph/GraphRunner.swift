@@ -34,7 +34,7 @@ public struct RunReport {
     public var reused: Int { nodes.count - executed }
 
     public var json: String {
-        func s(_ x: String) -> String { Recipe.quote(x) }
+        func s(_ x: String) -> String { JSONValue.quoted(x) }
         let rows = nodes.map { n in
             "    {\"id\": \(s(n.id)), \"op\": \(s(n.op)), \"seed\": \(n.seed), \"key\": \(s(n.key)), \"status\": \(s(n.status.rawValue)), \"seconds\": \(String(format: "%.6f", n.seconds))}"
         }
@@ -113,11 +113,26 @@ public final class GraphRunner {
     }
 
     /// Absolute location of every `inputPath` param of node `i`.
+    /// Absolute location of every file a node reads: its `inputPath` params, and the weights of
+    /// the models its `.model` params name. All of them are hashed into memo keys and recipes.
     public func inputPaths(_ params: [String: ParamValue], spec: NodeSpec) -> [String: URL] {
         var out: [String: URL] = [:]
-        for ps in spec.params where ps.type == .inputPath {
+        for ps in spec.params {
             guard let p = params[ps.name]?.stringValue, !p.isEmpty else { continue }   // "" = not given
-            out[ps.name] = p.hasPrefix("/") ? URL(fileURLWithPath: p) : plan.baseDirectory.appendingPathComponent(p).standardizedFileURL
+            switch ps.type {
+            case .inputPath: out[ps.name] = p.hasPrefix("/") ? URL(fileURLWithPath: p) : plan.baseDirectory.appendingPathComponent(p).standardizedFileURL
+            case .model: if let m = plan.models[p] { out[ps.name] = m.url }
+            default: break
+            }
+        }
+        return out
+    }
+
+    /// The models a node's `.model` params name, by param name.
+    func models(_ params: [String: ParamValue], spec: NodeSpec) -> [String: ModelRef] {
+        var out: [String: ModelRef] = [:]
+        for ps in spec.params where ps.type == .model {
+            if let name = params[ps.name]?.stringValue, let m = plan.models[name] { out[ps.name] = m }
         }
         return out
     }
@@ -161,6 +176,9 @@ public final class GraphRunner {
             for (name, url) in inputPaths(params, spec: node.spec).sorted(by: { $0.key < $1.key }) {
                 h.update("f \(name)=\(try hashFile(url))\n")
             }
+            for (name, m) in models(params, spec: node.spec).sorted(by: { $0.key < $1.key }) {
+                h.update("m \(name)=\(m.canonicalConfig)\n")
+            }
             if node.spec.writes { h.update("r \(recipeText)\n") }
             keys.append(h.hexDigest())
             all.append(params)
@@ -199,7 +217,17 @@ public final class GraphRunner {
     public func run(seeds: [Int]) throws -> RunReport {
         try checkSweepOutputs(seeds: seeds)
         var report = RunReport(graph: plan.file.path, seeds: seeds)
+        // A node whose key is the same under two seeds does not depend on the seed: its result is
+        // kept in the memo for the whole sweep. Other results are dropped after their seed, so a
+        // long sweep holds one seed's values at a time.
+        var sharedKeys = Set<String>()
+        if seeds.count > 1 {
+            let a = try keys(seed: seeds[0], recipeText: try recipe(seed: seeds[0]).text).keys
+            let b = try keys(seed: seeds[1], recipeText: try recipe(seed: seeds[1]).text).keys
+            for i in a.indices where a[i] == b[i] { sharedKeys.insert(a[i]) }
+        }
         for (si, seed) in seeds.enumerated() {
+            defer { memo = memo.filter { sharedKeys.contains($0.key) } }
             let recipeText = try recipe(seed: seed).text
             let (keys, params) = try keys(seed: seed, recipeText: recipeText)
             var results = [NodeResult?](repeating: nil, count: plan.nodes.count)
@@ -231,7 +259,7 @@ public final class GraphRunner {
                 progress?.node(node.id, op: node.spec.name, seed: seed, index: si, of: seeds.count)
                 let start = DispatchTime.now().uptimeNanoseconds
                 let ctx = NodeContext(nodeID: node.id, params: params[i], inputs: inputs, seed: seed,
-                                      inputPaths: inputPaths(params[i], spec: node.spec), recipe: recipeText,
+                                      inputPaths: inputPaths(params[i], spec: node.spec), models: models(params[i], spec: node.spec), recipe: recipeText,
                                       progress: { [progress] step, total in progress?.step(step, total) },
                                       isCancelled: { GraphRunner.isInterrupted },
                                       checkpoint: cache?.checkpoint(key: keys[i]))

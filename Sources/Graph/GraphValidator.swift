@@ -14,6 +14,8 @@ public struct GraphPlan {
     public var nodes: [PlannedNode]
     /// Declared nodes that feed no writer and so never run.
     public var unusedNodes: [String]
+    /// The graph's `models:` section, resolved.
+    public var models: [String: ModelRef] = [:]
 
     public struct PlannedNode {
         public var id: String
@@ -29,7 +31,8 @@ public struct GraphPlan {
         var p = params
         p["seed"] = .int(seed)
         var errors: [Diagnostic] = []
-        let r = GraphValidator.resolveParams(nodes[index].decl, spec: nodes[index].spec, params: p, file: file, errors: &errors)
+        var r = GraphValidator.resolveParams(nodes[index].decl, spec: nodes[index].spec, params: p, file: file, errors: &errors)
+        GraphValidator.bindModels(&r, spec: nodes[index].spec, node: nodes[index].decl, models: models, file: file, errors: &errors)
         if !errors.isEmpty { throw GraphErrors(errors) }
         return r
     }
@@ -73,6 +76,9 @@ public enum GraphValidator {
         }
         if let seed { params["seed"] = .int(seed) }
 
+        let base = URL(fileURLWithPath: file.path).deletingLastPathComponent().standardizedFileURL
+        let models = resolveModels(file, base: base, params: params, errors: &errors)
+
         // Nodes: ops, params, ports.
         if file.nodes.count > GraphLimits.maxNodes {
             err("the graph declares \(file.nodes.count) nodes, more than the limit of \(GraphLimits.maxNodes); split it into smaller graphs", file.nodes[GraphLimits.maxNodes].mark)
@@ -96,6 +102,7 @@ public enum GraphValidator {
             specs[i] = spec
             let before = errors.count
             resolved[i] = resolveParams(n, spec: spec, params: params, file: file, errors: &errors)
+            bindModels(&resolved[i], spec: spec, node: n, models: models, file: file, errors: &errors)
             if errors.count != before { badParams.insert(i) }
             var connected = Set<String>()
             for input in n.inputs {
@@ -160,7 +167,6 @@ public enum GraphValidator {
         let order = topologicalOrder(deps)
 
         // Types along edges, in order.
-        let base = URL(fileURLWithPath: file.path).deletingLastPathComponent().standardizedFileURL
         var types = [[String: ValueType]](repeating: [:], count: file.nodes.count)
         for i in order {
             guard let spec = specs[i] else { continue }
@@ -173,7 +179,7 @@ public enum GraphValidator {
                 }
                 inputTypes[e.port] = t
             }
-            let ctx = NodeTypingContext(params: resolved[i], inputTypes: inputTypes, baseDirectory: base)
+            let ctx = NodeTypingContext(params: resolved[i], inputTypes: inputTypes, baseDirectory: base, models: models)
             // Input files must exist before anything runs.
             for ps in spec.params where ps.type == .inputPath {
                 guard let url = ctx.inputPath(ps.name) else { continue }
@@ -215,7 +221,8 @@ public enum GraphValidator {
             return GraphPlan.PlannedNode(id: file.nodes[i].id, spec: specs[i]!, decl: file.nodes[i], inputs: inputs, outputTypes: types[i])
         }
         return GraphPlan(file: file, baseDirectory: base, params: params, paramOrder: paramOrder, nodes: planned,
-                         unusedNodes: file.nodes.indices.filter { !needed.contains($0) }.map { file.nodes[$0].id })
+                         unusedNodes: file.nodes.indices.filter { !needed.contains($0) }.map { file.nodes[$0].id },
+                         models: models)
     }
 
     static func sorted(_ d: [Diagnostic]) -> [Diagnostic] {

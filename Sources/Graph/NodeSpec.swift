@@ -48,6 +48,8 @@ public struct NodeTypingContext {
     public var inputTypes: [String: ValueType]
     /// The graph file's folder, for ops that peek at an input file's header to type their output.
     public var baseDirectory: URL
+    /// The graph's models, by name (for ops that read a model's config to type their output).
+    public var models: [String: ModelRef] = [:]
 
     /// Where an `inputPath` param points, or nil when it is empty.
     public func inputPath(_ name: String) -> URL? {
@@ -65,6 +67,8 @@ public struct NodeContext {
     public var seed: Int
     /// Absolute paths of `inputPath` params, resolved against the graph's directory.
     public var inputPaths: [String: URL]
+    /// Models named by this node's `.model` params, by param name.
+    public var models: [String: ModelRef] = [:]
     /// The resolved recipe to embed in written files (see `Recipe`).
     public var recipe: String
     /// Reports progress of long work (step, total).
@@ -83,6 +87,12 @@ public struct NodeContext {
     public func input(_ name: String) throws -> Value {
         guard let v = inputs[name]?.first else { throw NodeError("node '\(nodeID)': nothing connected to input '\(name)'") }
         return v
+    }
+
+    /// The model a `.model` param names.
+    public func model(_ param: String = "model") throws -> ModelRef {
+        guard let m = models[param] else { throw NodeError("node '\(nodeID)': no model for param '\(param)'") }
+        return m
     }
 
     /// The resolved location of an `inputPath` param, or an error when it was not given.

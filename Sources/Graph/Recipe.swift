@@ -49,20 +49,6 @@ public struct Recipe: Equatable {
         return Recipe(graphPath: graph, source: source, seed: seed, params: map("params"), files: map("files"))
     }
 
-    /// YAML double-quoted scalar.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if u.value < 0x20 || u.value == 0x7f { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    /// YAML double-quoted scalar: a JSON string literal is one (JSON's escapes are a subset of YAML's).
+    static func quote(_ s: String) -> String { JSONValue.quoted(s) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import TensorCore
 
 /// `tedi bench gemm|conv` — GFLOPS of raw sgemm and of the conv kernels on StyleGAN2 shapes.
@@ -8,6 +9,7 @@ enum BenchCommand: Command {
     static let usage = """
         usage: tedi bench gemm [--threads N] [--shapes all|small] [--runs R]
                tedi bench conv [--threads N] [--shapes all|small] [--runs R]
+               tedi bench generator [--size S] [--channel-multiplier M] [--batch B] [--threads N] [--runs R] [--backward]
 
           gemm   raw sgemm GFLOPS on the GEMMs StyleGAN2's 3x3 convs produce: the whole layer
                  (M=Cout, K=Cin*9, N=H*W, N capped at \(KernelBenchmark.maxGemmColumns)) and one im2col tile
@@ -16,9 +18,14 @@ enum BenchCommand: Command {
           --threads N   threads for OpenBLAS and tedi's loops (default: TEDI_THREADS or all cores)
           --shapes      all (8 to 1024 px) or small (8 to 64 px); default all
           --runs R      timed runs per figure, the median is printed (default 5)
+          generator     StyleGAN2 z -> image with random weights (style_dim 512, n_mlp 8, noise const;
+                        defaults: size 256, cm 1, batch 1); --backward adds the gradient of sum(image)
+                        with respect to w+; prints median and min ms and peak RSS (VmHWM).
+                        tools/bench_generator.sh runs it beside tools/bench_torch.py.
         """
 
     static func run(_ args: [String]) throws -> Int32 {
+        if args.first == "generator" { return try benchGenerator(Array(args.dropFirst())) }
         var a = Arguments(args)
         let threads = try a.int("threads", default: Threads.count)
         let runs = try a.int("runs", default: 5)
@@ -74,5 +81,53 @@ enum BenchCommand: Command {
                   + pad(fmt(mg), 12) + pad(fmt(mg / gemm, 2), 7) + pad(fmt(conv * 1000), 11))
         }
         print("lowest ratio \(fmt(worst, 2)) (target >= 0.70)")
+    }
+}
+
+extension BenchCommand {
+    /// `tedi bench generator`: wall time of a StyleGAN2 forward (and backward) pass and peak RSS.
+    static func benchGenerator(_ args: [String]) throws -> Int32 {
+        var a = Arguments(args)
+        let size = try a.int("size", default: 256), cm = try a.int("channel-multiplier", default: 1)
+        let batch = try a.int("batch", default: 1), runs = try a.int("runs", default: 5)
+        let threads = try a.int("threads", default: Threads.count)
+        let backward = a.flag("backward")
+        try a.finish()
+        guard (1...64).contains(batch) else { throw UsageError("--batch must be in 1...64, got \(batch)") }
+        guard (1...256).contains(threads) else { throw UsageError("--threads must be in 1...256, got \(threads)") }
+        guard (1...100).contains(runs) else { throw UsageError("--runs must be in 1...100, got \(runs)") }
+        Threads.count = threads
+        let config = try StyleGAN2Config(size: size, styleDim: 512, nMLP: 8, channelMultiplier: cm)
+        let g = try StyleGAN2Generator.random(config: config, seed: 1)
+        let z = try Tensor.randomNormal([batch, 512], seed: 2)
+        var times: [Double] = []
+        for i in 0...runs {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            if backward {
+                let tape = Tape()
+                let wplus = tape.watch(try g.broadcastLatent(g.mapping(z)))
+                let out = try g.synthesis(wplus, noise: .const)
+                _ = try tape.gradients(of: out, wrt: [wplus])
+            } else {
+                _ = try g.generate(z: z, noise: .const)
+            }
+            if i > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6) }   // run 0 warms up
+        }
+        times.sort()
+        let rss = peakRSSMiB()
+        print("tedi generator size \(size) cm \(cm) batch \(batch) threads \(threads) \(backward ? "forward+backward" : "forward"): "
+              + "median \(fmt(times[times.count / 2])) ms, min \(fmt(times[0])) ms, peak RSS \(fmt(rss)) MiB (\(runs) runs)")
+        print("RESULT median_ms=\(fmt(times[times.count / 2], 2)) min_ms=\(fmt(times[0], 2)) peak_rss_mib=\(fmt(rss))")
+        return 0
+    }
+
+    /// Peak resident set size (VmHWM of /proc/self/status) in MiB, or 0 where unavailable.
+    static func peakRSSMiB() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
+            return kb / 1024
+        }
+        return 0
     }
 }

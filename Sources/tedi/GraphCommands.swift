@@ -62,6 +62,17 @@ struct LoadedGraph {
         return LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0], recipe: recipe)
     }
 
+    /// The usual command line of a graph command: `--set`/`--seed(s)` options, then exactly one
+    /// graph (or PNG) argument; anything left over is a usage error.
+    static func fromCommandLine(_ args: inout Arguments) throws -> LoadedGraph {
+        let options = try LoadedGraph.options(&args)
+        let rest = args.positionals()
+        guard rest.count == 1 else { throw UsageError("give one graph file (or a PNG written by tedi)") }
+        let loaded = try LoadedGraph.load(rest[0], options: options)
+        try args.finish()
+        return loaded
+    }
+
     /// Refuses a PNG rerun whose inputs are missing or changed since the PNG was written.
     func verifyRecipeInputs() throws {
         guard let recipe else { return }
@@ -107,11 +118,7 @@ enum RunCommand: Command {
         let reportPath = try args.option("report")
         let quiet = args.flag("quiet")
         let cache = try cacheFromArguments(&args)
-        let options = try LoadedGraph.options(&args)
-        let rest = args.positionals()
-        guard rest.count == 1 else { throw UsageError("give one graph file or PNG") }
-        let loaded = try LoadedGraph.load(rest[0], options: options)
-        try args.finish()
+        let loaded = try LoadedGraph.fromCommandLine(&args)
         try loaded.verifyRecipeInputs()
         let runner = GraphRunner(plan: loaded.plan, cache: cache, outDirectory: URL(fileURLWithPath: out))
         runner.progress = Progress(enabled: !quiet)
@@ -143,11 +150,7 @@ enum CheckCommand: Command {
 
     static func run(_ argv: [String]) throws -> Int32 {
         var args = Arguments(argv)
-        let options = try LoadedGraph.options(&args)
-        let rest = args.positionals()
-        guard rest.count == 1 else { throw UsageError("give one graph file") }
-        let loaded = try LoadedGraph.load(rest[0], options: options)
-        try args.finish()
+        let loaded = try LoadedGraph.fromCommandLine(&args)
         let plan = loaded.plan
         print("\(plan.file.path): ok — \(plan.nodes.count) node\(plan.nodes.count == 1 ? "" : "s") to run, params: \(plan.paramOrder.map { "\($0)=\(plan.params[$0]!)" }.joined(separator: ", "))")
         if !plan.unusedNodes.isEmpty { print("note: not feeding any output, so never run: \(plan.unusedNodes.joined(separator: ", "))") }
@@ -163,20 +166,17 @@ enum PlanCommand: Command {
     static func run(_ argv: [String]) throws -> Int32 {
         var args = Arguments(argv)
         let cache = try cacheFromArguments(&args)
-        let options = try LoadedGraph.options(&args)
-        let rest = args.positionals()
-        guard rest.count == 1 else { throw UsageError("give one graph file") }
-        let loaded = try LoadedGraph.load(rest[0], options: options)
-        try args.finish()
+        let loaded = try LoadedGraph.fromCommandLine(&args)
         let runner = GraphRunner(plan: loaded.plan, cache: cache, outDirectory: URL(fileURLWithPath: "out"))
         let rows = try runner.plan(seeds: loaded.seeds)
         var lastSeed: Int?
         var toRun = 0
+        let idWidth = rows.map(\.node.count).max() ?? 0, opWidth = rows.map(\.op.count).max() ?? 0
         for r in rows {
             if r.seed != lastSeed { print("seed \(r.seed):"); lastSeed = r.seed }
             let what = r.cached ? "cached" : (r.sharedWithEarlierSeed ? "reused (same as an earlier seed)" : "run")
             if what == "run" { toRun += 1 }
-            print("  \(r.node.padding(toLength: 14, withPad: " ", startingAt: 0)) \(r.op.padding(toLength: 14, withPad: " ", startingAt: 0)) \(what.padding(toLength: 34, withPad: " ", startingAt: 0)) \(r.key.prefix(12))")
+            print("  \(r.node.padding(toLength: idWidth, withPad: " ", startingAt: 0))  \(r.op.padding(toLength: opWidth, withPad: " ", startingAt: 0))  \(what.padding(toLength: 32, withPad: " ", startingAt: 0))  \(r.key.prefix(12))")
         }
         var outside: [String] = []
         for i in loaded.plan.nodes.indices {
@@ -200,11 +200,7 @@ enum GraphCommand: Command {
         var args = Arguments(argv)
         let format = try args.option("format") ?? "dot"
         guard format == "dot" || format == "mermaid" else { throw UsageError("--format is dot or mermaid, got '\(format)'") }
-        let options = try LoadedGraph.options(&args)
-        let rest = args.positionals()
-        guard rest.count == 1 else { throw UsageError("give one graph file") }
-        let loaded = try LoadedGraph.load(rest[0], options: options)
-        try args.finish()
+        let loaded = try LoadedGraph.fromCommandLine(&args)
         let plan = loaded.plan
         var lines: [String] = []
         func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }

@@ -137,7 +137,7 @@ struct RunnerCLITests {
         try FileManager.default.removeItem(atPath: dir.path("photo.png"))
         let missing = try tedi(["run", "g.yaml", "--no-cache"], in: dir.url)
         #expect(missing.code == 1)
-        #expect(missing.stderr.hasPrefix("g.yaml:5:35: error: node 'photo': cannot read input file"), "\(missing.stderr)")
+        #expect(missing.stderr.hasPrefix("g.yaml:5:35: error: node 'photo': no such file: 'photo.png'"), "\(missing.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path("default-cache")))
     }
 }

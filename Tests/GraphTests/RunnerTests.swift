@@ -80,16 +80,30 @@ nodes:
           w: { op: write.png, in: m, path: m.png }
           v: { op: write.png, in: c, path: c.png }
         """
-        let plan = try loadPlan(yaml, in: dir, name: "g.yaml", catalog: TestOps.catalog())
+        // Validation finds missing inputs, before anything runs.
         do {
+            let plan = try loadPlan(yaml, in: dir, name: "g.yaml", catalog: TestOps.catalog())
             _ = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("out")).run(seeds: [0])
             Issue.record("the run should fail")
         } catch let e as GraphErrors {
             #expect(e.diagnostics.count == 2)
             let lines = e.description.split(separator: "\n").map(String.init)
             let (l1, c1) = shifted(loc(yaml, "path: gone.png"), 6), (l2, c2) = loc(yaml, "sub/also")
-            #expect(lines.first == "\(dir.path("g.yaml")):\(l1):\(c1): error: node 'a': cannot read input file '\(dir.path("gone.png"))' (param 'path')")
-            #expect(lines.last == "\(dir.path("g.yaml")):\(l2):\(c2): error: node 'c': cannot read input file '\(dir.path("sub/also-gone.png"))' (param 'path')")
+            #expect(lines.first == "\(dir.path("g.yaml")):\(l1):\(c1): error: node 'a': no such file: 'gone.png' (looked for \(dir.path("gone.png")))")
+            #expect(lines.last == "\(dir.path("g.yaml")):\(l2):\(c2): error: node 'c': no such file: 'sub/also-gone.png' (looked for \(dir.path("sub/also-gone.png")))")
+        }
+        // A file that disappears after validation is still reported at its param, by the runner.
+        try writeFixturePNG(dir, "gone.png")
+        try FileManager.default.createDirectory(atPath: dir.path("sub"), withIntermediateDirectories: true)
+        try writeFixturePNG(dir, "sub/also-gone.png")
+        let plan = try loadPlan(yaml, in: dir, name: "g.yaml", catalog: TestOps.catalog())
+        try FileManager.default.removeItem(atPath: dir.path("gone.png"))
+        do {
+            _ = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("out")).run(seeds: [0])
+            Issue.record("the run should fail")
+        } catch let e as GraphErrors {
+            let (l1, c1) = shifted(loc(yaml, "path: gone.png"), 6)
+            #expect(e.description == "\(dir.path("g.yaml")):\(l1):\(c1): error: node 'a': cannot read input file '\(dir.path("gone.png"))' (param 'path')")
         }
         #expect(filesUnder(dir.sub("out")).isEmpty)
     }

@@ -39,3 +39,25 @@ import Nodes
         }
     }
 }
+
+/// The README shows `tedi check Examples/broken.yaml`; these are exactly its errors.
+@Suite struct BrokenExampleTests {
+    @Test func brokenExampleReportsEveryMistake() throws {
+        let path = ShippedGraphsTests.graphsDirectory.deletingLastPathComponent().appendingPathComponent("Examples/broken.yaml").path
+        do {
+            _ = try GraphValidator.validate(try GraphFile.load(path: path), catalog: NodeCatalog.standard)
+            Issue.record("Examples/broken.yaml should not validate")
+        } catch let e as GraphErrors {
+            let lines = e.diagnostics.map { d in "\(d.location.map { "\($0.line):\($0.column)" } ?? "-") \(d.message)" }
+            #expect(lines == [
+                "6:52 op 'synthfaces.sample' has no param 'indx' (did you mean 'index'?); params: seed, index, size, caption",
+                "7:16 unknown op 'sketch.edge' (did you mean 'sketch.edges'?); run `tedi nodes` for the list",
+                "8:33 type mismatch: input 'base' of 'mixed' (mix) takes Latent, but 'face' gives Image",
+                "8:52 type mismatch: input 'style' of 'mixed' (mix) takes Latent, but 'face' gives Image",
+                "9:3 cycle: a -> b -> a",
+                "10:44 unresolved '${sise}': no param 'sise' (did you mean 'size'?)",
+                "11:40 param 'path' of 'save' (write.png): output path '../outside.png' leaves the --out directory through '..'",
+            ])
+        }
+    }
+}

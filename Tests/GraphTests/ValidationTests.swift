@@ -481,8 +481,9 @@ func expectOneError(_ yaml: String, at p: (Int, Int), _ fragments: String..., se
     }
 
     @Test func shippedCatalogHasNoTestOps() {
-        #expect(NodeCatalog.standard.names == ["image.blend", "image.grayscale", "image.resize", "input.image", "input.label",
-                                               "input.sketch", "input.text", "label.colorize", "sketch.edges", "write.grid", "write.png"])
+        #expect(!NodeCatalog.standard.names.isEmpty)
+        #expect(NodeCatalog.standard.names.allSatisfy { !$0.hasPrefix("test.") })
+        #expect(NodeCatalog.standard.specs.values.allSatisfy { !$0.summary.isEmpty && $0.params.allSatisfy { !$0.doc.isEmpty } })
         #expect(TestOps.catalog()["test.count"] != nil)
         #expect(NodeCatalog.standard["test.count"] == nil)
     }

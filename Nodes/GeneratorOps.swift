@@ -1,0 +1,136 @@
+import Foundation
+import Graph
+import Imaging
+import Models
+import TensorCore
+
+/// Generators loaded once per process, by weights file and graph config.
+final class ModelStore: @unchecked Sendable {
+    static let shared = ModelStore()
+    private let lock = NSLock()
+    private var generators: [String: StyleGAN2Generator] = [:]
+    private var means: [String: Tensor] = [:]
+
+    /// The graph's inline config as a StyleGAN2 config, or nil to use the file's `__metadata__`.
+    static func config(_ m: ModelRef) throws -> StyleGAN2Config? {
+        var meta: [String: String] = [:]
+        for (k, v) in m.config { meta[k] = v.description }
+        return try StyleGAN2Config.fromMetadata(meta, source: "model '\(m.name)' in the graph")
+    }
+
+    func generator(_ m: ModelRef) throws -> StyleGAN2Generator {
+        let key = m.url.path + "|" + m.canonicalConfig
+        lock.lock(); defer { lock.unlock() }
+        if let g = generators[key] { return g }
+        let g = try StyleGAN2Generator.load(path: m.url.path, config: try ModelStore.config(m))
+        generators[key] = g
+        return g
+    }
+
+    /// rosinality's mean latent (4096 z from Philox seed 0), computed once per model.
+    func meanLatent(_ m: ModelRef, _ g: StyleGAN2Generator) throws -> Tensor {
+        let key = m.url.path + "|" + m.canonicalConfig
+        lock.lock()
+        if let w = means[key] { lock.unlock(); return w }
+        lock.unlock()
+        let w = try g.meanLatent(count: 4096, seed: 0)
+        lock.lock(); means[key] = w; lock.unlock()
+        return w
+    }
+
+    /// The layer count of a model's W+ read from its file header or graph config (nil when unknown).
+    static func layers(_ m: ModelRef) -> Int? {
+        if let c = try? config(m) { return c.nLatent }
+        guard let f = try? SafeTensors.File(path: m.url.path), let c = try? StyleGAN2Config.fromMetadata(f.metadata, source: m.url.path) else { return nil }
+        return c.nLatent
+    }
+}
+
+/// The StyleGAN2 ops: seeded sampling in W, the mapping network, and synthesis. The model is a
+/// rosinality-compatible generator named in the graph's `models:` section.
+enum GeneratorOps {
+    static let modelParam = ParamSpec("model", .model, default: .string(""), doc: "a generator from the graph's models: section (default: the only one)")
+    static let truncationParam = ParamSpec("truncation", .float(min: 0, max: 2), default: .float(1), doc: "ψ: w̄ + ψ(w − w̄) toward the mean latent (1 = none)")
+
+    static func truncated(_ w: Tensor, ctx: NodeContext, model: ModelRef, generator g: StyleGAN2Generator) throws -> Tensor {
+        let psi = Float(ctx.double("truncation"))
+        if psi == 1 { return w }
+        return try g.truncate(w, psi: psi, mean: try ModelStore.shared.meanLatent(model, g))
+    }
+
+    static let sample = NodeSpec(
+        name: "sample", summary: "seeded latent codes: z from Philox, mapped to w (optionally truncated, or broadcast to w+)",
+        outputs: [("out", .latent)],
+        params: [
+            modelParam,
+            ParamSpec("seed", .int(min: 0, max: nil), default: .string("${seed}"), doc: "seed of z (default: the run's seed)"),
+            ParamSpec("count", .int(min: 1, max: 256), default: .int(1), doc: "how many codes"),
+            truncationParam,
+            ParamSpec("space", .choice(["z", "w", "w+"]), default: .string("w"), doc: "output z itself, w, or w repeated for every layer (w+)"),
+        ],
+        inferTypes: { ctx in
+            let space = ctx.params["space"]?.stringValue ?? "w"
+            var t = ValueType(.latent, latentSpace: space)
+            if space == "w+", let name = ctx.params["model"]?.stringValue, let m = ctx.models[name] { t.layers = ModelStore.layers(m) }
+            return ["out": t]
+        },
+        run: { ctx in
+            let m = try ctx.model(), g = try ModelStore.shared.generator(m)
+            let z = try g.randomZ(count: ctx.int("count"), seed: UInt64(ctx.int("seed")))
+            let space = ctx.string("space")
+            if space == "z" { return NodeResult(outputs: ["out": .latent(Latent(space: "z", codes: z))]) }
+            let w = try truncated(try g.mapping(z), ctx: ctx, model: m, generator: g)
+            let codes = space == "w+" ? try g.broadcastLatent(w).detached : w
+            return NodeResult(outputs: ["out": .latent(Latent(space: space, codes: codes))])
+        })
+
+    static let map = NodeSpec(
+        name: "map", summary: "the mapping network: z latents → w",
+        inputs: [PortSpec("in", accepts: [.latent], doc: "z codes (n, style_dim)")],
+        outputs: [("out", .latent)],
+        params: [modelParam, truncationParam],
+        inferTypes: { _ in ["out": ValueType(.latent, latentSpace: "w")] },
+        check: { ctx in
+            if let s = ctx.inputTypes["in"]?.latentSpace, s != "z" { return [("map takes z latents, got \(s)", nil)] }
+            return []
+        },
+        run: { ctx in
+            guard case let .latent(l) = try ctx.input("in") else { throw NodeError("map needs a latent") }
+            guard l.space == "z" else { throw NodeError("map takes z latents, got \(l.space)") }
+            let m = try ctx.model(), g = try ModelStore.shared.generator(m)
+            let w = try truncated(try g.mapping(l.codes), ctx: ctx, model: m, generator: g)
+            return NodeResult(outputs: ["out": .latent(Latent(space: "w", codes: w))])
+        })
+
+    static let synthesize = NodeSpec(
+        name: "synthesize", summary: "the generator: latents (z, w or w+) → images; `raw` is the unclamped (n,3,H,W) output",
+        inputs: [PortSpec("in", accepts: [.latent], doc: "codes: z (mapped first), w (every layer) or w+")],
+        outputs: [("out", .image), ("raw", .tensor)],
+        params: [
+            modelParam, truncationParam,
+            ParamSpec("noise", .choice(["const", "zero", "random"]), default: .string("const"), doc: "per-layer noise: the stored maps, none, or seeded random"),
+            ParamSpec("noise_seed", .int(min: 0, max: nil), default: .string("${seed}"), doc: "seed of random noise"),
+            ParamSpec("columns", .int(min: 1, max: 64), default: .int(8), doc: "grid columns of `out` when there are several codes"),
+        ],
+        check: { ctx in
+            guard let name = ctx.params["model"]?.stringValue, let m = ctx.models[name],
+                  let layers = ModelStore.layers(m), let t = ctx.inputTypes["in"], let l = t.layers, t.latentSpace == "w+" else { return [] }
+            return l == layers ? [] : [("the w+ latent has \(l) layers but model '\(name)' takes \(layers)", nil)]
+        },
+        run: { ctx in
+            guard case let .latent(l) = try ctx.input("in") else { throw NodeError("synthesize needs a latent") }
+            let m = try ctx.model(), g = try ModelStore.shared.generator(m)
+            var w = l.space == "z" ? try g.mapping(l.codes) : l.codes
+            w = try truncated(w, ctx: ctx, model: m, generator: g)
+            let noise: StyleGAN2Noise
+            switch ctx.string("noise") {
+            case "zero": noise = .zero
+            case "random": noise = .random(seed: UInt64(ctx.int("noise_seed")))
+            default: noise = .const
+            }
+            let raw = try g.synthesis(w, noise: noise).detached
+            let images = try Image.images(from: raw)
+            let sheet = images.count == 1 ? images[0] : try Image.grid(images, columns: ctx.int("columns"), padding: 2, background: [255])
+            return NodeResult(outputs: ["out": .image(sheet), "raw": .tensor(raw)])
+        })
+}

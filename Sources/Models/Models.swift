@@ -1,2 +1,0 @@
-// Placeholder until the Models module lands.
-enum ModelsModule {}

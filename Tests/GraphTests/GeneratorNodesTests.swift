@@ -1,0 +1,101 @@
+import Foundation
+import Graph
+import Nodes
+import TensorCore
+import Testing
+
+/// The generator ops in graphs, on the small PyTorch fixtures of Tests/ModelsTests (rosinality's
+/// Generator with random weights, size 16, channel multiplier 2, channels divided by 32).
+@Suite struct GeneratorNodesTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("ModelsTests/Fixtures/s16_cm2")
+    static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
+
+    /// `input.latent → synthesize → write.npy` writes the raw generator output, equal to PyTorch's.
+    @Test func latentToRawOutputMatchesPyTorch() throws {
+        let dir = try TempDir("gen-npy")
+        let yaml = """
+        tedi: 1
+        models:
+          faces: \(Self.fixture("weights.safetensors"))
+        nodes:
+          codes: { op: input.latent, path: \(Self.fixture("wplus.npy")), space: w+ }
+          image: { op: synthesize, in: codes, noise: const }
+          raw:   { op: write.npy, in: image.raw, path: out.npy }
+        """
+        let plan = try loadPlan(yaml, in: dir, catalog: NodeCatalog.standard)
+        _ = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("out")).run(seeds: [0])
+        let ours = try Npy.readTensor(dir.path("out/out.npy")), torch = try Npy.readTensor(Self.fixture("out_wplus.npy"))
+        #expect(ours.shape == torch.shape)
+        let err = zip(ours.scalars, torch.scalars).map { Swift.abs($0 - $1) }.max() ?? .infinity
+        #expect(err <= 1e-3, "max abs error \(err)")
+    }
+
+    @Test func samplingIsSeededAndModelChangesInvalidateKeys() throws {
+        let dir = try TempDir("gen-sample")
+        try FileManager.default.copyItem(atPath: Self.fixture("weights.safetensors"), toPath: dir.path("g.safetensors"))
+        let yaml = """
+        tedi: 1
+        models:
+          faces: g.safetensors
+        nodes:
+          w:     { op: sample, count: 2, truncation: 0.7 }
+          image: { op: synthesize, in: w }
+          save:  { op: write.png, in: image, path: "face_${seed}.png" }
+        """
+        let plan = try loadPlan(yaml, in: dir, catalog: NodeCatalog.standard)
+        let r1 = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("a")).run(seeds: [0, 1])
+        _ = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("b")).run(seeds: [0, 1])
+        #expect(dir.read("a/face_0.png") == dir.read("b/face_0.png"))
+        #expect(dir.read("a/face_0.png") != dir.read("a/face_1.png"))
+        // Other weights under the same name: every node that reads the model gets a new key.
+        var g = try SafeTensors.read(dir.path("g.safetensors"))
+        g.tensors["style.1.bias"] = g.tensors["style.1.bias"]!.adding(0.5)
+        try SafeTensors.write(g.tensors, metadata: g.metadata, to: dir.path("g.safetensors"))
+        let r2 = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("c")).run(seeds: [0])
+        #expect(r2.nodes[0].key != r1.nodes[0].key && r2.nodes[1].key != r1.nodes[1].key)
+    }
+
+    @Test func modelsAreCheckedBeforeRunning() throws {
+        let dir = try TempDir("gen-bad")
+        let yaml = """
+        tedi: 1
+        models:
+          faces: \(Self.fixture("weights.safetensors"))
+          other: missing.safetensors
+        nodes:
+          w:     { op: sample, model: facez, space: w+ }
+          style: { op: sample, model: faces, seed: 3, space: w+ }
+          m:     { op: mix, in: { base: w, style: style }, layers: "5-6" }
+          image: { op: synthesize, in: m }
+          save:  { op: write.png, in: image, path: x.png }
+        """
+        do {
+            _ = try loadPlan(yaml, in: dir, catalog: NodeCatalog.standard)
+            Issue.record("validation should fail")
+        } catch let e as GraphErrors {
+            let messages = e.diagnostics.map(\.message)
+            #expect(messages.contains { $0.hasPrefix("model 'other': no such file 'missing.safetensors'") }, "\(messages)")
+            #expect(messages.contains("node 'w': no model 'facez' in the graph's models (did you mean 'faces'?)"), "\(messages)")
+            // The size-16 model has 6 W+ layers (0–5), read from its file's __metadata__.
+            #expect(messages.contains("node 'm': layer 6 is outside the latent's 6 layers (0–5)"), "\(messages)")
+            #expect(messages.count == 3, "\(messages)")
+        }
+        // With two usable models, a node must say which one it means.
+        let two = """
+        tedi: 1
+        models:
+          a: \(Self.fixture("weights.safetensors"))
+          b: \(Self.fixture("weights.safetensors"))
+        nodes:
+          w:    { op: sample }
+          save: { op: write.npy, in: w, path: w.npy }
+        """
+        do {
+            _ = try loadPlan(two, in: dir, name: "two.yaml", catalog: NodeCatalog.standard)
+            Issue.record("validation should fail")
+        } catch let e as GraphErrors {
+            #expect(e.diagnostics.map(\.message) == ["node 'w' (sample) needs param 'model': the graph declares several models (a, b)"])
+        }
+    }
+}
