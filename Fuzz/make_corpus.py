@@ -76,6 +76,17 @@ nodes:
   f: { op: write.npy, in: b, path: /abs.npy }
   g: { op: input.text, text: "${missing}" }
 """,
+    "models_errors.yaml": """tedi: 1
+models:
+  ffhq: ffhq.safetensors
+  small: { path: small.safetensors, size: 64, style_dim: 64, n_mlp: 2, channel_multiplier: 1 }
+nodes:
+  w:     { op: sample, model: small, count: 2, truncation: 0.7, space: w+ }
+  style: { op: sample, model: ffhq, seed: 42, space: w+ }
+  mixed: { op: mix, in: { base: w, style: style }, layers: "8-17" }
+  image: { op: synthesize, model: small, in: mixed, noise: const }
+  sheet: { op: write.png, in: image, path: "mix_${seed}.png" }
+""",
     "flow.yaml": '{tedi: 1, nodes: {t: {op: input.text, text: "x"}, w: {op: write.text, in: t, path: "a.txt"}}}\n',
 }
 for name, text in GRAPHS.items():
