@@ -17,6 +17,8 @@ public final class Checkpoint {
     public let url: URL
     /// Called when a checkpoint file is damaged and dropped.
     public var onCorruption: ((String) -> Void)?
+    /// Called when `run` cannot save (disk full, read-only); the loop goes on without saving.
+    public var onWriteFailure: ((String) -> Void)?
     private static let magic = Array("TEDK1\n".utf8)
 
     /// A checkpoint for the node whose memo key is `key` (64 hex digits), under `directory`.
@@ -75,7 +77,8 @@ public final class Checkpoint {
     /// exists and saving every `every` steps (and after the last). `encode`/`decode` turn the
     /// state into bytes and back; a state that fails to decode counts as no checkpoint.
     /// `body(&state, step)` performs step `step` (0-based). Throws `NodeCancelled` between steps
-    /// when `isCancelled()` says so; the latest completed step is saved first.
+    /// when `isCancelled()` says so; the latest completed step is saved first. A save that fails
+    /// is reported through `onWriteFailure` and does not stop the loop: checkpoints only save time.
     public func run<State>(steps: Int, every: Int, initial: () throws -> State,
                            encode: (State) -> [UInt8], decode: ([UInt8]) -> State?,
                            isCancelled: () -> Bool = { false },
@@ -91,14 +94,23 @@ public final class Checkpoint {
         let resumedAt = start
         let interval = max(1, every)
         var step = start
+        var warned = false
+        func trySave() {
+            do {
+                try save(step: step, state: encode(state))
+            } catch {
+                if !warned { onWriteFailure?("could not save a checkpoint at step \(step) (\(error)); going on without checkpoints") }
+                warned = true
+            }
+        }
         while step < steps {
             if isCancelled() {
-                if step > start { try save(step: step, state: encode(state)) }
+                if step > start { trySave() }
                 throw NodeCancelled()
             }
             try body(&state, step)
             step += 1
-            if step % interval == 0 || step == steps { try save(step: step, state: encode(state)) }
+            if step % interval == 0 || step == steps { trySave() }
         }
         return (state, resumedAt)
     }
@@ -112,6 +124,7 @@ extension DiskCache {
     public func checkpoint(key: String) -> Checkpoint {
         let c = Checkpoint(directory: checkpointDirectory, key: key)
         c.onCorruption = onCorruption
+        c.onWriteFailure = onWriteFailure
         return c
     }
 }

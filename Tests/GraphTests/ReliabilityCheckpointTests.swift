@@ -168,4 +168,21 @@ enum TrainLoop {
         }
         #expect(r3.resumedAt == 3 && r3.state == TrainLoop.reference(steps: 10))
     }
+
+    /// A checkpoint that cannot be written (here its folder is a file) costs only the ability to
+    /// resume: the loop finishes with the right state and one warning.
+    @Test func failedSavesDoNotStopTheLoop() throws {
+        let dir = try TempDir("checkpoint-unwritable")
+        try dir.write("not a folder", to: "blocked")
+        let cp = Checkpoint(directory: dir.sub("blocked"), key: String(repeating: "ef", count: 32))
+        var warnings: [String] = []
+        cp.onWriteFailure = { warnings.append($0) }
+        let r = try cp.run(steps: 12, every: 3, initial: { TrainLoop.initial }, encode: TrainLoop.encode, decode: TrainLoop.decode) { s, k in
+            TrainLoop.step(&s, k)
+        }
+        #expect(r.state == TrainLoop.reference(steps: 12) && r.resumedAt == 0)
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("could not save a checkpoint at step 3") == true, "\(warnings)")
+        #expect(cp.load() == nil)
+    }
 }
