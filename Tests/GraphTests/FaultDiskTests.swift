@@ -9,8 +9,10 @@ import Glibc
 /// half-written left behind, and a later run with room completes with identical bytes.
 ///
 /// Uses a 64 KiB tmpfs (the test runs as root in CI). Without permission to mount, the disk-full
-/// cases fall back to a per-file size limit (`ulimit -f`, with SIGXFSZ ignored so writes fail with
-/// EFBIG) and the read-only cases to `chmod 555` (meaningless for root, so skipped then).
+/// cases fall back to a per-file size limit (`ulimit -f` in /bin/sh's 512-byte blocks, with
+/// SIGXFSZ ignored so writes fail with EFBIG) and the read-only cases to `chmod 555`
+/// (meaningless for root, so skipped then). Outputs here are at most ~16 KB, cache entries up to
+/// ~25 KB.
 @Suite(.serialized) struct FaultDiskTests {
     let seeds = ["--seeds", "0-3"]
 
@@ -32,10 +34,12 @@ import Glibc
         defer { fs?.unmount() }
         // 8 outputs (4 sheets of ~15 KB, 4 captions) need more than 64 KiB of 4 KiB blocks.
         let r = try tediEnv(["run", "a.yaml", "--cache", "cache", "--out", "small/out", "--quiet"] + seeds, in: dir.url,
-                            shellPrefix: fs == nil ? "trap '' XFSZ; ulimit -f 16" : nil)
+                            shellPrefix: fs == nil ? "trap '' XFSZ; ulimit -f 16" : nil)   // 8 KB per file
         #expect(r.code == 3, "exit \(r.code): \(r.stderr)")
         let expected = fs == nil ? "File too large" : "No space left on device"
-        #expect(r.stderr.hasPrefix("tedi: error: node '"), "\(r.stderr)")
+        // (With the per-file limit the cache stores fail too, each with a warning line first.)
+        let last = r.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.hasPrefix("tedi: error: node '"), "\(r.stderr)")
         #expect(r.stderr.contains("could not write"), "\(r.stderr)")
         #expect(r.stderr.contains(expected), "\(r.stderr)")
         #expect(r.stderr.contains("nothing was left under that name"), "\(r.stderr)")
@@ -62,7 +66,7 @@ import Glibc
         defer { fs?.unmount() }
         // The cache (about 300 KB for this sweep) cannot fit; the run warns and still succeeds.
         let r = try tediEnv(["run", "a.yaml", "--cache", "small/cache", "--out", "out", "--quiet"] + seeds, in: dir.url,
-                            shellPrefix: fs == nil ? "trap '' XFSZ; ulimit -f 16" : nil)
+                            shellPrefix: fs == nil ? "trap '' XFSZ; ulimit -f 32" : nil)   // 16 KB: outputs fit, big entries do not
         #expect(r.code == 0, "exit \(r.code): \(r.stderr)")
         let warnings = r.stderr.split(separator: "\n")
         #expect(!warnings.isEmpty)
@@ -74,7 +78,7 @@ import Glibc
         #expect(cache.temps.isEmpty, "failed cache writes left temp files: \(cache.temps)")
         // A second run on the full cache reads what fit and still produces the same bytes.
         let again = try tediEnv(["run", "a.yaml", "--cache", "small/cache", "--out", "out2", "--quiet"] + seeds, in: dir.url,
-                                shellPrefix: fs == nil ? "trap '' XFSZ; ulimit -f 16" : nil)
+                                shellPrefix: fs == nil ? "trap '' XFSZ; ulimit -f 32" : nil)
         #expect(again.code == 0, "\(again.stderr)")
         #expect(filesUnder(dir.sub("out2")) == reference)
         print("fault disk-full (\(fs == nil ? "ulimit -f" : "64 KiB tmpfs")) on --cache: exit 0, \(warnings.count) warnings, \(cache.valid.count) valid entries stored, 0 corrupt, outputs identical")
