@@ -26,7 +26,12 @@ enum InputOps {
             guard let url = ctx.inputPaths["path"] else { return NodeResult(outputs: ["out": .text(ctx.string("text"))]) }
             let bytes = try FileIO.readAll(url.path, limit: maxTextLength * 4)
             guard let s = String(validating: bytes, as: UTF8.self) else { throw NodeError("\(url.path) is not UTF-8 text") }
-            return NodeResult(outputs: ["out": .text(s.trimmingCharacters(in: .whitespacesAndNewlines))])
+            let caption = s.trimmingCharacters(in: .whitespacesAndNewlines)
+            // The same cap as an inline `text`; the byte limit above alone allows 4× as many ASCII characters.
+            guard caption.count <= maxTextLength else {
+                throw NodeError("\(url.path): caption is \(caption.count) characters, longer than the limit of \(maxTextLength)")
+            }
+            return NodeResult(outputs: ["out": .text(caption)])
         })
 
     static let image = NodeSpec(

@@ -16,6 +16,9 @@ public final class DiskCache: @unchecked Sendable {
 
     /// Called with a message when a corrupt entry is found (the runner prints it as a warning).
     public var onCorruption: ((String) -> Void)?
+    /// Called with a message when a result cannot be stored (disk full, read-only); the run goes
+    /// on without caching it.
+    public var onWriteFailure: ((String) -> Void)?
 
     public init(root: URL) {
         self.root = root
@@ -87,13 +90,32 @@ public final class DiskCache: @unchecked Sendable {
         return out
     }
 
-    /// Evicts least recently used entries until the cache holds at most `maxBytes`. Returns
-    /// (entries removed, bytes freed).
+    /// Temp files (`.KEY.tmp-*`) of writers that were killed before their rename, older than
+    /// `age` seconds (a younger one may belong to a write in progress).
+    func staleTempFiles(olderThan age: TimeInterval) -> [Entry] {
+        let objects = root.appendingPathComponent("objects")
+        let keys: [URLResourceKey] = [.fileSizeKey, .contentModificationDateKey, .isRegularFileKey]
+        guard let e = FileManager.default.enumerator(at: objects, includingPropertiesForKeys: keys) else { return [] }
+        let cutoff = Date().addingTimeInterval(-age)
+        var out: [Entry] = []
+        for case let url as URL in e where url.lastPathComponent.hasPrefix(".") && url.lastPathComponent.contains(".tmp-") {
+            guard let v = try? url.resourceValues(forKeys: Set(keys)), v.isRegularFile == true,
+                  let m = v.contentModificationDate, m < cutoff else { continue }
+            out.append(Entry(url: url, size: v.fileSize ?? 0, used: m))
+        }
+        return out
+    }
+
+    /// Removes temp files left by killed writers (older than an hour), then evicts least recently
+    /// used entries until the cache holds at most `maxBytes`. Returns (files removed, bytes freed).
     @discardableResult
-    public func gc(maxBytes: Int) -> (removed: Int, freed: Int) {
+    public func gc(maxBytes: Int, staleTempAge: TimeInterval = 3600) -> (removed: Int, freed: Int) {
+        var removed = 0, freed = 0
+        for t in staleTempFiles(olderThan: staleTempAge) where (try? FileManager.default.removeItem(at: t.url)) != nil {
+            removed += 1; freed += t.size
+        }
         var all = entries().sorted { ($0.used, $0.url.path) < ($1.used, $1.url.path) }
         var total = all.reduce(0) { $0 + $1.size }
-        var removed = 0, freed = 0
         while total > maxBytes, !all.isEmpty {
             let e = all.removeFirst()
             if (try? FileManager.default.removeItem(at: e.url)) != nil {

@@ -89,6 +89,18 @@ public final class GraphRunner {
 
     public static var isInterrupted: Bool { interruptFlag != 0 }
 
+    /// An I/O error in words: the errno text of a failed POSIX call or Foundation operation
+    /// ("No space left on device", "Read-only file system") rather than a bridged error dump.
+    static func describe(_ error: Error) -> String {
+        if let e = error as? TensorError, case let .file(_, m) = e { return m }
+        let ns = error as NSError
+        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(u.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        return "\(error)"
+    }
+
     /// SHA-256 of a file, computed once per process.
     func hashFile(_ url: URL) throws -> String {
         if let h = fileHashes[url.path] { return h }
@@ -174,8 +186,36 @@ public final class GraphRunner {
         return (keys, all)
     }
 
-    /// Runs every seed; returns the report. Throws `NodeError` (exit 3) or `NodeCancelled`.
+    /// Refuses a sweep in which one writer would write the same file for several seeds: every
+    /// copy embeds its own seed, so the bytes differ and the last seed would silently win (and
+    /// concurrent runs with seeds in another order would leave another file). Checked before
+    /// anything runs; the error points at the path param.
+    public func checkSweepOutputs(seeds: [Int]) throws {
+        guard seeds.count > 1 else { return }
+        var problems: [Diagnostic] = []
+        for (i, node) in plan.nodes.enumerated() where node.spec.writes {
+            for ps in node.spec.params where ps.type == .outputPath {
+                var firstSeed: [String: Int] = [:]
+                for seed in seeds {
+                    guard let path = try plan.resolvedParams(i, seed: seed)[ps.name]?.stringValue else { continue }
+                    if let earlier = firstSeed[path] {
+                        let mark = node.decl.params.first { $0.name == ps.name }?.value.mark
+                        let dot = path.lastIndex(of: ".").map { path.distance(from: path.startIndex, to: $0) } ?? path.count
+                        let suggestion = String(path.prefix(dot)) + "_${seed}" + String(path.dropFirst(dot))
+                        problems.append(Diagnostic("node '\(node.id)' would write '\(path)' for seed \(earlier) and seed \(seed) of the sweep (each copy records its seed, so the last would overwrite the others); put ${seed} in '\(ps.name)', e.g. \"\(suggestion)\", or run one seed", at: mark.map(plan.file.location)))
+                        break
+                    }
+                    firstSeed[path] = seed
+                }
+            }
+        }
+        if !problems.isEmpty { throw GraphErrors(problems) }
+    }
+
+    /// Runs every seed; returns the report. Throws `GraphErrors` (exit 1) for a sweep that would
+    /// overwrite its own outputs, `NodeError` (exit 3) or `NodeCancelled`.
     public func run(seeds: [Int]) throws -> RunReport {
+        try checkSweepOutputs(seeds: seeds)
         var report = RunReport(graph: plan.file.path, seeds: seeds)
         // A node whose key is the same under two seeds does not depend on the seed: its result is
         // kept in the memo for the whole sweep. Other results are dropped after their seed, so a
@@ -221,7 +261,8 @@ public final class GraphRunner {
                 let ctx = NodeContext(nodeID: node.id, params: params[i], inputs: inputs, seed: seed,
                                       inputPaths: inputPaths(params[i], spec: node.spec), models: models(params[i], spec: node.spec), recipe: recipeText,
                                       progress: { [progress] step, total in progress?.step(step, total) },
-                                      isCancelled: { GraphRunner.isInterrupted })
+                                      isCancelled: { GraphRunner.isInterrupted },
+                                      checkpoint: cache?.checkpoint(key: keys[i]))
                 let r: NodeResult
                 do {
                     r = try node.spec.run(ctx)
@@ -232,7 +273,15 @@ public final class GraphRunner {
                 }
                 seconds[i] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 if GraphRunner.isInterrupted { throw NodeCancelled() }
-                try cache?.write(keys[i], ResultCodec.encode(r))
+                if let cache {
+                    // The cache only saves time: a full or read-only cache must not fail the run.
+                    do {
+                        try cache.write(keys[i], ResultCodec.encode(r))
+                        ctx.checkpoint?.remove()
+                    } catch {
+                        cache.onWriteFailure?("could not store the result of node '\(node.id)' in the cache (\(GraphRunner.describe(error))); going on without it")
+                    }
+                }
                 memo[keys[i]] = r
                 results[i] = r; status[i] = .ran
                 return r
@@ -247,7 +296,11 @@ public final class GraphRunner {
                         continue
                     }
                     if GraphRunner.isInterrupted { throw NodeCancelled() }
-                    try AtomicFile.write(f.bytes, to: url)
+                    do {
+                        try AtomicFile.write(f.bytes, to: url)
+                    } catch {
+                        throw NodeError("node '\(node.id)' could not write \(url.path): \(GraphRunner.describe(error)); nothing was left under that name")
+                    }
                     report.written.append(f.path)
                 }
             }

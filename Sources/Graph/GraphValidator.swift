@@ -80,6 +80,10 @@ public enum GraphValidator {
         let models = resolveModels(file, base: base, params: params, errors: &errors)
 
         // Nodes: ops, params, ports.
+        if file.nodes.count > GraphLimits.maxNodes {
+            err("the graph declares \(file.nodes.count) nodes, more than the limit of \(GraphLimits.maxNodes); split it into smaller graphs", file.nodes[GraphLimits.maxNodes].mark)
+            throw GraphErrors(errors)
+        }
         var ids = [String: Int]()
         for (i, n) in file.nodes.enumerated() {
             if ids[n.id] != nil { err("node '\(n.id)' is declared twice", n.mark) } else { ids[n.id] = i }

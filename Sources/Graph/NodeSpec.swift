@@ -75,6 +75,8 @@ public struct NodeContext {
     public var progress: (Int, Int) -> Void
     /// True once the user asked to stop (Ctrl-C); long loops should throw `NodeCancelled`.
     public var isCancelled: () -> Bool
+    /// Where a long-running node saves progress so a killed run resumes (nil without a cache).
+    public var checkpoint: Checkpoint? = nil
 
     public func int(_ name: String) -> Int { params[name]?.intValue ?? 0 }
     public func double(_ name: String) -> Double { params[name]?.doubleValue ?? 0 }

@@ -99,6 +99,7 @@ func cacheFromArguments(_ args: inout Arguments) throws -> DiskCache? {
     }
     let cache = DiskCache(root: dir.map { URL(fileURLWithPath: $0) } ?? DiskCache.defaultRoot())
     cache.onCorruption = { FileHandle.standardError.write("tedi: warning: \($0)\n".data(using: .utf8)!) }
+    cache.onWriteFailure = cache.onCorruption
     return cache
 }
 
