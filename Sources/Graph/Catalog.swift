@@ -140,10 +140,6 @@ extension ParamType {
             switch v {
             case let .string(s):
                 if self == .outputPath && s.isEmpty { return .failure(ParamTypeMismatch(message: "expected a path, got an empty string")) }
-                if self == .outputPath {
-                    if s.hasPrefix("/") { return .failure(ParamTypeMismatch(message: "output path '\(s)' is absolute; outputs are written under --out, so give a relative path")) }
-                    if s.split(separator: "/").contains("..") { return .failure(ParamTypeMismatch(message: "output path '\(s)' leaves the --out directory through '..'")) }
-                }
                 return .success(v)
             case .int, .float: return self == .string ? .success(.string(v.description)) : mismatch()
             case .bool: return mismatch()
@@ -155,6 +151,15 @@ extension ParamType {
             }
             return .success(v)
         }
+    }
+}
+
+extension ParamType {
+    /// Why an output path would leave `--out` (absolute, or `..`), or nil when it stays inside.
+    public static func outputPathEscape(_ s: String) -> String? {
+        if s.hasPrefix("/") { return "output path '\(s)' is absolute; outputs are written under --out, so give a relative path (or run with --allow-outside-out)" }
+        if s.split(separator: "/").contains("..") { return "output path '\(s)' leaves the --out directory through '..' (run with --allow-outside-out to permit it)" }
+        return nil
     }
 }
 

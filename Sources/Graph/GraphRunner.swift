@@ -290,7 +290,7 @@ public final class GraphRunner {
             for (i, node) in plan.nodes.enumerated() where node.spec.writes {
                 let r = try evaluate(i)
                 for f in r.files {
-                    let url = outDirectory.appendingPathComponent(f.path)
+                    let url = f.path.hasPrefix("/") ? URL(fileURLWithPath: f.path) : outDirectory.appendingPathComponent(f.path)
                     if let existing = FileManager.default.contents(atPath: url.path), [UInt8](existing) == f.bytes {
                         report.upToDate.append(f.path)
                         continue

@@ -16,6 +16,8 @@ public struct GraphPlan {
     public var unusedNodes: [String]
     /// The graph's `models:` section, resolved.
     public var models: [String: ModelRef] = [:]
+    /// Whether writers may write outside `--out` (absolute paths, `..`).
+    public var allowOutsideOut = false
 
     public struct PlannedNode {
         public var id: String
@@ -31,7 +33,8 @@ public struct GraphPlan {
         var p = params
         p["seed"] = .int(seed)
         var errors: [Diagnostic] = []
-        var r = GraphValidator.resolveParams(nodes[index].decl, spec: nodes[index].spec, params: p, file: file, errors: &errors)
+        var r = GraphValidator.resolveParams(nodes[index].decl, spec: nodes[index].spec, params: p, file: file,
+                                             allowOutsideOut: allowOutsideOut, errors: &errors)
         GraphValidator.bindModels(&r, spec: nodes[index].spec, node: nodes[index].decl, models: models, file: file, errors: &errors)
         if !errors.isEmpty { throw GraphErrors(errors) }
         return r
@@ -41,8 +44,10 @@ public struct GraphPlan {
 /// Checks a `GraphFile` against a `Catalog` and builds a `GraphPlan`, reporting every error found.
 public enum GraphValidator {
     /// Validates `file`. `sets` are `--set key=value` overrides in command-line order.
+    /// `allowOutsideOut` lets writers use absolute paths and `..` (a graph or recipe from someone
+    /// else should not, so it is off unless the user asks).
     public static func validate(_ file: GraphFile, catalog: Catalog, sets: [(String, String)] = [],
-                                seed: Int? = nil) throws -> GraphPlan {
+                                seed: Int? = nil, allowOutsideOut: Bool = false) throws -> GraphPlan {
         var errors: [Diagnostic] = []
         func err(_ m: String, _ at: YAMLMark?) { errors.append(Diagnostic(m, at: at.map(file.location))) }
 
@@ -101,7 +106,7 @@ public enum GraphValidator {
             }
             specs[i] = spec
             let before = errors.count
-            resolved[i] = resolveParams(n, spec: spec, params: params, file: file, errors: &errors)
+            resolved[i] = resolveParams(n, spec: spec, params: params, file: file, allowOutsideOut: allowOutsideOut, errors: &errors)
             bindModels(&resolved[i], spec: spec, node: n, models: models, file: file, errors: &errors)
             if errors.count != before { badParams.insert(i) }
             var connected = Set<String>()
@@ -222,7 +227,7 @@ public enum GraphValidator {
         }
         return GraphPlan(file: file, baseDirectory: base, params: params, paramOrder: paramOrder, nodes: planned,
                          unusedNodes: file.nodes.indices.filter { !needed.contains($0) }.map { file.nodes[$0].id },
-                         models: models)
+                         models: models, allowOutsideOut: allowOutsideOut)
     }
 
     static func sorted(_ d: [Diagnostic]) -> [Diagnostic] {
@@ -274,7 +279,7 @@ public enum GraphValidator {
 
     /// Resolves a node's params: `${name}` substitution, defaults, type coercion.
     static func resolveParams(_ n: GraphFile.NodeDecl, spec: NodeSpec, params: [String: ParamValue],
-                              file: GraphFile, errors: inout [Diagnostic]) -> [String: ParamValue] {
+                              file: GraphFile, allowOutsideOut: Bool = false, errors: inout [Diagnostic]) -> [String: ParamValue] {
         var out: [String: ParamValue] = [:]
         for (name, node, keyMark) in n.params {
             guard let ps = spec.param(name) else {
@@ -291,7 +296,12 @@ public enum GraphValidator {
                 errors.append(Diagnostic(m.message, at: file.location(node.mark)))
             case let .success(v):
                 switch ps.type.coerce(v) {
-                case let .success(c): out[name] = c
+                case let .success(c):
+                    if ps.type == .outputPath, !allowOutsideOut, let s = c.stringValue, let why = ParamType.outputPathEscape(s) {
+                        errors.append(Diagnostic("param '\(name)' of '\(n.id)' (\(spec.name)): \(why)", at: file.location(node.mark)))
+                    } else {
+                        out[name] = c
+                    }
                 case let .failure(m):
                     errors.append(Diagnostic("param '\(name)' of '\(n.id)' (\(spec.name)): \(m.message)", at: file.location(node.mark)))
                 }

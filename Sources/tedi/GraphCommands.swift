@@ -16,6 +16,8 @@ struct LoadedGraph {
     struct Options {
         var sets: [(String, String)]
         var seeds: [Int]?
+        /// `--allow-outside-out`: writers may use absolute paths and `..`.
+        var allowOutsideOut = false
     }
 
     static func options(_ args: inout Arguments) throws -> Options {
@@ -36,7 +38,7 @@ struct LoadedGraph {
         } catch let e as SeedSpecError {
             throw UsageError(e.description)
         }
-        return Options(sets: sets, seeds: seeds)
+        return Options(sets: sets, seeds: seeds, allowOutsideOut: args.flag("allow-outside-out"))
     }
 
     static func load(_ path: String, options: Options) throws -> LoadedGraph {
@@ -58,7 +60,8 @@ struct LoadedGraph {
         } else {
             file = try GraphFile.load(path: path)
         }
-        let plan = try GraphValidator.validate(file, catalog: NodeCatalog.standard, sets: sets, seed: seeds?.first)
+        let plan = try GraphValidator.validate(file, catalog: NodeCatalog.standard, sets: sets, seed: seeds?.first,
+                                               allowOutsideOut: options.allowOutsideOut)
         return LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0], recipe: recipe)
     }
 
@@ -108,7 +111,7 @@ enum RunCommand: Command {
     static let summary = "run a graph (or rerun the recipe embedded in a PNG it wrote)"
     static let usage = """
     usage: tedi run GRAPH.yaml|RESULT.png [--set k=v]... [--seed N | --seeds A-B | --seeds 1,5,9]
-                    [--out DIR] [--cache DIR | --no-cache] [--report FILE.json] [--quiet]
+                    [--out DIR] [--cache DIR | --no-cache] [--report FILE.json] [--quiet] [--allow-outside-out]
     Exit codes: 0 ok, 1 invalid graph or input, 2 usage, 3 a node failed.
     """
 

@@ -34,3 +34,32 @@ import Testing
         for l in 0..<6 { for k in 0..<4 { #expect(m[0, l, k] == ((2...3).contains(l) ? b[0, l, k] : a[0, l, k])) } }
     }
 }
+
+/// Writers stay under --out unless the user passes --allow-outside-out.
+@Suite struct OutsideOutTests {
+    @Test func absoluteAndDotDotPathsNeedTheFlag() throws {
+        let dir = try TempDir("outside")
+        try writeFixturePNG(dir, "in.png")
+        let target = dir.path("elsewhere/x.png")
+        let yaml = """
+        tedi: 1
+        nodes:
+          a: { op: input.image, path: in.png }
+          w: { op: write.png, in: a, path: "\(target)" }
+          v: { op: write.png, in: a, path: "../up.png" }
+        """
+        do {
+            _ = try loadPlan(yaml, in: dir, catalog: NodeCatalog.standard)
+            Issue.record("validation should fail")
+        } catch let e as GraphErrors {
+            #expect(e.diagnostics.count == 2)
+            #expect(e.diagnostics.allSatisfy { $0.message.contains("--allow-outside-out") })
+        }
+        let path = try dir.write(yaml, to: "g.yaml")
+        let plan = try GraphValidator.validate(try GraphFile.load(path: path), catalog: NodeCatalog.standard, allowOutsideOut: true)
+        let report = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("out")).run(seeds: [0])
+        #expect(report.written.count == 2)
+        #expect(FileManager.default.fileExists(atPath: target))
+        #expect(FileManager.default.fileExists(atPath: dir.path("up.png")))
+    }
+}

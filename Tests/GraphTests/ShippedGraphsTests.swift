@@ -56,7 +56,7 @@ import Nodes
                 "8:52 type mismatch: input 'style' of 'mixed' (mix) takes Latent, but 'face' gives Image",
                 "9:3 cycle: a -> b -> a",
                 "10:44 unresolved '${sise}': no param 'sise' (did you mean 'size'?)",
-                "11:40 param 'path' of 'save' (write.png): output path '../outside.png' leaves the --out directory through '..'",
+                "11:40 param 'path' of 'save' (write.png): output path '../outside.png' leaves the --out directory through '..' (run with --allow-outside-out to permit it)",
             ])
         }
     }
