@@ -14,7 +14,9 @@ fixtures stay small (1 = rosinality). References run in float64.
 Each fixture directory holds weights.safetensors (config in __metadata__) and .npy files:
 z, out_z (noise const), w, out_w, wplus, out_wplus, out_wplus_zero (noise zero), mean_z,
 mean_latent, out_trunc (z, psi 0.7 toward mean_latent), grad_seed (R), grad_wplus and
-grad_<param> (gradients of sum(out_wplus * R)); custom configs add grad_wplus_torch32 (PyTorch float32).
+grad_<param> (gradients of sum(out_wplus * R)); custom configs add grad_wplus_torch32 (PyTorch float32),
+and with --dump-layers per-layer inputs and layer-local gradients (see dump_layers; the opt-in
+layerLocalGradients test reads them via TEDI_SG2_LAYERS=DIR).
 """
 import argparse
 import copy
