@@ -14,7 +14,9 @@ fixtures stay small (1 = rosinality). References run in float64.
 Each fixture directory holds weights.safetensors (config in __metadata__) and .npy files:
 z, out_z (noise const), w, out_w, wplus, out_wplus, out_wplus_zero (noise zero), mean_z,
 mean_latent, out_trunc (z, psi 0.7 toward mean_latent), grad_seed (R), grad_wplus and
-grad_<param> (gradients of sum(out_wplus * R)); custom configs add grad_wplus_torch32 (PyTorch float32).
+grad_<param> (gradients of sum(out_wplus * R)); custom configs add grad_wplus_torch32 (PyTorch float32),
+and with --dump-layers per-layer inputs and layer-local gradients (see dump_layers; the opt-in
+layerLocalGradients test reads them via TEDI_SG2_LAYERS=DIR).
 """
 import argparse
 import copy
@@ -379,7 +381,49 @@ GRAD_PARAMS = ["input.input", "conv1.conv.weight", "conv1.noise.weight",
                "convs.0.conv.weight", "convs.0.conv.modulation.weight", "convs.1.activate.bias", "to_rgbs.0.bias"]
 
 
-def make(out_dir, size, style_dim, n_mlp, cm, divisor, seed, batch=2, mean_count=256, torch32=False):
+def dump_layers(g, wplus, r, out_dir):
+    """Opt-in diagnostics (--dump-layers): for every StyledConv and ToRGB of the float64 w+ run, the
+    layer's input x, code w and output gradient g (all rounded to float32), and the layer-local
+    gradients d(g·layer(x, w))/dx and /dw in float64 and in PyTorch float32 from those same inputs:
+    layer_<name>_{x,w,gout,dx64,dw64,dx32,dw32}.npy, plus layer_order.txt (name, w+ row)."""
+    records = []
+
+    def hook(name):
+        def f(mod, inputs, output):
+            output.retain_grad()
+            records.append((name, mod, inputs, output))
+        return f
+    mods = [(n, m) for n, m in g.named_modules() if isinstance(m, (StyledConv, ToRGB))]
+    handles = [m.register_forward_hook(hook(n)) for n, m in mods]
+    wp = wplus.clone().requires_grad_(True)
+    out = g([wp], input_is_latent=True, randomize_noise=False)[0]
+    (out * r).sum().backward()
+    for h in handles:
+        h.remove()
+    noise_index = {"conv1": 0, **{f"convs.{k}": k + 1 for k in range(len(g.convs))}}
+    save = lambda name, t: np.save(os.path.join(out_dir, name + ".npy"), t.detach().float().numpy())
+    order = []
+    for name, mod, inputs, output in records:
+        x, w = inputs[0].detach().float(), inputs[1].detach().float()
+        gout = output.grad.detach().float()
+        save(f"layer_{name}_x", x); save(f"layer_{name}_w", w); save(f"layer_{name}_gout", gout)
+        for dtype, tag in ((torch.float64, "64"), (torch.float32, "32")):
+            m = copy.deepcopy(mod).to(dtype)
+            xi, wi = x.to(dtype).requires_grad_(True), w.to(dtype).requires_grad_(True)
+            if isinstance(mod, StyledConv):
+                noise = getattr(g.noises, f"noise_{noise_index[name]}").to(dtype)
+                y = m(xi, wi, noise=noise)
+            else:
+                y = m(xi, wi)  # the skip only adds; its gradient does not depend on x or w
+            dx, dw = torch.autograd.grad(y, [xi, wi], gout.to(dtype))
+            save(f"layer_{name}_dx{tag}", dx); save(f"layer_{name}_dw{tag}", dw)
+        order.append(name)
+    with open(os.path.join(out_dir, "layer_order.txt"), "w") as f:
+        f.write("\n".join(order) + "\n")
+
+
+def make(out_dir, size, style_dim, n_mlp, cm, divisor, seed, batch=2, mean_count=256, torch32=False,
+         layers=False):
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(seed)
     g = Generator(size, style_dim, n_mlp, channel_multiplier=cm, channel_divisor=divisor)
@@ -419,6 +463,8 @@ def make(out_dir, size, style_dim, n_mlp, cm, divisor, seed, batch=2, mean_count
         wp32 = wplus.float().clone().requires_grad_(True)
         (g32([wp32], input_is_latent=True, randomize_noise=False)[0] * r.float()).sum().backward()
         save("grad_wplus_torch32", wp32.grad)
+    if layers:
+        dump_layers(g, wplus, r, out_dir)
     params = dict(g.named_parameters())
     for name in GRAD_PARAMS:
         if name in params:
@@ -447,11 +493,13 @@ def main():
     ap.add_argument("--channel-divisor", type=int, default=1)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--dump-layers", action="store_true",
+                    help="with --name: also save per-layer inputs and layer-local gradients (diagnostics)")
     args = ap.parse_args()
     torch.set_grad_enabled(True)
     if args.name:
         make(os.path.join(args.out, args.name), args.size, args.style_dim, args.n_mlp, args.channel_multiplier,
-             args.channel_divisor, args.seed, batch=args.batch, torch32=True)
+             args.channel_divisor, args.seed, batch=args.batch, torch32=True, layers=args.dump_layers)
         return
     for name, size, sd, n_mlp, cm, div, seed in FIXTURES:
         make(os.path.join(args.out, name), size, sd, n_mlp, cm, div, seed)

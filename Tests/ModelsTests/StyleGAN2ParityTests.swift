@@ -120,11 +120,52 @@ func relativeDiff(_ a: Tensor, _ ref: Tensor) throws -> Float {
         let wplus = tape.watch(try f.array("wplus"))
         let out = try f.generator.synthesis(wplus, noise: .const)
         let g = try tape.gradients(of: out, wrt: [wplus], seed: f.array("grad_seed"))[0]
-        // 14 layers of 512-channel random weights amplify float32 rounding: PyTorch's own float32
-        // gradient lands ~8.5e-4 (max-relative) from the float64 reference here. Ours must be within
-        // 1e-3 or within 4× PyTorch's float32 error, whichever is larger.
-        let ours = try relativeDiff(g, f.array("grad_wplus"))
-        let torch32 = try relativeDiff(f.array("grad_wplus_torch32"), f.array("grad_wplus"))
-        #expect(ours <= Swift.max(1e-3, 4 * torch32), "w+ gradient: relative error \(ours), PyTorch float32 \(torch32)")
+        // Issue #5: max-relative error ≤ 1e-3 against float64. Almost all of it comes from the one or
+        // two pre-activations (of ~6M) within float32 rounding of zero, where float32 and float64 take
+        // different leaky-ReLU slopes; every w+ row upstream of such a flip carries ~5e-4, every row
+        // downstream ~1e-6 (PyTorch float32 behaves the same: 8.5e-4 here).
+        let ref = try f.array("grad_wplus")
+        let ours = try relativeDiff(g, ref)
+        let torch32 = try relativeDiff(f.array("grad_wplus_torch32"), ref)
+        let rows = try (0..<f.generator.nLatent).map { i in
+            try relativeDiff(g.slice(axis: 1, i ..< i + 1), ref.slice(axis: 1, i ..< i + 1))
+        }
+        let perRow = rows.map { String(format: "%.1e", $0) }.joined(separator: " ")
+        #expect(ours <= 1e-3, "w+ gradient: relative error \(ours) (PyTorch float32 \(torch32)); per row: \(perRow)")
+        // The last code feeds only the final ToRGB (no leaky ReLU after it), so its row is immune to
+        // slope flips and measures the pullbacks' own rounding.
+        #expect(rows[rows.count - 1] <= 1e-5, "last w+ row: relative error \(rows[rows.count - 1]); per row: \(perRow)")
+    }
+
+    /// Opt-in (`TEDI_SG2_LAYERS=DIR`, DIR from `make_fixtures.py --out DIR --name s256 … --dump-layers`):
+    /// each StyledConv / ToRGB pullback alone, from the float64 run's own inputs and output gradient
+    /// (so no error is inherited from earlier layers and no slope flips), against float64.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["TEDI_SG2_LAYERS"] != nil))
+    func layerLocalGradients() throws {
+        let root = ProcessInfo.processInfo.environment["TEDI_SG2_LAYERS"] ?? ""
+        let f = try Fixture("s256", root: root)
+        let gen = f.generator
+        let order = try String(contentsOfFile: f.dir + "/layer_order.txt", encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        try #require(order.count == gen.config.numLayers + gen.config.levels + 1)
+        var convIndex = ["conv1": 0]
+        for k in 0..<(2 * gen.config.levels) { convIndex["convs.\(k)"] = k + 1 }
+        for name in order {
+            let a = { (s: String) in try f.array("layer_\(name)_\(s)") }
+            let tape = Tape()
+            let x = tape.watch(try a("x")), w = tape.watch(try a("w"))
+            let y: Tensor
+            if let i = convIndex[name] {
+                // convs.k upsamples for even k (layer index i = k + 1 odd).
+                y = try gen.styledConv(name, x, style: w, noise: gen.parameter("noises.noise_\(i)"), upsample: i % 2 == 1)
+            } else {
+                y = try gen.toRGB(name, x, style: w, skip: nil)
+            }
+            let grads = try tape.gradients(of: y, wrt: [x, w], seed: a("gout"))
+            let (dx, dw) = try (relativeDiff(grads[0], a("dx64")), relativeDiff(grads[1], a("dw64")))
+            let (tx, tw) = try (relativeDiff(a("dx32"), a("dx64")), relativeDiff(a("dw32"), a("dw64")))
+            print(String(format: "%@: dx %.1e (PyTorch float32 %.1e), dw %.1e (%.1e)", name as NSString, dx, tx, dw, tw))
+            #expect(dx <= 1e-5 && dw <= 1e-5, "\(name): layer-local relative error dx \(dx), dw \(dw)")
+        }
     }
 }
