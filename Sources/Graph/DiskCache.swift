@@ -147,6 +147,21 @@ public final class DiskCache: @unchecked Sendable {
 /// folders first. A crash leaves either the old file or the new one, plus at worst a stray
 /// `.NAME.tmp-*` file that is never read as a result.
 public enum AtomicFile {
+    /// Removes `.NAME.tmp-*` files beside `url` older than `age` seconds: what a writer killed
+    /// between write and rename leaves. Younger ones may belong to a write in progress (on this
+    /// host or, with a shared filesystem, another), so they stay.
+    public static func removeStaleTemps(of url: URL, olderThan age: TimeInterval = 3600) {
+        let dir = url.deletingLastPathComponent(), prefix = ".\(url.lastPathComponent).tmp-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
+        let cutoff = Date().addingTimeInterval(-age)
+        for name in names where name.hasPrefix(prefix) {
+            let temp = dir.appendingPathComponent(name)
+            if let m = try? temp.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate, m < cutoff {
+                try? FileManager.default.removeItem(at: temp)
+            }
+        }
+    }
+
     public static func write(_ bytes: [UInt8], to url: URL) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try FileIO.writeAtomically(bytes, to: url.path)

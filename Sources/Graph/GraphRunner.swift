@@ -302,6 +302,7 @@ public final class GraphRunner {
                         throw NodeError("node '\(node.id)' could not write \(url.path): \(GraphRunner.describe(error)); nothing was left under that name")
                     }
                     report.written.append(f.path)
+                    AtomicFile.removeStaleTemps(of: url)
                 }
             }
             for (i, node) in plan.nodes.enumerated() {

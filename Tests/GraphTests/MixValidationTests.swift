@@ -63,3 +63,19 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.path("up.png")))
     }
 }
+
+/// A killed writer's temp file beside an output is collected by the next write of that output once it is old.
+@Test func staleOutputTempFilesAreCollected() throws {
+    let dir = try TempDir("stale-out")
+    let target = dir.sub("out/x.png")
+    try FileManager.default.createDirectory(at: dir.sub("out"), withIntermediateDirectories: true)
+    let old = dir.sub("out/.x.png.tmp-999999-1"), young = dir.sub("out/.x.png.tmp-999999-2"), other = dir.sub("out/.y.png.tmp-1-1")
+    for u in [old, young, other] { try Data([1, 2, 3]).write(to: u) }
+    try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: old.path)
+    try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: other.path)
+    try AtomicFile.write([9], to: target)
+    AtomicFile.removeStaleTemps(of: target)
+    #expect(!FileManager.default.fileExists(atPath: old.path))
+    #expect(FileManager.default.fileExists(atPath: young.path))
+    #expect(FileManager.default.fileExists(atPath: other.path))
+}
