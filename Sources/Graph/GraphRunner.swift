@@ -112,7 +112,6 @@ public final class GraphRunner {
         return h
     }
 
-    /// Absolute location of every `inputPath` param of node `i`.
     /// Absolute location of every file a node reads: its `inputPath` params, and the weights of
     /// the models its `.model` params name. All of them are hashed into memo keys and recipes.
     public func inputPaths(_ params: [String: ParamValue], spec: NodeSpec) -> [String: URL] {
