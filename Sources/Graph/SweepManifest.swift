@@ -27,6 +27,12 @@ public final class SweepManifest {
         id = SweepManifest.id(recipe)
     }
 
+    /// The manifest of the sweep with this id (see `summaries`).
+    public init(outDirectory: URL, id: String) {
+        self.outDirectory = outDirectory
+        self.id = id
+    }
+
     /// Sweep identity: graph path, source and params; not the seed nor input-file hashes (those
     /// are checked per seed through the recipe hash).
     public static func id(_ r: Recipe) -> String {
