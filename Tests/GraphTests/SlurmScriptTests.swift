@@ -122,6 +122,23 @@ struct SlurmScriptTests {
     }
 }
 
+/// The Kubernetes example keeps the shard model consistent: N in `--shard` equals completions.
+@Suite struct K8sExampleTests {
+    @Test func indexedJobShardsMatchCompletions() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("Examples/k8s-indexed-job.yaml"), encoding: .utf8)
+        func value(_ key: String) -> Int? {
+            text.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(key + ":") }
+                .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) }
+        }
+        let completions = try #require(value("completions"))
+        #expect(value("parallelism") == completions)
+        #expect(text.contains("completionMode: Indexed"))
+        #expect(text.contains("--shard \"$JOB_COMPLETION_INDEX/\(completions)\" --only-missing"))
+        _ = try YAML.parse(text, path: "k8s-indexed-job.yaml")   // well-formed YAML
+    }
+}
+
 /// Exit codes by task, set from several threads.
 final class Mutex2: @unchecked Sendable {
     private let lock = NSLock()
