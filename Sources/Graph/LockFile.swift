@@ -79,26 +79,33 @@ public final class LockDirectory: @unchecked Sendable {
     }
 
     /// A held lock; `release()` removes its file. Touches the file every `heartbeat` seconds.
+    /// A lock whose file could not be created (read-only or full cache) holds nothing: the
+    /// caller computes without excluding others, which costs at most duplicated work.
     public final class Lock: @unchecked Sendable {
-        let url: URL
-        private let timer: DispatchSourceTimer
+        let url: URL?
+        private let timer: DispatchSourceTimer?
         private var released = false
 
-        init(url: URL, heartbeat: TimeInterval) {
+        init(url: URL?, heartbeat: TimeInterval) {
             self.url = url
-            timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
-            timer.schedule(deadline: .now() + heartbeat, repeating: heartbeat)
+            guard let url else { timer = nil; return }
+            let t = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
+            t.schedule(deadline: .now() + heartbeat, repeating: heartbeat)
             let path = url.path
-            timer.setEventHandler { _ = utimes(path, nil) }
-            timer.resume()
+            t.setEventHandler { _ = utimes(path, nil) }
+            t.resume()
+            timer = t
         }
+
+        /// Whether this process really holds a lock file (false: the lock folder was unusable).
+        public var isHeld: Bool { url != nil }
 
         /// Removes the lock file (idempotent).
         public func release() {
             guard !released else { return }
             released = true
-            timer.cancel()
-            unlink(url.path)
+            timer?.cancel()
+            if let url { unlink(url.path) }
         }
 
         deinit { release() }
@@ -108,7 +115,11 @@ public final class LockDirectory: @unchecked Sendable {
     /// A stale lock is removed first (under a short-lived takeover guard, so two waiters cannot
     /// both break it and then delete each other's fresh lock).
     public func tryAcquire(_ key: String) throws -> Lock? {
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        } catch {
+            return Lock(url: nil, heartbeat: heartbeat)   // read-only or full cache: go on unlocked
+        }
         let u = url(key)
         if let lock = create(u) { return lock }
         if breakIfStale(u) { return create(u) }
@@ -117,7 +128,7 @@ public final class LockDirectory: @unchecked Sendable {
 
     private func create(_ u: URL) -> Lock? {
         let fd = open(u.path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else { return errno == EEXIST ? nil : Lock(url: nil, heartbeat: heartbeat) }
         let line = Array(Holder.current.line.utf8)
         _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)

@@ -92,6 +92,14 @@ func seedIndependentNodes(_ rows: [(id: String, seed: Int, key: String, status: 
         old.release()
     }
 
+    @Test func unusableLockFolderMeansGoingOnUnlocked() throws {
+        let dir = try TempDir("locks-ro")
+        try dir.write("not a folder", to: "cache")   // the cache root is a file: no locks/ folder possible
+        let lock = try #require(try LockDirectory(cacheRoot: dir.sub("cache")).tryAcquire(String(repeating: "ef", count: 32)))
+        #expect(!lock.isHeld)
+        lock.release()
+    }
+
     @Test func waiterReturnsWhenTheHolderStoresTheResult() throws {
         let dir = try TempDir("locks-wait")
         let locks = LockDirectory(cacheRoot: dir.url, staleAfter: 120)
