@@ -68,11 +68,10 @@ enum SlurmCommand: Command {
             print(script.text, terminator: "")
             return 0
         }
-        guard let sbatch = findExecutable("sbatch") else {
+        guard findExecutable("sbatch") != nil else {
             FileHandle.standardError.write("tedi: sbatch not found on PATH; run this on a Slurm login node (or bring up a local one: tools/slurm-local up)\n".data(using: .utf8)!)
             return 1
         }
-        _ = sbatch
         let dir = URL(fileURLWithPath: script.logDirectory)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let file = dir.appendingPathComponent("submit-\(Int(Date().timeIntervalSince1970)).sh")

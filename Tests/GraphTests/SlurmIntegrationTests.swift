@@ -49,7 +49,7 @@ struct SlurmIntegrationTests {
 
     @Test func arraySweepMatchesSerialAndACancelledTaskIsRefilled() throws {
         try #require(slurmIsUp, "TEDI_SLURM=1 but Slurm is not up: `sinfo` shows no usable node; run `tools/slurm-local up` and read its error")
-        let bin = try requireTedi()
+        _ = try requireTedi()
         // Slurm tasks run as the submitting user in any folder: a temp folder they can all see.
         let dir = try TempDir("slurm-it")
         try dir.write(FaultGraphs.a, to: "g.yaml")
@@ -101,6 +101,5 @@ struct SlurmIntegrationTests {
         #expect(sweepOutputs(dir.sub("o2")) == reference)
         st = try tedi(["status", "o2", "--strict"], in: dir.url)
         #expect(st.code == 0 && st.stdout.contains("8 done, 0 missing, 0 failed"), "\(st.stdout)")
-        _ = bin
     }
 }
