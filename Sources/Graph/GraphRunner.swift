@@ -72,6 +72,16 @@ public final class GraphRunner {
     public var progress: Progress?
     private var memo: [String: NodeResult] = [:]
     private var fileHashes: [String: String] = [:]
+    /// Cross-process locks for seed-independent nodes, so shards of a sweep compute each once
+    /// (the others wait and read the cache). Used only together with `cache`.
+    public var locks: LockDirectory?
+    /// Every seed of the sweep this run is a slice of (`--shard`); tells seed-independent nodes
+    /// apart when the slice itself has a single seed. Defaults to the seeds run.
+    public var sweepSeeds: [Int]?
+    /// Called after a seed's outputs are all written: seed, recipe text, its files.
+    public var onSeedFinished: ((Int, String, [(path: String, bytes: [UInt8])]) throws -> Void)?
+    /// The seed being run, so a caller can record which one failed or was cancelled.
+    public private(set) var currentSeed: Int?
 
     public init(plan: GraphPlan, cache: DiskCache?, outDirectory: URL) {
         self.plan = plan
@@ -83,6 +93,11 @@ public final class GraphRunner {
     public static func installInterruptHandler() {
         signal(SIGINT) { _ in
             if interruptFlag != 0 { _exit(130) }   // a second Ctrl-C stops at once; writes are atomic anyway
+            interruptFlag = 1
+        }
+        // scancel and Kubernetes send SIGTERM: the same clean stop, so the sweep manifest records it.
+        signal(SIGTERM) { _ in
+            if interruptFlag != 0 { _exit(143) }
             interruptFlag = 1
         }
     }
@@ -220,13 +235,16 @@ public final class GraphRunner {
         // kept in the memo for the whole sweep. Other results are dropped after their seed, so a
         // long sweep holds one seed's values at a time.
         var sharedKeys = Set<String>()
-        if seeds.count > 1 {
-            let a = try keys(seed: seeds[0], recipeText: try recipe(seed: seeds[0]).text).keys
-            let b = try keys(seed: seeds[1], recipeText: try recipe(seed: seeds[1]).text).keys
+        let sweep = sweepSeeds ?? seeds
+        if sweep.count > 1 {
+            let a = try keys(seed: sweep[0], recipeText: try recipe(seed: sweep[0]).text).keys
+            let b = try keys(seed: sweep[1], recipeText: try recipe(seed: sweep[1]).text).keys
             for i in a.indices where a[i] == b[i] { sharedKeys.insert(a[i]) }
         }
         for (si, seed) in seeds.enumerated() {
             defer { memo = memo.filter { sharedKeys.contains($0.key) } }
+            currentSeed = seed
+            var seedFiles: [(path: String, bytes: [UInt8])] = []
             let recipeText = try recipe(seed: seed).text
             let (keys, params) = try keys(seed: seed, recipeText: recipeText)
             var results = [NodeResult?](repeating: nil, count: plan.nodes.count)
@@ -245,6 +263,22 @@ public final class GraphRunner {
                     results[i] = r; status[i] = .cached
                     return r
                 }
+                // Seed-independent: one process of the sweep computes it, the others wait for its
+                // cache entry (see LockDirectory); a lost race only costs duplicated work.
+                var lock: LockDirectory.Lock?
+                if let locks, let cache, sharedKeys.contains(keys[i]) {
+                    var found: NodeResult?
+                    lock = try locks.acquire(keys[i], ready: {
+                        if let b = cache.read(keys[i]), let r = try? ResultCodec.decode(b) { found = r }
+                        return found != nil
+                    }, cancelled: { GraphRunner.isInterrupted })
+                    if let r = found {
+                        memo[keys[i]] = r
+                        results[i] = r; status[i] = .cached
+                        return r
+                    }
+                }
+                defer { lock?.release() }
                 let node = plan.nodes[i]
                 var inputs: [String: [Value]] = [:]
                 for e in node.inputs {
@@ -288,6 +322,7 @@ public final class GraphRunner {
 
             for (i, node) in plan.nodes.enumerated() where node.spec.writes {
                 let r = try evaluate(i)
+                seedFiles += r.files
                 for f in r.files {
                     let url = f.path.hasPrefix("/") ? URL(fileURLWithPath: f.path) : outDirectory.appendingPathComponent(f.path)
                     if let existing = FileManager.default.contents(atPath: url.path), [UInt8](existing) == f.bytes {
@@ -308,6 +343,8 @@ public final class GraphRunner {
                 report.nodes.append(NodeReport(id: node.id, op: node.spec.name, seed: seed, key: keys[i],
                                                status: status[i] ?? .skipped, seconds: seconds[i]))
             }
+            try onSeedFinished?(seed, recipeText, seedFiles)
+            currentSeed = nil
         }
         progress?.finish()
         return report

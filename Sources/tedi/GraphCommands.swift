@@ -111,8 +111,15 @@ enum RunCommand: Command {
     static let summary = "run a graph (or rerun the recipe embedded in a PNG it wrote)"
     static let usage = """
     usage: tedi run GRAPH.yaml|RESULT.png [--set k=v]... [--seed N | --seeds A-B | --seeds 1,5,9]
-                    [--out DIR] [--cache DIR | --no-cache] [--report FILE.json] [--quiet] [--allow-outside-out]
-    Exit codes: 0 ok, 1 invalid graph or input, 2 usage, 3 a node failed.
+                    [--out DIR] [--cache DIR | --no-cache] [--report FILE.json] [--quiet]
+                    [--shard I/N] [--only-missing] [--allow-outside-out]
+    --shard I/N     run the I-th of N slices of the seeds (seeds at positions I, I+N, …); all
+                    shards share --out and --cache, seed-independent nodes run once across them
+    --only-missing  skip seeds the sweep record in --out marks done with unchanged outputs
+    --allow-outside-out  let writers use absolute paths and '..' (never stored in recipes)
+    With --shard or --only-missing, each seed's result is recorded in OUT/.tedi/sweeps/ (see
+    `tedi status OUT`).
+    Exit codes: 0 ok, 1 invalid graph or input, 2 usage, 3 a node failed, 130 interrupted.
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
@@ -120,19 +127,29 @@ enum RunCommand: Command {
         let out = try args.option("out") ?? "out"
         let reportPath = try args.option("report")
         let quiet = args.flag("quiet")
+        let shardText = try args.option("shard")
+        let onlyMissing = args.flag("only-missing")
+        do { _ = try shardText.map(Shard.parse) } catch let e as ShardError { throw UsageError(e.description) }
         let cache = try cacheFromArguments(&args)
         let loaded = try LoadedGraph.fromCommandLine(&args)
         try loaded.verifyRecipeInputs()
         let runner = GraphRunner(plan: loaded.plan, cache: cache, outDirectory: URL(fileURLWithPath: out))
         runner.progress = Progress(enabled: !quiet)
+        let sweep = try SweepRun(runner: runner, seeds: loaded.seeds, shardText: shardText, onlyMissing: onlyMissing, quiet: quiet)
+        guard !sweep.seeds.isEmpty else {
+            if !quiet { print("nothing to run: \(sweep.skipped) seed\(sweep.skipped == 1 ? "" : "s") of this slice already done") }
+            return 0
+        }
         GraphRunner.installInterruptHandler()
         let report: RunReport
         do {
-            report = try runner.run(seeds: loaded.seeds)
+            report = try runner.run(seeds: sweep.seeds)
         } catch let e as NodeCancelled {
+            sweep.recordFailure("cancelled (\(e)) while running")
             FileHandle.standardError.write("tedi: \(e): stopped cleanly; finished nodes are cached, no partial outputs were written\n".data(using: .utf8)!)
             return 130
         } catch let e as NodeError {
+            sweep.recordFailure("\(e)")
             FileHandle.standardError.write("tedi: error: \(e)\n".data(using: .utf8)!)
             return 3
         }
@@ -140,7 +157,7 @@ enum RunCommand: Command {
         if !quiet {
             for f in report.written { print("wrote \(URL(fileURLWithPath: out).appendingPathComponent(f).path)") }
             for f in report.upToDate { print("up to date \(URL(fileURLWithPath: out).appendingPathComponent(f).path)") }
-            print("\(report.executed) node run\(report.executed == 1 ? "" : "s") executed, \(report.reused) reused (seeds: \(loaded.seeds.count))")
+            print("\(report.executed) node run\(report.executed == 1 ? "" : "s") executed, \(report.reused) reused (seeds: \(sweep.seeds.count)\(sweep.skipped > 0 ? ", \(sweep.skipped) already done" : ""))")
         }
         return 0
     }

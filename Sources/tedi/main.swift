@@ -14,6 +14,8 @@ let commands: [Command.Type] = [
     BenchCommand.self,
     TrainCommand.self,
     EvalCommand.self,
+    StatusCommand.self,
+    SlurmCommand.self,
 ]
 
 func printUsage() {

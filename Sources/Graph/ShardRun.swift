@@ -1,0 +1,52 @@
+import Foundation
+
+/// Sets a `GraphRunner` up for one slice of a sweep (`tedi run --shard I/N --only-missing`):
+/// picks the slice's seeds, drops seeds already done, shares seed-independent work through
+/// lock files in the cache, and records each seed in the sweep manifest in `--out`.
+public final class SweepRun {
+    /// Seeds this process will run.
+    public private(set) var seeds: [Int]
+    /// Seeds of the slice skipped by `--only-missing` because they are done.
+    public private(set) var skipped = 0
+    public let shard: Shard?
+    /// Where seeds are recorded: with `--shard` or `--only-missing` only.
+    public let manifest: SweepManifest?
+    private let runner: GraphRunner
+
+    /// `shardText` is `I/N` or nil; throws `ShardError` for a bad one.
+    public init(runner: GraphRunner, seeds all: [Int], shardText: String?, onlyMissing: Bool, quiet: Bool) throws {
+        self.runner = runner
+        shard = try shardText.map(Shard.parse)
+        seeds = shard?.select(all) ?? all
+        runner.sweepSeeds = all
+        if let cache = runner.cache {
+            let locks = LockDirectory(cacheRoot: cache.root)
+            if !quiet { locks.onTakeover = { FileHandle.standardError.write("tedi: note: \($0)\n".data(using: .utf8)!) } }
+            runner.locks = locks
+        }
+        guard shard != nil || onlyMissing, let first = all.first else { manifest = nil; return }
+        let recipe = try runner.recipe(seed: first)
+        let m = SweepManifest(outDirectory: runner.outDirectory, recipe: recipe)
+        manifest = m
+        if onlyMissing {
+            let before = seeds.count
+            seeds = try seeds.filter { seed in
+                if case .done = m.state(seed: seed, recipeText: try runner.recipe(seed: seed).text) { return false }
+                return true
+            }
+            skipped = before - seeds.count
+        }
+        try m.writeSweep(graph: recipe.graphPath, params: recipe.params, seeds: all,
+                         cache: runner.cache.map { $0.root.standardizedFileURL.path })
+        let label = shard?.description
+        runner.onSeedFinished = { seed, recipeText, files in
+            try m.recordDone(seed: seed, recipeText: recipeText, outputs: files, shard: label)
+        }
+    }
+
+    /// Records the seed that was running as failed (best effort: the run is failing anyway).
+    public func recordFailure(_ reason: String) {
+        guard let manifest, let seed = runner.currentSeed else { return }
+        try? manifest.recordFailed(seed: seed, reason: reason, shard: shard?.description)
+    }
+}
