@@ -68,6 +68,9 @@ public final class GraphRunner {
     public let plan: GraphPlan
     public var cache: DiskCache?
     public var outDirectory: URL
+    /// Called after each output file is written (relative path), so a caller can list files as they
+    /// appear, including those written before an interruption.
+    public var onWrite: ((String) -> Void)?
     /// Progress lines on a terminal (nil = silent).
     public var progress: Progress?
     private var memo: [String: NodeResult] = [:]
@@ -205,9 +208,22 @@ public final class GraphRunner {
     /// concurrent runs with seeds in another order would leave another file). Checked before
     /// anything runs; the error points at the path param.
     public func checkSweepOutputs(seeds: [Int]) throws {
-        guard seeds.count > 1 else { return }
         var problems: [Diagnostic] = []
-        for (i, node) in plan.nodes.enumerated() where node.spec.writes {
+        // Two writers of one seed naming the same file: one would silently replace the other.
+        for seed in seeds.prefix(1) {
+            var writer: [String: String] = [:]
+            for (i, node) in plan.nodes.enumerated() where node.spec.writes {
+                for ps in node.spec.params where ps.type == .outputPath {
+                    guard let path = try plan.resolvedParams(i, seed: seed)[ps.name]?.stringValue else { continue }
+                    if let other = writer[path] {
+                        let mark = node.decl.params.first { $0.name == ps.name }?.value.mark
+                        problems.append(Diagnostic("nodes '\(other)' and '\(node.id)' both write '\(path)'; give each output its own path", at: mark.map(plan.file.location)))
+                    }
+                    writer[path] = node.id
+                }
+            }
+        }
+        for (i, node) in plan.nodes.enumerated() where node.spec.writes && seeds.count > 1 {
             for ps in node.spec.params where ps.type == .outputPath {
                 var firstSeed: [String: Int] = [:]
                 for seed in seeds {
@@ -336,6 +352,7 @@ public final class GraphRunner {
                         throw NodeError("node '\(node.id)' could not write \(url.path): \(GraphRunner.describe(error)); nothing was left under that name")
                     }
                     report.written.append(f.path)
+                    onWrite?(f.path)
                     AtomicFile.removeStaleTemps(of: url)
                 }
             }
@@ -416,7 +433,7 @@ public final class Progress {
         active = true
     }
 
-    func finish() {
+    public func finish() {
         if active { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
         active = false
     }

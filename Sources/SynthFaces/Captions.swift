@@ -151,7 +151,10 @@ enum CaptionGrammar {
     static func predicate(_ facts: [Fact], _ rng: inout Philox) -> String {
         var order: [Verb] = []
         var groups: [Verb: [String]] = [:]
-        for f in facts {
+        // Adjectives before participles: "is young and smiling", not "is smiling and young".
+        let adjectivesFirst = facts.filter { $0.verb != .isA || $0.mentions.contains(.age) }
+            + facts.filter { $0.verb == .isA && !$0.mentions.contains(.age) }
+        for f in adjectivesFirst {
             if groups[f.verb] == nil { order.append(f.verb) }
             groups[f.verb, default: []].append(f.phrase)
         }

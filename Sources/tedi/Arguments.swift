@@ -72,7 +72,8 @@ struct Arguments {
     /// The remaining non-flag arguments, in order (consumes them).
     mutating func positionals() -> [String] {
         var out: [String] = []
-        for i in items.indices where !used[i] && !items[i].hasPrefix("--") {
+        // Anything that looks like a flag ("-x", "--x") is left for `finish()` to report.
+        for i in items.indices where !used[i] && !(items[i].hasPrefix("-") && items[i].count > 1) {
             used[i] = true
             out.append(items[i])
         }

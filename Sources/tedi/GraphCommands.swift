@@ -70,7 +70,10 @@ struct LoadedGraph {
     static func fromCommandLine(_ args: inout Arguments) throws -> LoadedGraph {
         let options = try LoadedGraph.options(&args)
         let rest = args.positionals()
-        guard rest.count == 1 else { throw UsageError("give one graph file (or a PNG written by tedi)") }
+        guard rest.count == 1 else {
+            try args.finish()   // an unknown flag is the likelier mistake: name it
+            throw UsageError(rest.isEmpty ? "give a graph file (or a PNG written by tedi)" : "give one graph file, not \(rest.count): \(rest.joined(separator: " "))")
+        }
         let loaded = try LoadedGraph.load(rest[0], options: options)
         try args.finish()
         return loaded
@@ -132,9 +135,15 @@ enum RunCommand: Command {
         do { _ = try shardText.map(Shard.parse) } catch let e as ShardError { throw UsageError(e.description) }
         let cache = try cacheFromArguments(&args)
         let loaded = try LoadedGraph.fromCommandLine(&args)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw UsageError("--out \(out) is a file; give a directory (it is created when missing)")
+        }
         try loaded.verifyRecipeInputs()
         let runner = GraphRunner(plan: loaded.plan, cache: cache, outDirectory: URL(fileURLWithPath: out))
         runner.progress = Progress(enabled: !quiet)
+        // List files as they are written, so an interrupted run still says what it left.
+        if !quiet { runner.onWrite = { [progress = runner.progress] f in progress?.finish(); print("wrote \(URL(fileURLWithPath: out).appendingPathComponent(f).path)") } }
         let sweep = try SweepRun(runner: runner, seeds: loaded.seeds, shardText: shardText, onlyMissing: onlyMissing, quiet: quiet)
         guard !sweep.seeds.isEmpty else {
             if !quiet { print("nothing to run: \(sweep.skipped) seed\(sweep.skipped == 1 ? "" : "s") of this slice already done") }
@@ -145,17 +154,18 @@ enum RunCommand: Command {
         do {
             report = try runner.run(seeds: sweep.seeds)
         } catch let e as NodeCancelled {
+            runner.progress?.finish()
             sweep.recordFailure("cancelled (\(e)) while running")
             FileHandle.standardError.write("tedi: \(e): stopped cleanly; finished nodes are cached, no partial outputs were written\n".data(using: .utf8)!)
             return 130
         } catch let e as NodeError {
+            runner.progress?.finish()
             sweep.recordFailure("\(e)")
             FileHandle.standardError.write("tedi: error: \(e)\n".data(using: .utf8)!)
             return 3
         }
         if let reportPath { try AtomicFile.write(Array(report.json.utf8), to: URL(fileURLWithPath: reportPath)) }
         if !quiet {
-            for f in report.written { print("wrote \(URL(fileURLWithPath: out).appendingPathComponent(f).path)") }
             for f in report.upToDate { print("up to date \(URL(fileURLWithPath: out).appendingPathComponent(f).path)") }
             print("\(report.executed) node run\(report.executed == 1 ? "" : "s") executed, \(report.reused) reused (seeds: \(sweep.seeds.count)\(sweep.skipped > 0 ? ", \(sweep.skipped) already done" : ""))")
         }
@@ -172,6 +182,7 @@ enum CheckCommand: Command {
         var args = Arguments(argv)
         let loaded = try LoadedGraph.fromCommandLine(&args)
         let plan = loaded.plan
+        try GraphRunner(plan: plan, cache: nil, outDirectory: URL(fileURLWithPath: "out")).checkSweepOutputs(seeds: loaded.seeds)
         print("\(plan.file.path): ok — \(plan.nodes.count) node\(plan.nodes.count == 1 ? "" : "s") to run, params: \(plan.paramOrder.map { "\($0)=\(plan.params[$0]!)" }.joined(separator: ", "))")
         if !plan.unusedNodes.isEmpty { print("note: not feeding any output, so never run: \(plan.unusedNodes.joined(separator: ", "))") }
         return 0
@@ -198,14 +209,16 @@ enum PlanCommand: Command {
             if what == "run" { toRun += 1 }
             print("  \(r.node.padding(toLength: idWidth, withPad: " ", startingAt: 0))  \(r.op.padding(toLength: opWidth, withPad: " ", startingAt: 0))  \(what.padding(toLength: 32, withPad: " ", startingAt: 0))  \(r.key.prefix(12))")
         }
-        var outside: [String] = []
+        // Files read from outside the graph's folder, each once, with the nodes that read it.
+        var outside: [(path: String, readers: [String])] = []
         for i in loaded.plan.nodes.indices {
-            for (name, url) in runner.inputPaths(try loaded.plan.resolvedParams(i, seed: loaded.seeds[0]), spec: loaded.plan.nodes[i].spec)
+            for (name, url) in runner.inputPaths(try loaded.plan.resolvedParams(i, seed: loaded.seeds[0]), spec: loaded.plan.nodes[i].spec).sorted(by: { $0.key < $1.key })
             where !url.path.hasPrefix(loaded.plan.baseDirectory.path + "/") {
-                outside.append("\(loaded.plan.nodes[i].id).\(name) reads \(url.path)")
+                let reader = "\(loaded.plan.nodes[i].id).\(name)"
+                if let k = outside.firstIndex(where: { $0.path == url.path }) { outside[k].readers.append(reader) } else { outside.append((url.path, [reader])) }
             }
         }
-        for o in outside { print("note: outside the graph's folder: \(o)") }
+        for o in outside { print("note: outside the graph's folder: \(o.path) (read by \(o.readers.joined(separator: ", ")))") }
         print("\(toRun) node run\(toRun == 1 ? "" : "s") to execute across \(loaded.seeds.count) seed\(loaded.seeds.count == 1 ? "" : "s")")
         return 0
     }
@@ -230,7 +243,7 @@ enum GraphCommand: Command {
             for n in plan.nodes { lines.append("  \(q(n.id)) [label=\(q("\(n.id)\\n\(n.spec.name)")), shape=\(n.spec.writes ? "note" : "box")];") }
             for n in plan.nodes {
                 for e in n.inputs {
-                    lines.append("  \(q(plan.nodes[e.node].id)) -> \(q(n.id)) [label=\(q(e.port))];")
+                    lines.append("  \(q(plan.nodes[e.node].id)) -> \(q(n.id)) [label=\(q(edgeLabel(e, plan)))];")
                 }
             }
             lines.append("}")
@@ -239,13 +252,18 @@ enum GraphCommand: Command {
             for n in plan.nodes { lines.append("  \(n.id)[\"\(n.id)<br/>\(n.spec.name)\"]") }
             for n in plan.nodes {
                 for e in n.inputs {
-                    lines.append("  \(plan.nodes[e.node].id) -->|\(e.port)| \(n.id)")
+                    lines.append("  \(plan.nodes[e.node].id) -->|\(edgeLabel(e, plan))| \(n.id)")
                 }
             }
         }
         print(lines.joined(separator: "\n"))
         return 0
     }
+}
+
+/// "port" for a connection from a node's default output, "srcPort → port" otherwise.
+func edgeLabel(_ e: (port: String, node: Int, srcPort: String), _ plan: GraphPlan) -> String {
+    e.srcPort == plan.nodes[e.node].spec.outputs.first?.name ? e.port : "\(e.srcPort) → \(e.port)"
 }
 
 enum NodesCommand: Command {
@@ -259,9 +277,10 @@ enum NodesCommand: Command {
         try args.finish()
         let catalog = NodeCatalog.standard
         if rest.isEmpty {
+            let width = catalog.names.map(\.count).max() ?? 0
             for name in catalog.names {
                 let s = catalog[name]!
-                print("\(name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(s.summary)")
+                print("\(name.padding(toLength: width, withPad: " ", startingAt: 0))  \(s.summary)")
             }
             return 0
         }

@@ -79,3 +79,25 @@ import Testing
     #expect(FileManager.default.fileExists(atPath: young.path))
     #expect(FileManager.default.fileExists(atPath: other.path))
 }
+
+/// Two writers naming one file in the same run is refused before anything runs (check and run alike).
+@Test func twoWritersOfOneFileAreRefused() throws {
+    let dir = try TempDir("clash")
+    try writeFixturePNG(dir, "in.png")
+    let yaml = """
+    tedi: 1
+    nodes:
+      a: { op: input.image, path: in.png }
+      u: { op: write.png, in: a, path: same.png }
+      v: { op: write.png, in: a, path: same.png }
+    """
+    let plan = try loadPlan(yaml, in: dir, catalog: NodeCatalog.standard)
+    do {
+        _ = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("out")).run(seeds: [0])
+        Issue.record("the run should be refused")
+    } catch let e as GraphErrors {
+        #expect(e.diagnostics.map(\.message) == ["nodes 'u' and 'v' both write 'same.png'; give each output its own path"])
+        #expect(e.diagnostics.first?.location?.line == 5)
+    }
+    #expect(!FileManager.default.fileExists(atPath: dir.path("out")))
+}
