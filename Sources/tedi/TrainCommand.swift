@@ -34,8 +34,8 @@ enum TrainCommand: Command {
     mixing, EMA of G, Adam β (0, 0.99). DIR gets checkpoint.safetensors (G, D, EMA, both Adam
     states, step, data position; atomic; every --checkpoint-minutes, on Ctrl-C and at the end),
     generator.safetensors (the EMA, loadable by the synthesize node) and a copy per checkpoint
-    under snapshots/, log.csv, loss.png and samples.png (EMA on fixed z; one per checkpoint
-    under snapshots/).
+    under snapshots/, log.csv, loss.png, samples.png (EMA on fixed z; one per checkpoint under
+    snapshots/) and mixing.png (rows: A, B, A with B's coarse / middle / fine layers of w+).
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
@@ -304,6 +304,7 @@ extension TrainCommand {
             let grid = try Image.grid(Image.images(from: trainer.samples(count: 64)), columns: 8)
             try PNG.write(grid, to: out + "/samples.png")
             try PNG.write(grid, to: out + "/snapshots/samples_\(tag).png")
+            try PNG.write(try Image.grid(Image.images(from: g.mixingGrid(rows: 6, seed: 77)), columns: 5), to: out + "/mixing.png")
             if !log.rows.isEmpty { try PNG.write(try ganPlot(log), to: out + "/loss.png") }
             lastCkpt = clock()
         }

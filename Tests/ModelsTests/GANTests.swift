@@ -258,4 +258,33 @@ struct ReferenceD {
             #expect(y[n, 1, 2, 0] == x[n, 1, 2, 0])
         }
     }
+
+    @Test func mixingGridSwapsBands() throws {
+        let g = try StyleGAN2Generator.random(config: Self.tinyG, seed: 4)
+        let bands = g.mixingBands
+        let total: Int = bands.map { $0.layers.count }.reduce(0, +)
+        #expect(total == g.nLatent)
+        #expect(bands[0].layers.lowerBound == 0)
+        #expect(bands[1].layers.lowerBound == bands[0].layers.upperBound)
+        #expect(bands[2].layers.upperBound == g.nLatent)
+        #expect(bands.allSatisfy { !$0.layers.isEmpty })
+        let grid = try g.mixingGrid(rows: 2, seed: 5)
+        #expect(grid.shape == [10, 3, 16, 16])
+        let za = try Tensor.randomNormal([2, g.styleDim], seed: 5, stream: 0), zb = try Tensor.randomNormal([2, g.styleDim], seed: 5, stream: 1)
+        let a = try g.generate(z: za), b = try g.generate(z: zb)
+        let plane = 3 * 16 * 16
+        func img(_ t: Tensor, _ k: Int) -> [Float] { Array(t.scalars[(k * plane)..<((k + 1) * plane)]) }
+        for r in 0..<2 {
+            let ia: [Float] = img(a, r), ib: [Float] = img(b, r)
+            let sameA = img(grid, 5 * r) == ia, sameB = img(grid, 5 * r + 1) == ib
+            #expect(sameA)
+            #expect(sameB)
+            // Each swap changes the image, and differs from both A and B.
+            for c in 2..<5 {
+                let m: [Float] = img(grid, 5 * r + c)
+                let differs = m != ia && m != ib
+                #expect(differs, "row \(r) column \(c)")
+            }
+        }
+    }
 }
