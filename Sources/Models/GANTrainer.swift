@@ -24,6 +24,9 @@ public final class GANTrainer {
         public var mixing: Float
         /// EMA half-life in images (rosinality's `ema_kimg`·1000): β = 0.5^(batch / halfLife).
         public var emaHalfLife: Float
+        /// EMA ramp-up (StyleGAN2-ADA): the half-life is at most this fraction of the images seen so
+        /// far, so the EMA of a short run follows G instead of staying near the initialization; 0 = off.
+        public var emaRampup: Float
         /// Size of the finite-difference step of the R1 Hessian-vector product, relative to rms(∇ₓD).
         public var r1Epsilon: Float
         /// SynthFaces seed of the training data.
@@ -32,9 +35,9 @@ public final class GANTrainer {
         public var seed: UInt64
 
         public init(batch: Int = 16, learningRate: Float = 0.002, r1Gamma: Float = 0.2, r1Every: Int = 16, mixing: Float = 0.9,
-                    emaHalfLife: Float = 10_000, r1Epsilon: Float = 1e-2, dataSeed: UInt64 = 0, seed: UInt64 = 1) {
+                    emaHalfLife: Float = 10_000, emaRampup: Float = 0.05, r1Epsilon: Float = 1e-2, dataSeed: UInt64 = 0, seed: UInt64 = 1) {
             self.batch = batch; self.learningRate = learningRate; self.r1Gamma = r1Gamma; self.r1Every = r1Every
-            self.mixing = mixing; self.emaHalfLife = emaHalfLife; self.r1Epsilon = r1Epsilon
+            self.mixing = mixing; self.emaHalfLife = emaHalfLife; self.emaRampup = emaRampup; self.r1Epsilon = r1Epsilon
             self.dataSeed = dataSeed; self.seed = seed
         }
 
@@ -48,12 +51,13 @@ public final class GANTrainer {
             guard (1...10_000).contains(r1Every) else { throw ModelError("R1 interval must be in 1...10000, got \(r1Every)") }
             guard (0...1).contains(mixing) else { throw ModelError("mixing probability must be in [0, 1], got \(mixing)") }
             guard emaHalfLife > 0, emaHalfLife.isFinite else { throw ModelError("EMA half-life must be positive, got \(emaHalfLife)") }
+            guard emaRampup >= 0, emaRampup <= 1 else { throw ModelError("EMA ramp-up must be in [0, 1], got \(emaRampup)") }
             guard r1Epsilon > 0, r1Epsilon < 1 else { throw ModelError("R1 epsilon must be in (0, 1), got \(r1Epsilon)") }
         }
 
         var metadata: [String: String] {
             ["gan.batch": String(batch), "gan.lr": String(learningRate), "gan.r1": String(r1Gamma), "gan.r1_every": String(r1Every),
-             "gan.mixing": String(mixing), "gan.ema_half_life": String(emaHalfLife), "gan.r1_epsilon": String(r1Epsilon),
+             "gan.mixing": String(mixing), "gan.ema_half_life": String(emaHalfLife), "gan.ema_rampup": String(emaRampup), "gan.r1_epsilon": String(r1Epsilon),
              "gan.data_seed": String(dataSeed), "gan.seed": String(seed)]
         }
 
@@ -64,7 +68,7 @@ public final class GANTrainer {
             }
             self.init(batch: try get("gan.batch"), learningRate: try get("gan.lr"), r1Gamma: try get("gan.r1"),
                       r1Every: try get("gan.r1_every"), mixing: try get("gan.mixing"), emaHalfLife: try get("gan.ema_half_life"),
-                      r1Epsilon: try get("gan.r1_epsilon"), dataSeed: try get("gan.data_seed"), seed: try get("gan.seed"))
+                      emaRampup: m["gan.ema_rampup"] == nil ? 0 : try get("gan.ema_rampup"), r1Epsilon: try get("gan.r1_epsilon"), dataSeed: try get("gan.data_seed"), seed: try get("gan.seed"))
             try validate()
         }
     }
@@ -278,9 +282,12 @@ public final class GANTrainer {
         return try loss.item()
     }
 
-    /// ema ← β·ema + (1−β)·G with β = 0.5^(batch / halfLife), over G's trained tensors.
+    /// ema ← β·ema + (1−β)·G with β = 0.5^(batch / halfLife), over G's trained tensors; halfLife
+    /// is `emaHalfLife`, capped at `emaRampup` × the images seen after this step.
     func updateEMA() {
-        let beta = Float(pow(0.5, Double(options.batch) / Double(options.emaHalfLife)))
+        var halfLife = Double(options.emaHalfLife)
+        if options.emaRampup > 0 { halfLife = min(halfLife, Double((step + 1) * options.batch) * Double(options.emaRampup)) }
+        let beta = Float(pow(0.5, Double(options.batch) / halfLife))
         for name in generatorTrainableNames {
             guard var e = ema.parameters[name], let p = generator.parameters[name] else { continue }
             ema.parameters[name] = nil

@@ -26,7 +26,8 @@ enum TrainCommand: Command {
 
     usage: tedi train generator --out DIR [--size 64] [--steps N | --minutes M] [--resume]
                                 [--batch 16] [--lr 0.002] [--seed S] [--data-seed K] [--r1 0.2]
-                                [--r1-every 16] [--mixing 0.9] [--ema-kimg 10] [--channel-divisor 4]
+                                [--r1-every 16] [--mixing 0.9] [--ema-kimg 10] [--ema-rampup 0.05]
+                                [--channel-divisor 4]
                                 [--channel-multiplier 1] [--style-dim 256] [--n-mlp 4]
                                 [--checkpoint-minutes 5]
     Trains a StyleGAN2 generator (rosinality layout, narrowed by --channel-divisor) against a
@@ -207,7 +208,7 @@ final class StopFlag: @unchecked Sendable {
 
 /// The generator-only options of `tedi train generator` (raw strings until validated).
 struct GeneratorOptions {
-    static let names: [(String, String)] = [("r1", "0.2"), ("r1-every", "16"), ("mixing", "0.9"), ("ema-kimg", "10"),
+    static let names: [(String, String)] = [("r1", "0.2"), ("r1-every", "16"), ("mixing", "0.9"), ("ema-kimg", "10"), ("ema-rampup", "0.05"),
                                             ("channel-divisor", "4"), ("channel-multiplier", "1"), ("style-dim", "256"), ("n-mlp", "4")]
     var values: [String: String?] = [:]
 
@@ -272,6 +273,7 @@ extension TrainCommand {
             let options = GANTrainer.Options(batch: batch, learningRate: lr, r1Gamma: Float(try gan.double("r1")),
                                              r1Every: try gan.int("r1-every"), mixing: Float(try gan.double("mixing")),
                                              emaHalfLife: Float(try gan.double("ema-kimg") * 1000),
+                                             emaRampup: Float(try gan.double("ema-rampup")),
                                              dataSeed: UInt64(dataSeed), seed: UInt64(seed))
             trainer = try GANTrainer(generator: gc, discriminator: .init(matching: gc), options: options)
         }
