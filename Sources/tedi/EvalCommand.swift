@@ -6,7 +6,7 @@ import TensorCore
 /// `tedi eval attributes`: per-attribute held-out accuracy of an attribute network.
 enum EvalCommand: Command {
     static let name = "eval"
-    static let summary = "evaluate a model on held-out SynthFaces (attributes)"
+    static let summary = "evaluate a model on held-out SynthFaces (attributes, generator)"
     static let usage = """
     usage: tedi eval attributes [--model Models/attributes.safetensors] [--count 1000]
                                 [--split test|val] [--data-seed K]
@@ -16,6 +16,7 @@ enum EvalCommand: Command {
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
+        if argv.first == "generator" { return try runGenerator(Array(argv.dropFirst())) }
         var args = Arguments(argv)
         let model = try args.option("model") ?? "Models/attributes.safetensors"
         let count = try args.int("count", default: 1000)
@@ -35,6 +36,34 @@ enum EvalCommand: Command {
         let rows = try AttributeEval.run(net, split: split, count: count, dataSeed: UInt64(dataSeed))
         print("\(model) on \(count) \(splitName) samples (data seed \(dataSeed)), \(String(format: "%.1f", Date().timeIntervalSince(start))) s\n")
         print(AttributeEval.markdown(rows), terminator: "")
+        return 0
+    }
+}
+
+extension EvalCommand {
+    /// `tedi eval generator`.
+    static func runGenerator(_ argv: [String]) throws -> Int32 {
+        var args = Arguments(argv)
+        let models = try args.options("model")
+        let attrs = try args.option("attributes") ?? "Models/attributes.safetensors"
+        let count = try args.int("count", default: 1000)
+        let dataSeed = try args.int("data-seed", default: 0)
+        let seed = try args.int("seed", default: 1234)
+        let json = args.flag("json")
+        let rest = args.positionals()
+        try args.finish()
+        guard rest.isEmpty else { throw UsageError("unexpected argument '\(rest[0])'") }
+        guard !models.isEmpty else { throw UsageError("give at least one --model G.safetensors (a generator from `tedi train generator`)") }
+        guard (4...SynthFaces.Split.val.range.count).contains(count) else { throw UsageError("--count must be in 4...\(SynthFaces.Split.val.range.count)") }
+        guard dataSeed >= 0, seed >= 0 else { throw UsageError("--data-seed and --seed must be non-negative") }
+        for m in models + [attrs] where !FileManager.default.fileExists(atPath: m) { throw UsageError("\(m) does not exist") }
+        let net = try AttributeNet.load(attrs)
+        let gens = try models.map { (name: $0, model: try StyleGAN2Generator.load(path: $0)) }
+        let start = Date()
+        let rows = try GANMetrics.evaluate(generators: gens, net: net, count: count, dataSeed: UInt64(dataSeed), seed: UInt64(seed))
+        if json { print(GANMetrics.json(rows)); return 0 }
+        print("\(count) samples per row against \(count) test renders (data seed \(dataSeed)), features of \(attrs), \(String(format: "%.1f", Date().timeIntervalSince(start))) s\n")
+        print(GANMetrics.markdown(rows), terminator: "")
         return 0
     }
 }

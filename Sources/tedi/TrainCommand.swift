@@ -8,7 +8,7 @@ import TensorCore
 /// checkpoints (every few minutes, on Ctrl-C and at the end), a CSV log and a loss plot.
 enum TrainCommand: Command {
     static let name = "train"
-    static let summary = "train a model on SynthFaces (attributes)"
+    static let summary = "train a model on SynthFaces (attributes, generator)"
     static let usage = """
     usage: tedi train attributes --out DIR [--size 64] [--steps N | --minutes M] [--resume]
                                  [--batch 32] [--lr 0.001] [--seed S] [--data-seed K]
@@ -23,6 +23,20 @@ enum TrainCommand: Command {
     --seed S seeds the weight initialization, --data-seed K the SynthFaces stream.
     --lr-decay N decays the learning rate along a cosine to 2% at step N (default: --steps of a
     new run; 0, the default with --minutes, keeps it constant).
+
+    usage: tedi train generator --out DIR [--size 64] [--steps N | --minutes M] [--resume]
+                                [--batch 16] [--lr 0.002] [--seed S] [--data-seed K] [--r1 0.2]
+                                [--r1-every 16] [--mixing 0.9] [--ema-kimg 10] [--ema-rampup 0.05]
+                                [--channel-divisor 4]
+                                [--channel-multiplier 1] [--style-dim 256] [--n-mlp 4]
+                                [--checkpoint-minutes 5]
+    Trains a StyleGAN2 generator (rosinality layout, narrowed by --channel-divisor) against a
+    residual discriminator on the SynthFaces train split: non-saturating loss, lazy R1, style
+    mixing, EMA of G, Adam β (0, 0.99). DIR gets checkpoint.safetensors (G, D, EMA, both Adam
+    states, step, data position; atomic; every --checkpoint-minutes, on Ctrl-C and at the end),
+    generator.safetensors (the EMA, loadable by the synthesize node) and a copy per checkpoint
+    under snapshots/, log.csv, loss.png, samples.png (EMA on fixed z; one per checkpoint under
+    snapshots/) and mixing.png (rows: A, B, A with B's coarse / middle / fine layers of w+).
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
@@ -35,10 +49,19 @@ enum TrainCommand: Command {
         let ckptMinutes = try Double(args.option("checkpoint-minutes") ?? "5")
         let export = try args.option("export")
         let decayArg = try args.option("lr-decay")
+        var gan = GeneratorOptions()
+        for (k, _) in GeneratorOptions.names { gan.values[k] = try args.option(k) }
         let what = args.positionals()
         try args.finish()
+        if what == ["generator"] {
+            guard let ckptMinutes, ckptMinutes > 0 else { throw UsageError("--checkpoint-minutes expects a positive number") }
+            guard export == nil, decayArg == nil else { throw UsageError("--export and --lr-decay are for `tedi train attributes`") }
+            return try runGenerator(out: out, resume: resume, steps: stepsArg, minutes: minutesArg, size: sizeArg, batch: batchArg,
+                                    lr: lrArg, seed: seedArg, dataSeed: dataSeedArg, checkpointMinutes: ckptMinutes, gan: gan)
+        }
+        if let k = gan.values.first(where: { $0.value != nil })?.key { throw UsageError("--\(k) is for `tedi train generator`") }
         guard what == ["attributes"] else {
-            throw UsageError(what.isEmpty ? "say what to train: `tedi train attributes`" : "unknown model '\(what.joined(separator: " "))'; only `attributes` can be trained by this build")
+            throw UsageError(what.isEmpty ? "say what to train: `tedi train attributes` or `tedi train generator`" : "unknown model '\(what.joined(separator: " "))'; `attributes` and `generator` can be trained")
         }
         guard let ckptMinutes, ckptMinutes > 0 else { throw UsageError("--checkpoint-minutes expects a positive number") }
         guard (stepsArg == nil) != (minutesArg == nil) else { throw UsageError("give exactly one of --steps N or --minutes M") }
@@ -181,4 +204,153 @@ final class StopFlag: @unchecked Sendable {
     private var value = false
     func set() { lock.lock(); value = true; lock.unlock() }
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// The generator-only options of `tedi train generator` (raw strings until validated).
+struct GeneratorOptions {
+    static let names: [(String, String)] = [("r1", "0.2"), ("r1-every", "16"), ("mixing", "0.9"), ("ema-kimg", "10"), ("ema-rampup", "0.05"),
+                                            ("channel-divisor", "4"), ("channel-multiplier", "1"), ("style-dim", "256"), ("n-mlp", "4")]
+    var values: [String: String?] = [:]
+
+    func double(_ k: String) throws -> Double {
+        let s = (values[k] ?? nil) ?? GeneratorOptions.names.first { $0.0 == k }!.1
+        guard let v = Double(s), v.isFinite else { throw UsageError("--\(k) expects a number, got '\(s)'") }
+        return v
+    }
+
+    func int(_ k: String) throws -> Int {
+        let v = try double(k)
+        guard v == v.rounded(), Swift.abs(v) < 1e9 else { throw UsageError("--\(k) expects an integer, got \(v)") }
+        return Int(v)
+    }
+
+    var anyGiven: Bool { values.contains { $0.value != nil } }
+}
+
+extension TrainCommand {
+    /// `tedi train generator`: the GAN loop with checkpoints, log, plots and sample grids.
+    static func runGenerator(out: String, resume: Bool, steps stepsArg: String?, minutes minutesArg: String?, size sizeArg: String?,
+                             batch batchArg: String?, lr lrArg: String?, seed seedArg: String?, dataSeed dataSeedArg: String?,
+                             checkpointMinutes ckptMinutes: Double, gan: GeneratorOptions) throws -> Int32 {
+        guard (stepsArg == nil) != (minutesArg == nil) else { throw UsageError("give exactly one of --steps N or --minutes M") }
+        var stepTarget: Int?, deadline: Double?
+        if let s = stepsArg {
+            guard let v = Int(s), v >= 1, v <= 100_000_000 else { throw UsageError("--steps expects an integer in 1...100000000, got '\(s)'") }
+            stepTarget = v
+        }
+        if let m = minutesArg {
+            guard let v = Double(m), v > 0, v <= 100_000 else { throw UsageError("--minutes expects a positive number, got '\(m)'") }
+            deadline = v * 60
+        }
+        try FileManager.default.createDirectory(atPath: out + "/snapshots", withIntermediateDirectories: true)
+        let ckptPath = out + "/checkpoint.safetensors"
+        let trainer: GANTrainer
+        if resume {
+            guard [sizeArg, batchArg, lrArg, seedArg, dataSeedArg].allSatisfy({ $0 == nil }), !gan.anyGiven else {
+                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes and --checkpoint-minutes")
+            }
+            guard FileManager.default.fileExists(atPath: ckptPath) else {
+                throw UsageError("--resume: \(ckptPath) does not exist; start a run without --resume first")
+            }
+            trainer = try GANTrainer(checkpoint: TrainingCheckpoint.read(ckptPath), path: ckptPath)
+        } else {
+            if FileManager.default.fileExists(atPath: ckptPath) {
+                throw UsageError("\(ckptPath) exists; add --resume to continue it, or choose another --out")
+            }
+            func int(_ s: String?, _ name: String, _ d: Int) throws -> Int {
+                guard let s else { return d }
+                guard let v = Int(s) else { throw UsageError("--\(name) expects an integer, got '\(s)'") }
+                return v
+            }
+            let size = try int(sizeArg, "size", 64)
+            guard [16, 32, 64, 128, 256].contains(size) else { throw UsageError("--size is 16, 32, 64, 128 or 256, got \(size)") }
+            let batch = try int(batchArg, "batch", 16)
+            guard let lr = Float(lrArg ?? "0.002"), lr > 0, lr < 1 else { throw UsageError("--lr expects a number in (0, 1)") }
+            let seed = try int(seedArg, "seed", 1), dataSeed = try int(dataSeedArg, "data-seed", 0)
+            guard seed >= 0, dataSeed >= 0 else { throw UsageError("--seed and --data-seed must be non-negative") }
+            let gc = try StyleGAN2Config(size: size, styleDim: gan.int("style-dim"), nMLP: gan.int("n-mlp"),
+                                         channelMultiplier: gan.int("channel-multiplier"), channelDivisor: gan.int("channel-divisor"))
+            let options = GANTrainer.Options(batch: batch, learningRate: lr, r1Gamma: Float(try gan.double("r1")),
+                                             r1Every: try gan.int("r1-every"), mixing: Float(try gan.double("mixing")),
+                                             emaHalfLife: Float(try gan.double("ema-kimg") * 1000),
+                                             emaRampup: Float(try gan.double("ema-rampup")),
+                                             dataSeed: UInt64(dataSeed), seed: UInt64(seed))
+            trainer = try GANTrainer(generator: gc, discriminator: .init(matching: gc), options: options)
+        }
+        if let t = stepTarget, t <= trainer.step {
+            print("already at step \(trainer.step) (target \(t)); nothing to train")
+            return 0
+        }
+        let log = try TrainingLog(path: out + "/log.csv", columns: ["step", "seconds", "d_loss", "g_loss", "r1", "real_score", "fake_score"],
+                                  resumeStep: resume ? trainer.step : nil)
+        let stop = StopFlag()
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { stop.set() }
+        source.resume()
+        defer { source.cancel(); signal(SIGINT, SIG_DFL) }
+
+        let tty = isatty(2) != 0
+        let clock = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+        let start = clock(), startStep = trainer.step, startElapsed = trainer.elapsedSeconds
+        var lastCkpt = start
+        var last: GANTrainer.StepMetrics?
+        func save() throws {
+            trainer.elapsedSeconds = startElapsed + (clock() - start)
+            try trainer.checkpoint.write(to: ckptPath)
+            var g = trainer.ema
+            g.parameters = g.parameters.mapValues { $0.detached }
+            try g.save(to: out + "/generator.safetensors")
+            let tag = String(format: "%08d", trainer.step)
+            try g.save(to: out + "/snapshots/generator_\(tag).safetensors")
+            let grid = try Image.grid(Image.images(from: trainer.samples(count: 64)), columns: 8)
+            try PNG.write(grid, to: out + "/samples.png")
+            try PNG.write(grid, to: out + "/snapshots/samples_\(tag).png")
+            try PNG.write(try Image.grid(Image.images(from: g.mixingGrid(rows: 6, seed: 77)), columns: 5), to: out + "/mixing.png")
+            if !log.rows.isEmpty { try PNG.write(try ganPlot(log), to: out + "/loss.png") }
+            lastCkpt = clock()
+        }
+        while !stop.isSet {
+            if let t = stepTarget, trainer.step >= t { break }
+            if let d = deadline, clock() - start >= d { break }
+            let m = try trainer.trainStep()
+            last = m
+            try log.append([Double(m.step), startElapsed + clock() - start, Double(m.dLoss), Double(m.gLoss), Double(m.r1),
+                            Double(m.realScore), Double(m.fakeScore)])
+            guard m.dLoss.isFinite, m.gLoss.isFinite else {
+                try save()
+                throw ModelError("the GAN losses became D \(m.dLoss), G \(m.gLoss) at step \(m.step); lower --lr or raise --r1 and start again")
+            }
+            if clock() - lastCkpt >= ckptMinutes * 60 { try save() }
+            if tty {
+                let t = clock() - start, done = trainer.step - startStep
+                let per = t / Double(max(done, 1))
+                var eta = ""
+                if let st = stepTarget { eta = ", ETA " + duration(per * Double(st - trainer.step)) }
+                if let d = deadline { eta = ", " + duration(max(0, d - t)) + " left" }
+                let total = stepTarget.map { "/\($0)" } ?? ""
+                FileHandle.standardError.write(String(format: "\r\u{1B}[Kstep %d%@  D %.3f  G %.3f  %.2f s/step%@",
+                                                      trainer.step, total, m.dLoss, m.gLoss, per, eta).data(using: .utf8)!)
+            }
+        }
+        if tty { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
+        try save()
+        let secs = clock() - start, done = trainer.step - startStep
+        print(String(format: "%@ at step %d (%d steps in %@, %.3f s/step; %@ in total); D loss %.4f, G loss %.4f",
+                     stop.isSet ? "interrupted" : "stopped", trainer.step, done, duration(secs), secs / Double(max(done, 1)),
+                     duration(trainer.elapsedSeconds), last?.dLoss ?? .nan, last?.gLoss ?? .nan))
+        print("checkpoint \(ckptPath), EMA generator \(out)/generator.safetensors; continue with `tedi train generator --out \(out) --resume --minutes M`")
+        return stop.isSet ? 130 : 0
+    }
+
+    /// The GAN loss plot: D and G losses, and R1 (log scale) where it was computed.
+    static func ganPlot(_ log: TrainingLog) throws -> Image {
+        let d = log.rows.map { ($0[0], $0[2]) }, g = log.rows.map { ($0[0], $0[3]) }
+        let r1 = log.rows.filter { $0[4].isFinite && $0[4] > 0 }.map { ($0[0], $0[4]) }
+        var panels: [TrainingPlot.Panel] = [
+            .init(series: [.init(name: "D loss", points: d, color: (200, 40, 40)), .init(name: "G loss", points: g, color: (30, 90, 200))], logY: false),
+        ]
+        if !r1.isEmpty { panels.append(.init(series: [.init(name: "R1", points: r1, color: (40, 150, 60))], logY: true)) }
+        return try TrainingPlot.render(panels)
+    }
 }

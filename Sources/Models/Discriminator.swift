@@ -1,0 +1,207 @@
+import Foundation
+import TensorCore
+
+/// rosinality/stylegan2-pytorch's residual `Discriminator` on the tensor core, with the same
+/// state-dict names (`convs.0.0.weight`, `convs.i.conv1.0.weight`, `final_linear.1.bias`, …).
+///
+/// Layout for size S = 2^L: `convs.0` (1×1 ConvLayer from RGB), `convs.1…convs.L−2` ResBlocks that
+/// halve the side down to 4 px, minibatch-stddev (group 4, 1 feature), `final_conv` (3×3), then
+/// `final_linear.0` (EqualLinear + lrelu) and `final_linear.1` (EqualLinear → 1 logit). Equalized
+/// learning rate: weights are stored N(0,1) and scaled by 1/√fan_in at run time.
+public struct StyleGAN2Discriminator {
+    /// The architecture (channels follow the generator's table, `StyleGAN2Config.channels(atResolution:)`).
+    public struct Config: Equatable, Sendable, CustomStringConvertible {
+        /// Input side: a power of two in 8...1024.
+        public var size: Int
+        /// Channel multiplier of the layers from 64 px on (rosinality's `channel_multiplier`).
+        public var channelMultiplier: Int
+        /// Divides every channel count (1 in rosinality).
+        public var channelDivisor: Int
+
+        /// A validated config.
+        public init(size: Int, channelMultiplier: Int = 2, channelDivisor: Int = 1) throws {
+            self.size = size; self.channelMultiplier = channelMultiplier; self.channelDivisor = channelDivisor
+            guard size >= 8, StyleGAN2Config.sizes.contains(size) else { throw ModelError("discriminator: size must be a power of two in 8...1024, got \(size)") }
+            guard (1...8).contains(channelMultiplier) else { throw ModelError("discriminator: channel_multiplier must be in 1...8, got \(channelMultiplier)") }
+            guard (1...512).contains(channelDivisor) else { throw ModelError("discriminator: channel_divisor must be in 1...512, got \(channelDivisor)") }
+        }
+
+        /// The discriminator matching a generator's size and widths.
+        public init(matching g: StyleGAN2Config) throws {
+            try self.init(size: g.size, channelMultiplier: g.channelMultiplier, channelDivisor: g.channelDivisor)
+        }
+
+        /// Channels at `resolution` px (the generator's table).
+        public func channels(atResolution r: Int) -> Int {
+            // StyleGAN2Config validates the same ranges, so this cannot fail for a valid Config.
+            (try? StyleGAN2Config(size: size, styleDim: 1, nMLP: 0, channelMultiplier: channelMultiplier,
+                                  channelDivisor: channelDivisor))?.channels(atResolution: r) ?? 1
+        }
+
+        /// Number of ResBlocks (`log2(size) − 2`).
+        public var blocks: Int { size.trailingZeroBitCount - 2 }
+
+        /// Every tensor of the state dict with its shape, in module order.
+        public var expectedShapes: [(name: String, shape: [Int])] {
+            var out: [(name: String, shape: [Int])] = []
+            var cin = channels(atResolution: size)
+            out.append(("convs.0.0.weight", [cin, 3, 1, 1]))
+            out.append(("convs.0.1.bias", [cin]))
+            for b in 1...blocks {
+                let cout = channels(atResolution: size >> b)
+                let p = "convs.\(b)"
+                out.append(("\(p).conv1.0.weight", [cin, cin, 3, 3]))
+                out.append(("\(p).conv1.1.bias", [cin]))
+                out.append(("\(p).conv2.0.kernel", [4, 4]))
+                out.append(("\(p).conv2.1.weight", [cout, cin, 3, 3]))
+                out.append(("\(p).conv2.2.bias", [cout]))
+                out.append(("\(p).skip.0.kernel", [4, 4]))
+                out.append(("\(p).skip.1.weight", [cout, cin, 1, 1]))
+                cin = cout
+            }
+            let c4 = channels(atResolution: 4)
+            out.append(("final_conv.0.weight", [c4, cin + 1, 3, 3]))
+            out.append(("final_conv.1.bias", [c4]))
+            out.append(("final_linear.0.weight", [c4, c4 * 16]))
+            out.append(("final_linear.0.bias", [c4]))
+            out.append(("final_linear.1.weight", [1, c4]))
+            out.append(("final_linear.1.bias", [1]))
+            return out
+        }
+
+        /// `__metadata__` entries (prefix `d.` so they sit beside a generator's).
+        public var metadata: [String: String] {
+            ["d.size": "\(size)", "d.channel_multiplier": "\(channelMultiplier)", "d.channel_divisor": "\(channelDivisor)"]
+        }
+
+        /// Reads `metadata`'s keys back.
+        public init(metadata m: [String: String], source: String) throws {
+            func int(_ k: String) throws -> Int {
+                guard let s = m[k], let v = Int(s) else { throw ModelError("\(source): metadata '\(k)' is missing or not an integer") }
+                return v
+            }
+            try self.init(size: int("d.size"), channelMultiplier: int("d.channel_multiplier"), channelDivisor: int("d.channel_divisor"))
+        }
+
+        public var description: String {
+            "Discriminator(size \(size), channel_multiplier \(channelMultiplier)" + (channelDivisor != 1 ? ", channel_divisor \(channelDivisor)" : "") + ")"
+        }
+    }
+
+    /// Minibatch-stddev group size (rosinality's `stddev_group`).
+    public static let stddevGroup = 4
+
+    public let config: Config
+    /// Every state-dict tensor by rosinality name (the blur kernels included, as buffers).
+    public var parameters: [String: Tensor]
+
+    /// A discriminator from a state dict; throws naming every missing, unexpected or mis-shaped tensor.
+    public init(config: Config, parameters: [String: Tensor], source: String = "<memory>") throws {
+        var problems: [String] = []
+        let expected = config.expectedShapes
+        for (name, shape) in expected {
+            guard let t = parameters[name] else { problems.append("missing \(name)"); continue }
+            if t.shape != shape { problems.append("\(name) is \(t.shape), expected \(shape)") }
+        }
+        let known = Set(expected.map(\.name))
+        problems += parameters.keys.filter { !known.contains($0) }.sorted().map { "unexpected \($0)" }
+        guard problems.isEmpty else {
+            throw ModelError("\(source): the weights do not fit \(config): " + problems.prefix(20).joined(separator: "; ")
+                             + (problems.count > 20 ? "; …" : ""))
+        }
+        self.config = config
+        self.parameters = parameters
+    }
+
+    /// rosinality's initialisation from Philox `seed`: weights N(0,1), biases 0, blur kernels
+    /// `outer([1,3,3,1])/64`. Tensor i of `expectedShapes` draws from stream i.
+    public static func random(config: Config, seed: UInt64) throws -> StyleGAN2Discriminator {
+        var p: [String: Tensor] = [:]
+        let blur = try Tensor.blurKernel2d([1, 3, 3, 1])
+        for (i, (name, shape)) in config.expectedShapes.enumerated() {
+            if name.hasSuffix(".kernel") { p[name] = blur }
+            else if name.hasSuffix("bias") { p[name] = try Tensor.zeros(shape) }
+            else { p[name] = try Tensor.randomNormal(shape, seed: seed, stream: UInt64(i)) }
+        }
+        return try StyleGAN2Discriminator(config: config, parameters: p, source: "random(seed: \(seed))")
+    }
+
+    /// Names of the trainable tensors (everything but the blur-kernel buffers), sorted.
+    public var trainableNames: [String] { parameters.keys.filter { !$0.hasSuffix(".kernel") }.sorted() }
+
+    /// A copy whose trainable parameters (or those in `names`) are watched on `tape`.
+    public func watchingParameters(on tape: Tape, names: [String]? = nil) throws -> StyleGAN2Discriminator {
+        var copy = self
+        for name in names ?? trainableNames {
+            guard let t = parameters[name] else { throw ModelError("discriminator: no parameter named \"\(name)\"") }
+            copy.parameters[name] = tape.watch(t)
+        }
+        return copy
+    }
+
+    func parameter(_ name: String) throws -> Tensor {
+        guard let t = parameters[name] else { throw ModelError("discriminator: no parameter named \"\(name)\"") }
+        return t
+    }
+
+    /// `EqualConv2d` without bias: `conv2d(x, W/√(Cin·k·k))`.
+    func equalConv(_ x: Tensor, _ name: String, stride: Int = 1, padding: Int = 0) throws -> Tensor {
+        let w = try parameter(name)
+        let scale = 1 / Float(w.shape[1] * w.shape[2] * w.shape[3]).squareRoot()
+        return try Tensor.conv2d(x, weight: w.scaled(scale), stride: stride, padding: padding)
+    }
+
+    /// rosinality's `Blur` (kernel sum 1) with pad `(p0, p1)` on both axes.
+    func blur(_ x: Tensor, _ name: String, pad p: (Int, Int)) throws -> Tensor {
+        try x.upfirdn2d(kernel: parameter(name), pad: (p.0, p.1, p.0, p.1))
+    }
+
+    /// Logits `(N,1)` for images `(N,3,size,size)` in [-1, 1]. N must be a multiple of
+    /// min(N, 4) (the minibatch-stddev groups).
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        let s = config.size
+        guard x.rank == 4, x.shape[0] >= 1, x.shape[1] == 3, x.shape[2] == s, x.shape[3] == s else {
+            throw ModelError("discriminator: input must be (N,3,\(s),\(s)), got \(x.shape)")
+        }
+        let n = x.shape[0]
+        guard n % Swift.min(n, Self.stddevGroup) == 0 else {
+            throw ModelError("discriminator: batch \(n) is not a multiple of the minibatch-stddev group \(Self.stddevGroup)")
+        }
+        var h = try equalConv(x, "convs.0.0.weight").biasLeakyReLU(parameter("convs.0.1.bias"))
+        let invSqrt2 = 1 / Float(2).squareRoot()
+        for b in 1...config.blocks {
+            let p = "convs.\(b)"
+            // ResBlock: conv1 3×3; conv2 = blur pad (2,2) + 3×3 stride 2; skip = blur pad (1,1) + 1×1 stride 2.
+            var a = try equalConv(h, "\(p).conv1.0.weight", padding: 1).biasLeakyReLU(parameter("\(p).conv1.1.bias"))
+            a = try equalConv(blur(a, "\(p).conv2.0.kernel", pad: (2, 2)), "\(p).conv2.1.weight", stride: 2)
+                .biasLeakyReLU(parameter("\(p).conv2.2.bias"))
+            let sk = try equalConv(blur(h, "\(p).skip.0.kernel", pad: (1, 1)), "\(p).skip.1.weight", stride: 2)
+            h = try (a + sk).scaled(invSqrt2)
+        }
+        h = try Self.minibatchStddev(h)
+        h = try equalConv(h, "final_conv.0.weight", padding: 1).biasLeakyReLU(parameter("final_conv.1.bias"))
+        h = try h.reshaped([n, h.count / n])
+        let w0 = try parameter("final_linear.0.weight"), w1 = try parameter("final_linear.1.weight")
+        h = try Tensor.linear(h, weight: w0.scaled(1 / Float(w0.shape[1]).squareRoot())).biasLeakyReLU(parameter("final_linear.0.bias"))
+        return try Tensor.linear(h, weight: w1.scaled(1 / Float(w1.shape[1]).squareRoot()), bias: parameter("final_linear.1.bias"))
+    }
+
+    /// rosinality's minibatch stddev (group G = min(N,4), 1 feature): sample n = g·M + m is grouped
+    /// with the samples of the same m; the feature is mean over (C,H,W) of √(Var_g + 1e-8),
+    /// appended as channel C. `(N,C,H,W) → (N,C+1,H,W)`; differentiable.
+    public static func minibatchStddev(_ x: Tensor) throws -> Tensor {
+        let (n, c, hh, ww) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let g = Swift.min(n, stddevGroup), m = n / g
+        let r = try x.reshaped([g, m, c * hh * ww])
+        let d = try r - r.mean(axis: 0, keepDims: true)
+        let sd = try (d * d).mean(axis: 0).adding(1e-8).sqrt()           // (M, CHW)
+        let f = try sd.mean(axis: 1, keepDims: true)                       // (M, 1)
+        let feat = try f.reshaped([1, m, 1, 1]).broadcast(to: [g, m, hh, ww]).reshaped([n, 1, hh, ww])
+        return try Tensor.concat([x, feat], axis: 1)
+    }
+
+    /// Writes the state dict with the config in `__metadata__`.
+    public func save(to path: String) throws {
+        try SafeTensors.write(parameters, metadata: config.metadata, to: path)
+    }
+}

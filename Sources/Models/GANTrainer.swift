@@ -1,0 +1,331 @@
+import Dispatch
+import Foundation
+import SynthFaces
+import TensorCore
+
+/// StyleGAN2 training on SynthFaces renders streamed in memory (train split): non-saturating
+/// logistic loss, lazy R1 on reals, style mixing, EMA of G, Adam (lr 0.002, β (0, 0.99)) for both
+/// nets, with rosinality's lazy-regularization correction on D's Adam.
+///
+/// The run is a pure function of (configs, options, step count): batch k is train samples
+/// `[k·batch, (k+1)·batch)`, and every random draw of step s (z codes, noise, mixing) comes from
+/// Philox under (seed, s), so a checkpoint of the weights, both Adam states, the EMA, the step and
+/// the data offset resumes bit-identically.
+public final class GANTrainer {
+    /// Training hyper-parameters; stored in checkpoints.
+    public struct Options: Equatable, Sendable {
+        public var batch: Int
+        public var learningRate: Float
+        /// R1 weight γ (rosinality's `--r1`); 0 turns R1 off.
+        public var r1Gamma: Float
+        /// Lazy regularization interval: R1 every this many D steps (rosinality's `d_reg_every`).
+        public var r1Every: Int
+        /// Probability of style mixing (two z codes, one crossover layer) per G batch.
+        public var mixing: Float
+        /// EMA half-life in images (rosinality's `ema_kimg`·1000): β = 0.5^(batch / halfLife).
+        public var emaHalfLife: Float
+        /// EMA ramp-up (StyleGAN2-ADA): the half-life is at most this fraction of the images seen so
+        /// far, so the EMA of a short run follows G instead of staying near the initialization; 0 = off.
+        public var emaRampup: Float
+        /// Size of the finite-difference step of the R1 Hessian-vector product, relative to rms(∇ₓD).
+        public var r1Epsilon: Float
+        /// SynthFaces seed of the training data.
+        public var dataSeed: UInt64
+        /// Seed of the initialization and of every per-step random draw.
+        public var seed: UInt64
+
+        public init(batch: Int = 16, learningRate: Float = 0.002, r1Gamma: Float = 0.2, r1Every: Int = 16, mixing: Float = 0.9,
+                    emaHalfLife: Float = 10_000, emaRampup: Float = 0.05, r1Epsilon: Float = 1e-2, dataSeed: UInt64 = 0, seed: UInt64 = 1) {
+            self.batch = batch; self.learningRate = learningRate; self.r1Gamma = r1Gamma; self.r1Every = r1Every
+            self.mixing = mixing; self.emaHalfLife = emaHalfLife; self.emaRampup = emaRampup; self.r1Epsilon = r1Epsilon
+            self.dataSeed = dataSeed; self.seed = seed
+        }
+
+        func validate() throws {
+            guard (1...1024).contains(batch) else { throw ModelError("GAN batch must be in 1...1024, got \(batch)") }
+            guard batch % Swift.min(batch, StyleGAN2Discriminator.stddevGroup) == 0 else {
+                throw ModelError("GAN batch \(batch) must be a multiple of 4 (the discriminator's minibatch-stddev group), or below 4")
+            }
+            guard learningRate > 0, learningRate < 1 else { throw ModelError("learning rate must be in (0, 1), got \(learningRate)") }
+            guard r1Gamma >= 0, r1Gamma.isFinite else { throw ModelError("R1 γ must be a non-negative number, got \(r1Gamma)") }
+            guard (1...10_000).contains(r1Every) else { throw ModelError("R1 interval must be in 1...10000, got \(r1Every)") }
+            guard (0...1).contains(mixing) else { throw ModelError("mixing probability must be in [0, 1], got \(mixing)") }
+            guard emaHalfLife > 0, emaHalfLife.isFinite else { throw ModelError("EMA half-life must be positive, got \(emaHalfLife)") }
+            guard emaRampup >= 0, emaRampup <= 1 else { throw ModelError("EMA ramp-up must be in [0, 1], got \(emaRampup)") }
+            guard r1Epsilon > 0, r1Epsilon < 1 else { throw ModelError("R1 epsilon must be in (0, 1), got \(r1Epsilon)") }
+        }
+
+        var metadata: [String: String] {
+            ["gan.batch": String(batch), "gan.lr": String(learningRate), "gan.r1": String(r1Gamma), "gan.r1_every": String(r1Every),
+             "gan.mixing": String(mixing), "gan.ema_half_life": String(emaHalfLife), "gan.ema_rampup": String(emaRampup), "gan.r1_epsilon": String(r1Epsilon),
+             "gan.data_seed": String(dataSeed), "gan.seed": String(seed)]
+        }
+
+        init(metadata m: [String: String], path: String) throws {
+            func get<T: LosslessStringConvertible>(_ k: String) throws -> T {
+                guard let s = m[k], let v = T(s) else { throw ModelError("\(path): checkpoint metadata '\(k)' is missing or invalid") }
+                return v
+            }
+            self.init(batch: try get("gan.batch"), learningRate: try get("gan.lr"), r1Gamma: try get("gan.r1"),
+                      r1Every: try get("gan.r1_every"), mixing: try get("gan.mixing"), emaHalfLife: try get("gan.ema_half_life"),
+                      emaRampup: m["gan.ema_rampup"] == nil ? 0 : try get("gan.ema_rampup"), r1Epsilon: try get("gan.r1_epsilon"), dataSeed: try get("gan.data_seed"), seed: try get("gan.seed"))
+            try validate()
+        }
+    }
+
+    /// Losses of one step.
+    public struct StepMetrics {
+        public var step: Int
+        /// softplus(D(fake)) + softplus(−D(real)), batch means.
+        public var dLoss: Float
+        /// softplus(−D(G(z))), batch mean.
+        public var gLoss: Float
+        /// R1 = mean over reals of ‖∇ₓD‖² (nan on steps without R1).
+        public var r1: Float
+        /// Mean D logit on reals and on fakes of the D step.
+        public var realScore: Float
+        public var fakeScore: Float
+    }
+
+    public private(set) var generator: StyleGAN2Generator
+    public private(set) var discriminator: StyleGAN2Discriminator
+    /// Exponential moving average of the generator (what gets shipped).
+    public private(set) var ema: StyleGAN2Generator
+    public let options: Options
+    /// Training steps (one D step + one G step each) taken so far.
+    public private(set) var step: Int
+    /// Offset within the train split of the next real batch.
+    public private(set) var dataOffset: Int
+    /// Training seconds accumulated over sessions (the caller adds to it).
+    public var elapsedSeconds: Double
+    let gAdam: Adam
+    let dAdam: Adam
+    private let prefetcher = Prefetcher()
+
+    /// A fresh run: G from rosinality's init under `seed`, D under `seed + 1`, EMA = G.
+    public init(generator gc: StyleGAN2Config, discriminator dc: StyleGAN2Discriminator.Config, options: Options) throws {
+        try options.validate()
+        guard dc.size == gc.size else { throw ModelError("generator size \(gc.size) differs from discriminator size \(dc.size)") }
+        self.options = options
+        generator = try StyleGAN2Generator.random(config: gc, seed: options.seed)
+        discriminator = try StyleGAN2Discriminator.random(config: dc, seed: options.seed &+ 1)
+        ema = generator
+        (gAdam, dAdam) = GANTrainer.optimizers(options)
+        step = 0
+        dataOffset = 0
+        elapsedSeconds = 0
+    }
+
+    /// Continues the run saved in `checkpoint`.
+    public init(checkpoint c: TrainingCheckpoint, path: String = "<checkpoint>") throws {
+        options = try Options(metadata: c.metadata, path: path)
+        guard let gc = try StyleGAN2Config.fromMetadata(c.metadata, source: path) else {
+            throw ModelError("\(path): no generator config in the checkpoint metadata; is it a `tedi train generator` checkpoint?")
+        }
+        let dc = try StyleGAN2Discriminator.Config(metadata: c.metadata, source: path)
+        func part(_ prefix: String, _ from: [String: Tensor]) -> [String: Tensor] {
+            var out: [String: Tensor] = [:]
+            for (k, v) in from where k.hasPrefix(prefix) { out[String(k.dropFirst(prefix.count))] = v }
+            return out
+        }
+        generator = try StyleGAN2Generator(config: gc, parameters: part("g.", c.params), source: path + " (g)")
+        ema = try StyleGAN2Generator(config: gc, parameters: part("ema.", c.params), source: path + " (ema)")
+        discriminator = try StyleGAN2Discriminator(config: dc, parameters: part("d.", c.params), source: path + " (d)")
+        (gAdam, dAdam) = GANTrainer.optimizers(options)
+        try gAdam.load(state: part("g.", c.optimizer))
+        try dAdam.load(state: part("d.", c.optimizer))
+        step = c.step
+        dataOffset = c.dataOffset
+        elapsedSeconds = c.elapsedSeconds
+    }
+
+    /// rosinality: G's Adam as given; D's lr and betas raised to the lazy-regularization ratio r/(r+1).
+    static func optimizers(_ o: Options) -> (Adam, Adam) {
+        let ratio = Float(o.r1Every) / Float(o.r1Every + 1)
+        let g = Adam(learningRate: o.learningRate, beta1: 0, beta2: 0.99)
+        let d = Adam(learningRate: o.learningRate * ratio, beta1: 0, beta2: Float(pow(0.99, Double(ratio))))
+        return (g, d)
+    }
+
+    /// The current state as a checkpoint (params `g.*`, `d.*`, `ema.*`; optimizer `g.*`, `d.*`).
+    public var checkpoint: TrainingCheckpoint {
+        var params: [String: Tensor] = [:], opt: [String: Tensor] = [:]
+        for (k, v) in generator.parameters { params["g." + k] = v }
+        for (k, v) in ema.parameters { params["ema." + k] = v }
+        for (k, v) in discriminator.parameters { params["d." + k] = v }
+        for (k, v) in gAdam.state { opt["g." + k] = v }
+        for (k, v) in dAdam.state { opt["d." + k] = v }
+        var meta = generator.config.metadata.merging(discriminator.config.metadata) { a, _ in a }
+        meta.merge(options.metadata) { a, _ in a }
+        return TrainingCheckpoint(params: params, optimizer: opt, step: step, dataOffset: dataOffset,
+                                  elapsedSeconds: elapsedSeconds, metadata: meta)
+    }
+
+    /// Names of G's trained tensors: all but blur kernels and the stored noise buffers.
+    public var generatorTrainableNames: [String] {
+        generator.parameters.keys.filter { !$0.hasSuffix(".kernel") && !$0.hasPrefix("noises.") }.sorted()
+    }
+
+    // MARK: Randomness
+
+    /// Purposes of the per-step Philox draws.
+    enum Draw: UInt64 { case dZ1 = 0, dZ2, dNoise, gZ1, gZ2, gNoise, mixing }
+
+    /// A seed for draw `d` of step `s` (splitmix64 of seed, step and purpose).
+    func drawSeed(_ d: Draw, step s: Int) -> UInt64 {
+        var x = options.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(s) &* 0xBF58_476D_1CE4_E5B9 &+ d.rawValue &* 0x94D0_49BB_1331_11EB
+        x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+        return x ^ (x >> 31)
+    }
+
+    /// The w+ `(N,nLatent,styleDim)` of step `s` for G `g`: mapping of one z, or with probability
+    /// `mixing` two z codes crossed over at a layer in 1..<nLatent. Records on the tape when g is watched.
+    func latents(_ g: StyleGAN2Generator, count n: Int, z1: Draw, z2: Draw, step s: Int) throws -> Tensor {
+        let sd = g.styleDim, nl = g.nLatent
+        let w1 = try g.mapping(Tensor.randomNormal([n, sd], seed: drawSeed(z1, step: s)))
+        var rng = Philox(seed: drawSeed(.mixing, step: s), stream: z1.rawValue)
+        guard nl > 1, rng.uniform() < options.mixing else { return try g.broadcastLatent(w1) }
+        let k = 1 + rng.int(below: nl - 1)
+        let w2 = try g.mapping(Tensor.randomNormal([n, sd], seed: drawSeed(z2, step: s)))
+        let a = try w1.reshaped([n, 1, sd]).broadcast(to: [n, k, sd])
+        let b = try w2.reshaped([n, 1, sd]).broadcast(to: [n, nl - k, sd])
+        return try Tensor.concat([a, b], axis: 1)
+    }
+
+    // MARK: Steps
+
+    /// Takes one training step: a D step on the next real batch (plus R1 when due), a G step, the EMA update.
+    public func trainStep() throws -> StepMetrics {
+        let samples = try prefetcher.take(offset: dataOffset) { try self.render(offset: $0) }
+        prefetcher.start(offset: dataOffset + options.batch) { try self.render(offset: $0) }
+        let real = try SynthFaces.imageTensor(samples)
+        let d = try discriminatorStep(real: real)
+        var r1 = Float.nan
+        if options.r1Gamma > 0 && step % options.r1Every == 0 { r1 = try r1Step(real: real) }
+        let gl = try generatorStep()
+        updateEMA()
+        step += 1
+        dataOffset += options.batch
+        return StepMetrics(step: step, dLoss: d.loss, gLoss: gl, r1: r1, realScore: d.real, fakeScore: d.fake)
+    }
+
+    /// Renders train samples `[offset, offset + batch)` (the same whatever the thread count).
+    func render(offset: Int) throws -> [FaceSample] {
+        var stream = try SynthFaces.BatchStream(seed: options.dataSeed, split: .train, size: generator.config.size,
+                                                batchSize: options.batch, offset: offset, threads: 1)
+        guard let b = stream.next(), b.count == options.batch else {
+            throw ModelError("the SynthFaces train split has no full batch at offset \(offset); the run has used up the split")
+        }
+        return b
+    }
+
+    /// One D update on `real` against fakes of the current G; returns the loss and mean logits.
+    @discardableResult
+    func discriminatorStep(real: Tensor) throws -> (loss: Float, real: Float, fake: Float) {
+        let n = real.shape[0]
+        let fake = try generator.synthesis(latents(generator, count: n, z1: .dZ1, z2: .dZ2, step: step),
+                                           noise: .random(seed: drawSeed(.dNoise, step: step)))
+        let tape = Tape()
+        let names = discriminator.trainableNames
+        let dw = try discriminator.watchingParameters(on: tape, names: names)
+        let fp = try dw(fake), rp = try dw(real)
+        let loss = try fp.softplus().mean() + (-rp).softplus().mean()
+        let g = try tape.gradients(of: loss, wrt: names.map { dw.parameters[$0]! })
+        try dAdam.update(&discriminator.parameters, gradients: Dictionary(uniqueKeysWithValues: zip(names, g)))
+        return (try loss.item(), try rp.mean().item(), try fp.mean().item())
+    }
+
+    /// The lazy R1 update (weight γ/2 · r1Every); returns R1.
+    func r1Step(real: Tensor) throws -> Float {
+        let (r1, grads) = try GANTrainer.r1Gradients(discriminator, real: real, epsilon: options.r1Epsilon)
+        let w = options.r1Gamma / 2 * Float(options.r1Every)
+        try dAdam.update(&discriminator.parameters, gradients: grads.mapValues { $0.scaled(w) })
+        return r1
+    }
+
+    /// R1 = (1/N) Σₙ ‖∇ₓₙ S‖² with S = Σ D(x) and its gradient with respect to D's trainable
+    /// parameters, by the finite-difference Hessian-vector form: with g = ∇ₓS held constant,
+    /// ∇θ R1 = (2/N) ∇θ gᵀ∇ₓS ≈ (2/N) ∇θ [(S(x + εg) − S(x − εg)) / 2ε], ε = `epsilon` / rms(g).
+    public static func r1Gradients(_ d: StyleGAN2Discriminator, real: Tensor, epsilon: Float) throws -> (Float, [String: Tensor]) {
+        let n = real.shape[0]
+        let tx = Tape()
+        let x = tx.watch(real)
+        let g = try tx.gradients(of: d(x).sum(), wrt: [x])[0]
+        var ss: Double = 0
+        for v in g.scalars { ss += Double(v) * Double(v) }
+        let r1 = Float(ss / Double(n))
+        let names = d.trainableNames
+        guard ss > 0 else { return (r1, Dictionary(uniqueKeysWithValues: try names.map { ($0, try Tensor.zeros(d.parameters[$0]!.shape)) })) }
+        let eps = epsilon / Float((ss / Double(g.count)).squareRoot())
+        let tape = Tape()
+        let dw = try d.watchingParameters(on: tape, names: names)
+        let step = g.scaled(eps)
+        let q = try (dw(real + step).sum() - dw(real - step).sum()).scaled(1 / (2 * eps))
+        let grads = try tape.gradients(of: q, wrt: names.map { dw.parameters[$0]! })
+        var out: [String: Tensor] = [:]
+        for (k, t) in zip(names, grads) { out[k] = t.scaled(2 / Float(n)) }
+        return (r1, out)
+    }
+
+    /// One G update against the current D; returns the loss.
+    @discardableResult
+    func generatorStep() throws -> Float {
+        let tape = Tape()
+        let names = generatorTrainableNames
+        let gw = try generator.watchingParameters(on: tape, names: names)
+        let img = try gw.synthesis(latents(gw, count: options.batch, z1: .gZ1, z2: .gZ2, step: step),
+                                   noise: .random(seed: drawSeed(.gNoise, step: step)))
+        let loss = try (-discriminator(img)).softplus().mean()
+        let g = try tape.gradients(of: loss, wrt: names.map { gw.parameters[$0]! })
+        try gAdam.update(&generator.parameters, gradients: Dictionary(uniqueKeysWithValues: zip(names, g)))
+        return try loss.item()
+    }
+
+    /// ema ← β·ema + (1−β)·G with β = 0.5^(batch / halfLife), over G's trained tensors; halfLife
+    /// is `emaHalfLife`, capped at `emaRampup` × the images seen after this step.
+    func updateEMA() {
+        var halfLife = Double(options.emaHalfLife)
+        if options.emaRampup > 0 { halfLife = min(halfLife, Double((step + 1) * options.batch) * Double(options.emaRampup)) }
+        let beta = Float(pow(0.5, Double(options.batch) / halfLife))
+        for name in generatorTrainableNames {
+            guard var e = ema.parameters[name], let p = generator.parameters[name] else { continue }
+            ema.parameters[name] = nil
+            for i in 0..<e.scalars.count { e.scalars[i] = beta * e.scalars[i] + (1 - beta) * p.scalars[i] }
+            ema.parameters[name] = e
+        }
+    }
+
+    /// Images `(count,3,S,S)` of the EMA generator for the fixed sample codes (Philox seed
+    /// `seed`, the stored noise buffers): the same faces at every checkpoint.
+    public func samples(count: Int, seed: UInt64 = 0x5A3B1E) throws -> Tensor {
+        try ema.generate(z: ema.randomZ(count: count, seed: seed))
+    }
+}
+
+/// Renders the next batch on a background thread while the current step computes.
+final class Prefetcher: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending: (offset: Int, item: DispatchWorkItem, result: Result<[FaceSample], Error>?)?
+
+    func start(offset: Int, _ render: @escaping (Int) throws -> [FaceSample]) {
+        var item: DispatchWorkItem!
+        item = DispatchWorkItem { [weak self] in
+            let r = Result { try render(offset) }
+            guard let self else { return }
+            self.lock.lock(); self.pending?.result = r; self.lock.unlock()
+        }
+        lock.lock(); pending = (offset, item, nil); lock.unlock()
+        DispatchQueue.global().async(execute: item)
+    }
+
+    func take(offset: Int, _ render: (Int) throws -> [FaceSample]) throws -> [FaceSample] {
+        lock.lock(); let p = pending; lock.unlock()
+        if let p, p.offset == offset {
+            p.item.wait()
+            lock.lock(); let r = pending?.result; pending = nil; lock.unlock()
+            if let r { return try r.get() }
+        }
+        return try render(offset)
+    }
+}

@@ -1,0 +1,269 @@
+import Foundation
+import SynthFaces
+import TensorCore
+
+/// Generator metrics in a feature space (the attribute network's 256-d features): FID, k-NN
+/// precision / recall, LPIPS-style pair distance, and attribute coverage.
+public enum GANMetrics {
+    /// Fréchet distance between Gaussians fitted to the rows of `a (N,D)` and `b (M,D)`:
+    /// ‖μa − μb‖² + Tr(Σa + Σb − 2(ΣaΣb)^½), covariances with 1/(n−1). Tr((ΣaΣb)^½) is Σ√λ of
+    /// Σa^½ Σb Σa^½ (symmetric), eigenvalues by cyclic Jacobi in float64.
+    public static func fid(_ a: Tensor, _ b: Tensor) throws -> Double {
+        try checkFeatures(a, b, op: "FID")
+        let (ma, ca) = meanCov(a), (mb, cb) = meanCov(b)
+        let d = ma.count
+        var dm = 0.0
+        for j in 0..<d { dm += (ma[j] - mb[j]) * (ma[j] - mb[j]) }
+        let (la, va) = symmetricEigen(ca, n: d)
+        // Σa^½ = V diag(√λ) Vᵀ
+        var sa = [Double](repeating: 0, count: d * d)
+        for k in 0..<d {
+            let s = max(la[k], 0).squareRoot()
+            if s == 0 { continue }
+            for i in 0..<d { let vik = va[i * d + k] * s; for j in 0..<d { sa[i * d + j] += vik * va[j * d + k] } }
+        }
+        let m = matmul(matmul(sa, cb, d), sa, d)
+        let (lm, _) = symmetricEigen(m, n: d, vectors: false)
+        var tr = 0.0
+        for j in 0..<d { tr += ca[j * d + j] + cb[j * d + j] }
+        for l in lm { tr -= 2 * max(l, 0).squareRoot() }
+        return max(dm + tr, 0)
+    }
+
+    /// Improved precision and recall (Kynkäänniemi et al. 2019): a sample is inside the other
+    /// set's manifold when it lies within the k-th-nearest-neighbour radius of one of its points.
+    /// precision = share of `fake` inside the real manifold; recall = share of `real` inside the fake one.
+    public static func precisionRecall(real: Tensor, fake: Tensor, k: Int = 3) throws -> (precision: Double, recall: Double) {
+        try checkFeatures(real, fake, op: "precision/recall")
+        guard k >= 1, k < real.shape[0], k < fake.shape[0] else {
+            throw ModelError("precision/recall: k = \(k) needs more than k samples in each set (got \(real.shape[0]) and \(fake.shape[0]))")
+        }
+        let rr = distances(real, real), ff = distances(fake, fake), rf = distances(real, fake)
+        let nr = real.shape[0], nf = fake.shape[0]
+        func radii(_ dd: [Double], _ n: Int) -> [Double] {
+            (0..<n).map { i in Array(dd[(i * n)..<((i + 1) * n)]).sorted()[k] }  // index 0 is the point itself
+        }
+        let radR = radii(rr, nr), radF = radii(ff, nf)
+        var inReal = 0, inFake = 0
+        for j in 0..<nf where (0..<nr).contains(where: { rf[$0 * nf + j] <= radR[$0] }) { inReal += 1 }
+        for i in 0..<nr where (0..<nf).contains(where: { rf[i * nf + $0] <= radF[$0] }) { inFake += 1 }
+        return (Double(inReal) / Double(nf), Double(inFake) / Double(nr))
+    }
+
+    /// LPIPS-style distance: the mean Euclidean distance between the unit-normalized features of
+    /// pairs (2i, 2i+1) — how different two outputs are (the paper's LPIPS use: diversity).
+    public static func pairDistance(_ f: Tensor) throws -> Double {
+        guard f.rank == 2, f.shape[0] >= 2 else { throw ModelError("pair distance: features must be (N ≥ 2, D), got \(f.shape)") }
+        let (n, d) = (f.shape[0], f.shape[1])
+        func unit(_ i: Int) -> [Double] {
+            let v = (0..<d).map { Double(f.scalars[i * d + $0]) }
+            let s = max(v.map { $0 * $0 }.reduce(0, +).squareRoot(), 1e-12)
+            return v.map { $0 / s }
+        }
+        var total = 0.0
+        for p in 0..<(n / 2) {
+            let a = unit(2 * p), b = unit(2 * p + 1)
+            total += zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+        }
+        return total / Double(n / 2)
+    }
+
+    static func checkFeatures(_ a: Tensor, _ b: Tensor, op: String) throws {
+        guard a.rank == 2, b.rank == 2, a.shape[1] == b.shape[1], a.shape[0] >= 2, b.shape[0] >= 2 else {
+            throw ModelError("\(op): features must be (N ≥ 2, D) and (M ≥ 2, D) with the same D, got \(a.shape) and \(b.shape)")
+        }
+    }
+
+    static func meanCov(_ x: Tensor) -> ([Double], [Double]) {
+        let (n, d) = (x.shape[0], x.shape[1])
+        var mu = [Double](repeating: 0, count: d)
+        for i in 0..<n { for j in 0..<d { mu[j] += Double(x.scalars[i * d + j]) } }
+        for j in 0..<d { mu[j] /= Double(n) }
+        var c = [Double](repeating: 0, count: d * d)
+        var row = [Double](repeating: 0, count: d)
+        for i in 0..<n {
+            for j in 0..<d { row[j] = Double(x.scalars[i * d + j]) - mu[j] }
+            for a in 0..<d { let ra = row[a]; if ra == 0 { continue }; for b in a..<d { c[a * d + b] += ra * row[b] } }
+        }
+        for a in 0..<d { for b in a..<d { c[a * d + b] /= Double(n - 1); c[b * d + a] = c[a * d + b] } }
+        return (mu, c)
+    }
+
+    static func matmul(_ a: [Double], _ b: [Double], _ n: Int) -> [Double] {
+        var c = [Double](repeating: 0, count: n * n)
+        for i in 0..<n { for k in 0..<n { let aik = a[i * n + k]; if aik == 0 { continue }; for j in 0..<n { c[i * n + j] += aik * b[k * n + j] } } }
+        return c
+    }
+
+    /// Eigenvalues (and column eigenvectors V, row-major) of the symmetric `a (n,n)` by cyclic Jacobi rotations.
+    static func symmetricEigen(_ a0: [Double], n: Int, vectors: Bool = true) -> ([Double], [Double]) {
+        var a = a0
+        var v = [Double](repeating: 0, count: vectors ? n * n : 0)
+        if vectors { for i in 0..<n { v[i * n + i] = 1 } }
+        for _ in 0..<60 {
+            var off = 0.0, diag = 0.0
+            for i in 0..<n { diag += a[i * n + i] * a[i * n + i]; for j in (i + 1)..<max(n, i + 1) { off += a[i * n + j] * a[i * n + j] } }
+            if off <= 1e-24 * max(diag, 1e-300) { break }
+            for p in 0..<n {
+                for q in (p + 1)..<max(n, p + 1) {
+                    let apq = a[p * n + q]
+                    if abs(apq) < 1e-300 { continue }
+                    let theta = (a[q * n + q] - a[p * n + p]) / (2 * apq)
+                    let t = (theta >= 0 ? 1.0 : -1.0) / (abs(theta) + (theta * theta + 1).squareRoot())
+                    let c = 1 / (t * t + 1).squareRoot(), s = t * c
+                    for k in 0..<n {
+                        let akp = a[k * n + p], akq = a[k * n + q]
+                        a[k * n + p] = c * akp - s * akq
+                        a[k * n + q] = s * akp + c * akq
+                    }
+                    for k in 0..<n {
+                        let apk = a[p * n + k], aqk = a[q * n + k]
+                        a[p * n + k] = c * apk - s * aqk
+                        a[q * n + k] = s * apk + c * aqk
+                    }
+                    if vectors {
+                        for k in 0..<n {
+                            let vkp = v[k * n + p], vkq = v[k * n + q]
+                            v[k * n + p] = c * vkp - s * vkq
+                            v[k * n + q] = s * vkp + c * vkq
+                        }
+                    }
+                }
+            }
+        }
+        return ((0..<n).map { a[$0 * n + $0] }, v)
+    }
+
+    /// Squared-free Euclidean distances `(Na, Nb)` between the rows of `a` and `b`.
+    static func distances(_ a: Tensor, _ b: Tensor) -> [Double] {
+        let (na, nb, d) = (a.shape[0], b.shape[0], a.shape[1])
+        var out = [Double](repeating: 0, count: na * nb)
+        a.scalars.withUnsafeBufferPointer { pa in
+            b.scalars.withUnsafeBufferPointer { pb in
+                for i in 0..<na {
+                    for j in 0..<nb {
+                        var s: Double = 0
+                        for k in 0..<d { let t = Double(pa[i * d + k]) - Double(pb[j * d + k]); s += t * t }
+                        out[i * nb + j] = s.squareRoot()
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    // MARK: Evaluation rows
+
+    /// One row of the eval table.
+    public struct Row: Sendable {
+        public var name: String
+        public var fid: Double
+        public var precision: Double
+        public var recall: Double
+        public var pairDistance: Double
+        /// Per attribute value: (attribute, value, frequency in these samples, frequency in the data).
+        public var coverage: [(attribute: String, value: String, samples: Double, data: Double)]
+
+        /// Values whose data frequency is ≥ 1% and whose sample frequency is below half of it.
+        public var undercovered: [String] {
+            coverage.filter { $0.data >= 0.01 && $0.samples < 0.5 * $0.data }.map { "\($0.attribute)=\($0.value)" }
+        }
+        /// Smallest samples/data ratio over values with data frequency ≥ 1%.
+        public var minCoverage: Double {
+            coverage.filter { $0.data >= 0.01 }.map { $0.samples / $0.data }.min() ?? .nan
+        }
+    }
+
+    /// Features and attribute-value frequencies of images `(N,3,S,S)` (resized to the net's size if needed).
+    static func read(_ images: Tensor, net: AttributeNet) throws -> (Tensor, [[Int]]) {
+        let out = try net(images)
+        let preds = AttributeNet.predictions(out)
+        var counts = AttributeHeads.categorical.map { [Int](repeating: 0, count: $0.values.count) }
+        for p in preds { for (h, c) in p.classes.enumerated() where h < counts.count && c < counts[h].count { counts[h][c] += 1 } }
+        return (out.features, counts)
+    }
+
+    /// The eval rows: held-out renders (split `reference`) against renders (test split) as the
+    /// floor, then each generator's `count` samples (Philox z seed `seed`, random noise) against
+    /// the test renders. Batches of 50.
+    public static func evaluate(generators: [(name: String, model: StyleGAN2Generator)], net: AttributeNet, count: Int,
+                                dataSeed: UInt64 = 0, seed: UInt64 = 1234) throws -> [Row] {
+        guard count >= 4, count <= SynthFaces.Split.val.range.count else { throw ModelError("eval count must be in 4...\(SynthFaces.Split.val.range.count), got \(count)") }
+        let size = net.config.size
+        func renders(_ split: SynthFaces.Split) throws -> (Tensor, [[Int]], [[Int]]) {
+            var feats: [Tensor] = [], pred: [[Int]] = AttributeHeads.categorical.map { [Int](repeating: 0, count: $0.values.count) }
+            var truth = pred
+            var done = 0
+            while done < count {
+                let n = min(50, count - done), lo = try split.index(done)
+                let s = try SynthFaces.samples(seed: dataSeed, indices: lo..<(lo + n), size: size)
+                let (f, c) = try read(SynthFaces.imageTensor(s), net: net)
+                feats.append(f)
+                for h in pred.indices { for v in pred[h].indices { pred[h][v] += c[h][v] } }
+                for smp in s { for (h, cat) in AttributeHeads.categorical.enumerated() { truth[h][cat.index(smp.attributes)] += 1 } }
+                done += n
+            }
+            return (try Tensor.concat(feats, axis: 0), pred, truth)
+        }
+        let (testF, _, truth) = try renders(.test)
+        func row(_ name: String, _ f: Tensor, _ counts: [[Int]]) throws -> Row {
+            let (p, r) = try precisionRecall(real: testF, fake: f)
+            var cov: [(attribute: String, value: String, samples: Double, data: Double)] = []
+            for (h, cat) in AttributeHeads.categorical.enumerated() {
+                for (v, name) in cat.values.enumerated() {
+                    cov.append((cat.name, name, Double(counts[h][v]) / Double(count), Double(truth[h][v]) / Double(count)))
+                }
+            }
+            return Row(name: name, fid: try fid(testF, f), precision: p, recall: r, pairDistance: try pairDistance(f), coverage: cov)
+        }
+        let (valF, valPred, _) = try renders(.val)
+        var rows = [try row("renders (val vs test, floor)", valF, valPred)]
+        for (name, g) in generators {
+            guard g.config.size == size else {
+                throw ModelError("\(name): generator makes \(g.config.size) px images; the attribute network reads \(size) px")
+            }
+            var feats: [Tensor] = []
+            var counts = AttributeHeads.categorical.map { [Int](repeating: 0, count: $0.values.count) }
+            var done = 0
+            while done < count {
+                let n = min(50, count - done)
+                let z = try Tensor.randomNormal([n, g.styleDim], seed: seed, stream: UInt64(done / 50))
+                let img = try g.generate(z: z, noise: .random(seed: seed &+ UInt64(done)))
+                let (f, c) = try read(img, net: net)
+                feats.append(f)
+                for h in counts.indices { for v in counts[h].indices { counts[h][v] += c[h][v] } }
+                done += n
+            }
+            rows.append(try row(name, try Tensor.concat(feats, axis: 0), counts))
+        }
+        return rows
+    }
+
+    /// The Markdown table of `rows` (FID ↓, precision ↑, recall ↑, LPIPS-style, coverage).
+    public static func markdown(_ rows: [Row]) -> String {
+        var s = "| model | FID ↓ | precision ↑ | recall ↑ | LPIPS-style | min coverage | values < 50% of data |\n|---|---|---|---|---|---|---|\n"
+        for r in rows {
+            let under = r.undercovered
+            s += String(format: "| %@ | %.2f | %.3f | %.3f | %.3f | %.2f | %@ |\n", r.name, r.fid, r.precision, r.recall, r.pairDistance,
+                        r.minCoverage, under.isEmpty ? "none" : "\(under.count): " + under.prefix(8).joined(separator: ", ") + (under.count > 8 ? ", …" : ""))
+        }
+        return s
+    }
+
+    /// The rows as JSON (coverage included).
+    public static func json(_ rows: [Row]) -> String {
+        func num(_ x: Double) -> JSONValue { .number(x.isFinite ? String(format: "%.6g", x) : "null") }
+        let arr: [JSONValue] = rows.map { r in
+            .object([
+                JSONMember("model", .string(r.name)), JSONMember("fid", num(r.fid)), JSONMember("precision", num(r.precision)),
+                JSONMember("recall", num(r.recall)), JSONMember("lpips_style", num(r.pairDistance)),
+                JSONMember("min_coverage", num(r.minCoverage)),
+                JSONMember("coverage", .array(r.coverage.map {
+                    .object([JSONMember("attribute", .string($0.attribute)), JSONMember("value", .string($0.value)),
+                             JSONMember("samples", num($0.samples)), JSONMember("data", num($0.data))])
+                })),
+            ])
+        }
+        return JSONValue.array(arr).serialized
+    }
+}
