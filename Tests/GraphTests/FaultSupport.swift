@@ -114,25 +114,13 @@ func reportRows(_ bytes: [UInt8]?) -> [(id: String, seed: Int, key: String, stat
     }
 }
 
-/// Runs `tedi` to completion with the given extra environment; (exit code, stdout, stderr).
+/// Runs `tedi` to completion, through `/bin/sh -c "PREFIX; exec tedi …"` when a shell prefix is
+/// given (so limits such as `ulimit -f` and ignored signals apply to tedi alone); (exit code, stdout, stderr).
 func tediEnv(_ args: [String], in dir: URL, shellPrefix: String? = nil) throws -> (code: Int32, stdout: String, stderr: String) {
     guard let prefix = shellPrefix, let bin = tediBinary else { return try tedi(args, in: dir) }
-    // Runs through /bin/sh so limits (`ulimit -f`) and ignored signals apply to tedi alone.
     let quoted = ([bin.path] + args).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/sh")
-    p.arguments = ["-c", "\(prefix); exec \(quoted)"]
-    p.currentDirectoryURL = dir
-    var env = ProcessInfo.processInfo.environment
-    env["TEDI_CACHE"] = dir.appendingPathComponent("default-cache").path
-    p.environment = env
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    return try runTool("/bin/sh", ["-c", "\(prefix); exec \(quoted)"], in: dir,
+                       env: ["TEDI_CACHE": dir.appendingPathComponent("default-cache").path])
 }
 
 /// A tmpfs mounted at `dir` (created), unmounted and removed on `unmount()`; nil when mounting
