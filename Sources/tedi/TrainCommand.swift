@@ -64,17 +64,7 @@ enum TrainCommand: Command {
             throw UsageError(what.isEmpty ? "say what to train: `tedi train attributes` or `tedi train generator`" : "unknown model '\(what.joined(separator: " "))'; `attributes` and `generator` can be trained")
         }
         guard let ckptMinutes, ckptMinutes > 0 else { throw UsageError("--checkpoint-minutes expects a positive number") }
-        guard (stepsArg == nil) != (minutesArg == nil) else { throw UsageError("give exactly one of --steps N or --minutes M") }
-        var stepTarget: Int?
-        var deadline: Double?
-        if let s = stepsArg {
-            guard let v = Int(s), v >= 1, v <= 100_000_000 else { throw UsageError("--steps expects an integer in 1...100000000, got '\(s)'") }
-            stepTarget = v
-        }
-        if let m = minutesArg {
-            guard let v = Double(m), v > 0, v <= 100_000 else { throw UsageError("--minutes expects a positive number, got '\(m)'") }
-            deadline = v * 60
-        }
+        let (stepTarget, deadline) = try stopCondition(steps: stepsArg, minutes: minutesArg)
 
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let ckptPath = out + "/checkpoint.safetensors"
@@ -83,19 +73,11 @@ enum TrainCommand: Command {
             guard [sizeArg, batchArg, lrArg, seedArg, dataSeedArg, decayArg].allSatisfy({ $0 == nil }) else {
                 throw UsageError("--resume takes the architecture and options from the checkpoint; drop --size/--batch/--lr/--seed/--data-seed/--lr-decay")
             }
-            guard FileManager.default.fileExists(atPath: ckptPath) else {
-                throw UsageError("--resume: \(ckptPath) does not exist; start a run without --resume first")
-            }
+            try checkCheckpoint(ckptPath, resume: true)
             trainer = try AttributeTrainer(checkpoint: TrainingCheckpoint.read(ckptPath), path: ckptPath)
         } else {
-            if FileManager.default.fileExists(atPath: ckptPath) {
-                throw UsageError("\(ckptPath) exists; add --resume to continue it, or choose another --out")
-            }
-            func int(_ s: String?, _ name: String, _ d: Int) throws -> Int {
-                guard let s else { return d }
-                guard let v = Int(s) else { throw UsageError("--\(name) expects an integer, got '\(s)'") }
-                return v
-            }
+            try checkCheckpoint(ckptPath, resume: false)
+            let int = intOption
             let size = try int(sizeArg, "size", 64)
             guard [16, 32, 64, 128].contains(size) else { throw UsageError("--size is 16, 32, 64 or 128, got \(size)") }
             var config = AttributeNet.Config()
@@ -232,16 +214,7 @@ extension TrainCommand {
     static func runGenerator(out: String, resume: Bool, steps stepsArg: String?, minutes minutesArg: String?, size sizeArg: String?,
                              batch batchArg: String?, lr lrArg: String?, seed seedArg: String?, dataSeed dataSeedArg: String?,
                              checkpointMinutes ckptMinutes: Double, gan: GeneratorOptions) throws -> Int32 {
-        guard (stepsArg == nil) != (minutesArg == nil) else { throw UsageError("give exactly one of --steps N or --minutes M") }
-        var stepTarget: Int?, deadline: Double?
-        if let s = stepsArg {
-            guard let v = Int(s), v >= 1, v <= 100_000_000 else { throw UsageError("--steps expects an integer in 1...100000000, got '\(s)'") }
-            stepTarget = v
-        }
-        if let m = minutesArg {
-            guard let v = Double(m), v > 0, v <= 100_000 else { throw UsageError("--minutes expects a positive number, got '\(m)'") }
-            deadline = v * 60
-        }
+        let (stepTarget, deadline) = try stopCondition(steps: stepsArg, minutes: minutesArg)
         try FileManager.default.createDirectory(atPath: out + "/snapshots", withIntermediateDirectories: true)
         let ckptPath = out + "/checkpoint.safetensors"
         let trainer: GANTrainer
@@ -249,19 +222,11 @@ extension TrainCommand {
             guard [sizeArg, batchArg, lrArg, seedArg, dataSeedArg].allSatisfy({ $0 == nil }), !gan.anyGiven else {
                 throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes and --checkpoint-minutes")
             }
-            guard FileManager.default.fileExists(atPath: ckptPath) else {
-                throw UsageError("--resume: \(ckptPath) does not exist; start a run without --resume first")
-            }
+            try checkCheckpoint(ckptPath, resume: true)
             trainer = try GANTrainer(checkpoint: TrainingCheckpoint.read(ckptPath), path: ckptPath)
         } else {
-            if FileManager.default.fileExists(atPath: ckptPath) {
-                throw UsageError("\(ckptPath) exists; add --resume to continue it, or choose another --out")
-            }
-            func int(_ s: String?, _ name: String, _ d: Int) throws -> Int {
-                guard let s else { return d }
-                guard let v = Int(s) else { throw UsageError("--\(name) expects an integer, got '\(s)'") }
-                return v
-            }
+            try checkCheckpoint(ckptPath, resume: false)
+            let int = intOption
             let size = try int(sizeArg, "size", 64)
             guard [16, 32, 64, 128, 256].contains(size) else { throw UsageError("--size is 16, 32, 64, 128 or 256, got \(size)") }
             let batch = try int(batchArg, "batch", 16)
@@ -352,5 +317,34 @@ extension TrainCommand {
         ]
         if !r1.isEmpty { panels.append(.init(series: [.init(name: "R1", points: r1, color: (40, 150, 60))], logY: true)) }
         return try TrainingPlot.render(panels)
+    }
+}
+
+extension TrainCommand {
+    /// `--steps N` or `--minutes M` (exactly one): a step target or a deadline in seconds.
+    static func stopCondition(steps: String?, minutes: String?) throws -> (steps: Int?, seconds: Double?) {
+        guard (steps == nil) != (minutes == nil) else { throw UsageError("give exactly one of --steps N or --minutes M") }
+        if let s = steps {
+            guard let v = Int(s), v >= 1, v <= 100_000_000 else { throw UsageError("--steps expects an integer in 1...100000000, got '\(s)'") }
+            return (v, nil)
+        }
+        guard let m = minutes, let v = Double(m), v > 0, v <= 100_000 else {
+            throw UsageError("--minutes expects a positive number, got '\(minutes ?? "")'")
+        }
+        return (nil, v * 60)
+    }
+
+    /// With `--resume` the checkpoint must exist; without it, it must not (nothing is overwritten).
+    static func checkCheckpoint(_ path: String, resume: Bool) throws {
+        let exists = FileManager.default.fileExists(atPath: path)
+        if resume && !exists { throw UsageError("--resume: \(path) does not exist; start a run without --resume first") }
+        if !resume && exists { throw UsageError("\(path) exists; add --resume to continue it, or choose another --out") }
+    }
+
+    /// An integer option's value, `fallback` when absent.
+    static func intOption(_ s: String?, _ name: String, _ fallback: Int) throws -> Int {
+        guard let s else { return fallback }
+        guard let v = Int(s) else { throw UsageError("--\(name) expects an integer, got '\(s)'") }
+        return v
     }
 }
