@@ -105,12 +105,8 @@ enum TrainCommand: Command {
 
         let log = try TrainingLog(path: out + "/log.csv", columns: ["step", "seconds", "loss", "cross_entropy", "mse", "train_accuracy"],
                                   resumeStep: resume ? trainer.step : nil)
-        let stop = StopFlag()
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { stop.set() }
-        source.resume()
-        defer { source.cancel(); signal(SIGINT, SIG_DFL) }
+        let stop = StopFlag.onInterrupt()
+        defer { stop.release() }
 
         let tty = isatty(2) != 0
         let clock = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -184,8 +180,27 @@ enum TrainCommand: Command {
 final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
+    private var source: DispatchSourceSignal?
     func set() { lock.lock(); value = true; lock.unlock() }
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+
+    /// A flag that Ctrl-C sets (instead of killing the process), so a training loop can finish its
+    /// step and checkpoint. Call `release()` to restore the default SIGINT handling.
+    static func onInterrupt() -> StopFlag {
+        let stop = StopFlag()
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { stop.set() }
+        source.resume()
+        stop.source = source
+        return stop
+    }
+
+    func release() {
+        source?.cancel()
+        source = nil
+        signal(SIGINT, SIG_DFL)
+    }
 }
 
 /// The generator-only options of `tedi train generator` (raw strings until validated).
@@ -248,12 +263,8 @@ extension TrainCommand {
         }
         let log = try TrainingLog(path: out + "/log.csv", columns: ["step", "seconds", "d_loss", "g_loss", "r1", "real_score", "fake_score"],
                                   resumeStep: resume ? trainer.step : nil)
-        let stop = StopFlag()
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { stop.set() }
-        source.resume()
-        defer { source.cancel(); signal(SIGINT, SIG_DFL) }
+        let stop = StopFlag.onInterrupt()
+        defer { stop.release() }
 
         let tty = isatty(2) != 0
         let clock = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
