@@ -50,8 +50,15 @@ func levenshtein(_ a: String, _ b: String) -> Int {
 
 /// ` (did you mean 'X'?)` for the closest candidate within a small edit distance, else "".
 public func didYouMean(_ word: String, in candidates: [String]) -> String {
-    let scored = candidates.map { ($0, levenshtein(word.lowercased(), $0.lowercased())) }
+    let w = word.lowercased()
+    let scored = candidates.map { ($0, levenshtein(w, $0.lowercased())) }
     guard let best = scored.min(by: { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }) else { return "" }
     let limit = max(2, word.count / 3)
-    return best.1 <= limit ? " (did you mean '\(best.0)'?)" : ""
+    if best.1 <= limit { return " (did you mean '\(best.0)'?)" }
+    // A dotted name given without its namespace (`blend` for `image.blend`) or with the wrong one.
+    guard !w.isEmpty else { return "" }
+    let tail = w.split(separator: ".").last.map(String.init) ?? w
+    let byTail = candidates.filter { ($0.lowercased().split(separator: ".").last.map(String.init) ?? "") == tail }.sorted()
+    if !byTail.isEmpty { return " (did you mean \(byTail.map { "'\($0)'" }.joined(separator: " or "))?)" }
+    return ""
 }

@@ -31,7 +31,10 @@ public struct RunReport {
     public var upToDate: [String] = []
 
     public var executed: Int { nodes.filter { $0.status == .ran }.count }
-    public var reused: Int { nodes.count - executed }
+    /// Results taken from this process's memo or the disk cache.
+    public var reused: Int { nodes.filter { $0.status == .memo || $0.status == .cached }.count }
+    /// Nodes not evaluated at all (everything downstream of them came from the cache).
+    public var skipped: Int { nodes.filter { $0.status == .skipped }.count }
 
     public var json: String {
         func s(_ x: String) -> String { JSONValue.quoted(x) }
@@ -47,6 +50,7 @@ public struct RunReport {
           ],
           "executed": \(executed),
           "reused": \(reused),
+          "skipped": \(skipped),
           "written": [\(written.map(s).joined(separator: ", "))]
         }
 

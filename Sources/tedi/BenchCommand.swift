@@ -10,6 +10,7 @@ enum BenchCommand: Command {
         usage: tedi bench gemm [--threads N] [--shapes all|small] [--runs R]
                tedi bench conv [--threads N] [--shapes all|small] [--runs R]
                tedi bench generator [--size S] [--channel-multiplier M] [--batch B] [--threads N] [--runs R] [--backward]
+               tedi bench train [--size 64] [--channel-divisor 4] [--channel-multiplier 1] [--batch 16] [--steps 16] [--threads N]
 
           gemm   raw sgemm GFLOPS on the GEMMs StyleGAN2's 3x3 convs produce: the whole layer
                  (M=Cout, K=Cin*9, N=H*W, N capped at \(KernelBenchmark.maxGemmColumns)) and one im2col tile
@@ -22,10 +23,16 @@ enum BenchCommand: Command {
                         defaults: size 256, cm 1, batch 1); --backward adds the gradient of sum(image)
                         with respect to w+; prints median and min ms and peak RSS (VmHWM).
                         tools/bench_generator.sh runs it beside tools/bench_torch.py.
+          train         seconds per `tedi train generator` step (D step, lazy R1 every 16 steps, G step,
+                        EMA; batch 16 of SynthFaces renders) at a training config: --size 64
+                        --channel-divisor 4 --channel-multiplier 1 --style-dim 256 --n-mlp 4 --batch 16;
+                        times --steps 16 steps after 2 warm-up steps (one R1 step among them).
+                        tools/bench_train_torch.py is the PyTorch counterpart (same config).
         """
 
     static func run(_ args: [String]) throws -> Int32 {
         if args.first == "generator" { return try benchGenerator(Array(args.dropFirst())) }
+        if args.first == "train" { return try benchTrain(Array(args.dropFirst())) }
         var a = Arguments(args)
         let threads = try a.int("threads", default: Threads.count)
         let runs = try a.int("runs", default: 5)
@@ -118,6 +125,36 @@ extension BenchCommand {
         print("tedi generator size \(size) cm \(cm) batch \(batch) threads \(threads) \(backward ? "forward+backward" : "forward"): "
               + "median \(fmt(times[times.count / 2])) ms, min \(fmt(times[0])) ms, peak RSS \(fmt(rss)) MiB (\(runs) runs)")
         print("RESULT median_ms=\(fmt(times[times.count / 2], 2)) min_ms=\(fmt(times[0], 2)) peak_rss_mib=\(fmt(rss))")
+        return 0
+    }
+
+    /// `tedi bench train`: seconds per GAN training step at a `tedi train generator` config.
+    static func benchTrain(_ args: [String]) throws -> Int32 {
+        var a = Arguments(args)
+        let size = try a.int("size", default: 64), cd = try a.int("channel-divisor", default: 4)
+        let cm = try a.int("channel-multiplier", default: 1), sd = try a.int("style-dim", default: 256)
+        let nMLP = try a.int("n-mlp", default: 4), batch = try a.int("batch", default: 16)
+        let steps = try a.int("steps", default: 16), threads = try a.int("threads", default: Threads.count)
+        try a.finish()
+        guard (1...1000).contains(steps) else { throw UsageError("--steps must be in 1...1000, got \(steps)") }
+        guard (1...256).contains(threads) else { throw UsageError("--threads must be in 1...256, got \(threads)") }
+        Threads.count = threads
+        let gc = try StyleGAN2Config(size: size, styleDim: sd, nMLP: nMLP, channelMultiplier: cm, channelDivisor: cd)
+        let trainer = try GANTrainer(generator: gc, discriminator: .init(matching: gc), options: .init(batch: batch))
+        var times: [Double] = []
+        for i in 0..<(steps + 2) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try trainer.trainStep()
+            if i >= 2 { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9) }
+        }
+        let mean = times.reduce(0, +) / Double(times.count)
+        let sorted = times.sorted()
+        let chans = (2...size.trailingZeroBitCount).map { String(gc.channels(atResolution: 1 << $0)) }.joined(separator: "/")
+        let rss = peakRSSMiB()
+        print("tedi train step size \(size) channels \(chans) style_dim \(sd) n_mlp \(nMLP) batch \(batch) threads \(threads): "
+              + "mean \(fmt(mean, 3)) s/step over \(steps) steps (R1 every 16 included), median \(fmt(sorted[sorted.count / 2], 3)) s, "
+              + "min \(fmt(sorted[0], 3)) s, peak RSS \(fmt(rss)) MiB")
+        print("RESULT mean_s=\(fmt(mean, 4)) median_s=\(fmt(sorted[sorted.count / 2], 4)) min_s=\(fmt(sorted[0], 4)) peak_rss_mib=\(fmt(rss))")
         return 0
     }
 

@@ -13,6 +13,13 @@ enum EvalCommand: Command {
     Prints a Markdown table: per attribute, the accuracy on the first --count samples of the
     held-out split (continuous attributes: the share within a tolerance, and the mean absolute
     error), next to the accuracy of always guessing the most frequent value.
+
+    usage: tedi eval generator --model G.safetensors [--model EARLY.safetensors]... [--count 1000]
+                               [--attributes Models/attributes.safetensors] [--data-seed K] [--seed S] [--json]
+    Compares --count samples of each generator (z from Philox --seed) with --count test-split
+    renders in the attribute network's feature space: FID, k-NN precision and recall (k 3),
+    LPIPS-style distance and attribute coverage, one row per model after the floor row (val
+    renders against the test renders). Markdown table, or JSON with --json.
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
@@ -25,7 +32,7 @@ enum EvalCommand: Command {
         let what = args.positionals()
         try args.finish()
         guard what == ["attributes"] else {
-            throw UsageError(what.isEmpty ? "say what to evaluate: `tedi eval attributes`" : "unknown model '\(what.joined(separator: " "))'; this build evaluates `attributes`")
+            throw UsageError(what.isEmpty ? "say what to evaluate: `tedi eval attributes` or `tedi eval generator --model G.safetensors`" : "unknown model '\(what.joined(separator: " "))'; evaluate `attributes` or `generator`")
         }
         guard let split = SynthFaces.Split(rawValue: splitName), split != .train else { throw UsageError("--split is test or val, got '\(splitName)'") }
         guard (1...split.range.count).contains(count) else { throw UsageError("--count must be in 1...\(split.range.count)") }

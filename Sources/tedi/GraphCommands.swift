@@ -31,6 +31,9 @@ struct LoadedGraph {
         let seedOption = try args.option("seed")
         let seedsOption = try args.option("seeds")
         if seedOption != nil && seedsOption != nil { throw UsageError("give --seed or --seeds, not both") }
+        if seedOption != nil || seedsOption != nil, sets.contains(where: { $0.0 == "seed" }) {
+            throw UsageError("--set seed=… and --\(seedOption != nil ? "seed" : "seeds") both set the seed; give one of them")
+        }
         var seeds: [Int]?
         do {
             if let s = seedOption { seeds = try SeedSpec.parse(s); if seeds!.count != 1 { throw UsageError("--seed takes one seed; use --seeds for a sweep") } }
@@ -167,7 +170,7 @@ enum RunCommand: Command {
         if let reportPath { try AtomicFile.write(Array(report.json.utf8), to: URL(fileURLWithPath: reportPath)) }
         if !quiet {
             for f in report.upToDate { print("up to date \(URL(fileURLWithPath: out).appendingPathComponent(f).path)") }
-            print("\(report.executed) node run\(report.executed == 1 ? "" : "s") executed, \(report.reused) reused (seeds: \(sweep.seeds.count)\(sweep.skipped > 0 ? ", \(sweep.skipped) already done" : ""))")
+            print("\(report.executed) node run\(report.executed == 1 ? "" : "s") executed, \(report.reused) reused\(report.skipped > 0 ? ", \(report.skipped) not needed" : "") (seeds: \(sweep.seeds.count)\(sweep.skipped > 0 ? ", \(sweep.skipped) already done" : ""))")
         }
         return 0
     }
@@ -286,7 +289,7 @@ enum NodesCommand: Command {
         }
         guard rest.count == 1 else { throw UsageError("give at most one op") }
         guard let s = catalog[rest[0]] else {
-            FileHandle.standardError.write("tedi: unknown op '\(rest[0])'\(didYouMean(rest[0], in: catalog.names))\n".data(using: .utf8)!)
+            FileHandle.standardError.write("tedi: error: unknown op '\(rest[0])'\(didYouMean(rest[0], in: catalog.names))\n".data(using: .utf8)!)
             return 1
         }
         print("\(s.name) (version \(s.version)) — \(s.summary)")

@@ -69,7 +69,7 @@ enum SlurmCommand: Command {
             return 0
         }
         guard findExecutable("sbatch") != nil else {
-            FileHandle.standardError.write("tedi: sbatch not found on PATH; run this on a Slurm login node (or bring up a local one: tools/slurm-local up)\n".data(using: .utf8)!)
+            FileHandle.standardError.write("tedi: error: sbatch not found on PATH; run this on a Slurm login node (or bring up a local one: tools/slurm-local up)\n".data(using: .utf8)!)
             return 1
         }
         let dir = URL(fileURLWithPath: script.logDirectory)
@@ -82,7 +82,7 @@ enum SlurmCommand: Command {
         try p.run()
         p.waitUntilExit()
         if p.terminationStatus != 0 {
-            FileHandle.standardError.write("tedi: submitting failed (exit \(p.terminationStatus)); the script is \(file.path)\n".data(using: .utf8)!)
+            FileHandle.standardError.write("tedi: error: submitting failed (exit \(p.terminationStatus)); the script is \(file.path)\n".data(using: .utf8)!)
             return 1
         }
         return 0

@@ -31,7 +31,7 @@ enum StatusCommand: Command {
         do {
             sweeps = try SweepManifest.summaries(out: out)
         } catch let e as NodeError {
-            FileHandle.standardError.write("tedi: \(e)\n".data(using: .utf8)!)
+            FileHandle.standardError.write("tedi: error: \(e)\n".data(using: .utf8)!)
             return 1
         }
         var complete = true

@@ -26,7 +26,7 @@ func printUsage() {
 }
 
 func fail(_ message: String, code: Int32) -> Never {
-    FileHandle.standardError.write("tedi: \(message)\n".data(using: .utf8)!)
+    FileHandle.standardError.write("tedi: error: \(message)\n".data(using: .utf8)!)
     exit(code)
 }
 
@@ -52,7 +52,7 @@ do {
     FileHandle.standardError.write((e.description + "\n").data(using: .utf8)!)
     exit(1)
 } catch let e as NodeError {
-    fail("error: \(e)", code: 3)
+    fail("\(e)", code: 3)
 } catch {
     fail("\(error)", code: 1)
 }
