@@ -33,12 +33,14 @@ public final class GANTrainer {
         public var dataSeed: UInt64
         /// Seed of the initialization and of every per-step random draw.
         public var seed: UInt64
+        /// Weight of the attribute-balance loss on G (`AttributeBalance`); 0 turns it off.
+        public var attrBalance: Float
 
         public init(batch: Int = 16, learningRate: Float = 0.002, r1Gamma: Float = 0.2, r1Every: Int = 16, mixing: Float = 0.9,
-                    emaHalfLife: Float = 10_000, emaRampup: Float = 0.05, r1Epsilon: Float = 1e-2, dataSeed: UInt64 = 0, seed: UInt64 = 1) {
+                    emaHalfLife: Float = 10_000, emaRampup: Float = 0.05, r1Epsilon: Float = 1e-2, dataSeed: UInt64 = 0, seed: UInt64 = 1, attrBalance: Float = 0) {
             self.batch = batch; self.learningRate = learningRate; self.r1Gamma = r1Gamma; self.r1Every = r1Every
             self.mixing = mixing; self.emaHalfLife = emaHalfLife; self.emaRampup = emaRampup; self.r1Epsilon = r1Epsilon
-            self.dataSeed = dataSeed; self.seed = seed
+            self.dataSeed = dataSeed; self.seed = seed; self.attrBalance = attrBalance
         }
 
         func validate() throws {
@@ -53,12 +55,13 @@ public final class GANTrainer {
             guard emaHalfLife > 0, emaHalfLife.isFinite else { throw ModelError("EMA half-life must be positive, got \(emaHalfLife)") }
             guard emaRampup >= 0, emaRampup <= 1 else { throw ModelError("EMA ramp-up must be in [0, 1], got \(emaRampup)") }
             guard r1Epsilon > 0, r1Epsilon < 1 else { throw ModelError("R1 epsilon must be in (0, 1), got \(r1Epsilon)") }
+            guard attrBalance >= 0, attrBalance <= 100 else { throw ModelError("attribute-balance weight must be in [0, 100], got \(attrBalance)") }
         }
 
         var metadata: [String: String] {
             ["gan.batch": String(batch), "gan.lr": String(learningRate), "gan.r1": String(r1Gamma), "gan.r1_every": String(r1Every),
              "gan.mixing": String(mixing), "gan.ema_half_life": String(emaHalfLife), "gan.ema_rampup": String(emaRampup), "gan.r1_epsilon": String(r1Epsilon),
-             "gan.data_seed": String(dataSeed), "gan.seed": String(seed)]
+             "gan.data_seed": String(dataSeed), "gan.seed": String(seed), "gan.attr_balance": String(attrBalance)]
         }
 
         init(metadata m: [String: String], path: String) throws {
@@ -68,7 +71,8 @@ public final class GANTrainer {
             }
             self.init(batch: try get("gan.batch"), learningRate: try get("gan.lr"), r1Gamma: try get("gan.r1"),
                       r1Every: try get("gan.r1_every"), mixing: try get("gan.mixing"), emaHalfLife: try get("gan.ema_half_life"),
-                      emaRampup: m["gan.ema_rampup"] == nil ? 0 : try get("gan.ema_rampup"), r1Epsilon: try get("gan.r1_epsilon"), dataSeed: try get("gan.data_seed"), seed: try get("gan.seed"))
+                      emaRampup: m["gan.ema_rampup"] == nil ? 0 : try get("gan.ema_rampup"), r1Epsilon: try get("gan.r1_epsilon"), dataSeed: try get("gan.data_seed"), seed: try get("gan.seed"),
+                      attrBalance: m["gan.attr_balance"] == nil ? 0 : try get("gan.attr_balance"))
             try validate()
         }
     }
@@ -85,13 +89,17 @@ public final class GANTrainer {
         /// Mean D logit on reals and on fakes of the D step.
         public var realScore: Float
         public var fakeScore: Float
+        /// The attribute-balance loss L_bal of the G batch (nan when it is off).
+        public var balance: Float
     }
 
     public private(set) var generator: StyleGAN2Generator
     public private(set) var discriminator: StyleGAN2Discriminator
     /// Exponential moving average of the generator (what gets shipped).
     public private(set) var ema: StyleGAN2Generator
-    public let options: Options
+    public private(set) var options: Options
+    /// The attribute-balance term; set (with its weight) by `setAttributeBalance`.
+    public private(set) var balance: AttributeBalance?
     /// Training steps (one D step + one G step each) taken so far.
     public private(set) var step: Int
     /// Offset within the train split of the next real batch.
@@ -157,6 +165,7 @@ public final class GANTrainer {
         for (k, v) in dAdam.state { opt["d." + k] = v }
         var meta = generator.config.metadata.merging(discriminator.config.metadata) { a, _ in a }
         meta.merge(options.metadata) { a, _ in a }
+        if let b = balance { meta["gan.attr_net_sha256"] = b.netDigest }
         return TrainingCheckpoint(params: params, optimizer: opt, step: step, dataOffset: dataOffset,
                                   elapsedSeconds: elapsedSeconds, metadata: meta)
     }
@@ -197,17 +206,21 @@ public final class GANTrainer {
 
     /// Takes one training step: a D step on the next real batch (plus R1 when due), a G step, the EMA update.
     public func trainStep() throws -> StepMetrics {
+        // Checked before anything moves, so a refused step leaves the run as it was.
+        if options.attrBalance > 0 && balance == nil {
+            throw ModelError("this run trains with attribute balance \(options.attrBalance) but no attribute network was given")
+        }
         let samples = try prefetcher.take(offset: dataOffset) { try self.render(offset: $0) }
         prefetcher.start(offset: dataOffset + options.batch) { try self.render(offset: $0) }
         let real = try SynthFaces.imageTensor(samples)
         let d = try discriminatorStep(real: real)
         var r1 = Float.nan
         if options.r1Gamma > 0 && step % options.r1Every == 0 { r1 = try r1Step(real: real) }
-        let gl = try generatorStep()
+        let (gl, bal) = try generatorStep()
         updateEMA()
         step += 1
         dataOffset += options.batch
-        return StepMetrics(step: step, dLoss: d.loss, gLoss: gl, r1: r1, realScore: d.real, fakeScore: d.fake)
+        return StepMetrics(step: step, dLoss: d.loss, gLoss: gl, r1: r1, realScore: d.real, fakeScore: d.fake, balance: bal)
     }
 
     /// Renders train samples `[offset, offset + batch)` (the same whatever the thread count).
@@ -268,18 +281,41 @@ public final class GANTrainer {
         return (r1, out)
     }
 
-    /// One G update against the current D; returns the loss.
+    /// Turns the attribute-balance loss on (weight > 0, with `b`) or off (weight 0) from the next
+    /// step on; a resumed run may change it (the checkpoint records the weight and the net's digest).
+    public func setAttributeBalance(weight: Float, _ b: AttributeBalance?) throws {
+        var o = options
+        o.attrBalance = weight
+        try o.validate()
+        if weight > 0 {
+            guard let b else { throw ModelError("an attribute-balance weight needs the attribute network") }
+            guard b.net.config.size == generator.config.size else {
+                throw ModelError("the attribute network reads \(b.net.config.size) px images; the generator makes \(generator.config.size) px")
+            }
+        }
+        options = o
+        balance = weight > 0 ? b : nil
+    }
+
+    /// One G update against the current D; returns the adversarial loss and L_bal (nan when off).
     @discardableResult
-    func generatorStep() throws -> Float {
+    func generatorStep() throws -> (Float, Float) {
         let tape = Tape()
         let names = generatorTrainableNames
         let gw = try generator.watchingParameters(on: tape, names: names)
         let img = try gw.synthesis(latents(gw, count: options.batch, z1: .gZ1, z2: .gZ2, step: step),
                                    noise: .random(seed: drawSeed(.gNoise, step: step)))
-        let loss = try (-discriminator(img)).softplus().mean()
+        let adv = try (-discriminator(img)).softplus().mean()
+        var loss = adv, bal = Float.nan
+        if options.attrBalance > 0 {
+            guard let b = balance else { throw ModelError("this run trains with attribute balance \(options.attrBalance) but no attribute network was given") }
+            let l = try b.loss(img)
+            bal = try l.item()
+            loss = try adv + l.scaled(options.attrBalance)
+        }
         let g = try tape.gradients(of: loss, wrt: names.map { gw.parameters[$0]! })
         try gAdam.update(&generator.parameters, gradients: Dictionary(uniqueKeysWithValues: zip(names, g)))
-        return try loss.item()
+        return (try adv.item(), bal)
     }
 
     /// ema ← β·ema + (1−β)·G with β = 0.5^(batch / halfLife), over G's trained tensors; halfLife

@@ -81,12 +81,15 @@ public final class TrainingLog {
         if let resumeStep, FileManager.default.fileExists(atPath: path) {
             let text = String(decoding: try FileIO.readAll(path, limit: 1 << 30), as: UTF8.self)
             var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
-            guard let header = lines.first, header == columns.joined(separator: ",") else {
+            // A log from an older version may lack trailing columns; its rows get nan there.
+            let old = lines.first.map { $0.split(separator: ",").map(String.init) } ?? []
+            guard !old.isEmpty, old.count <= columns.count, Array(columns.prefix(old.count)) == old else {
                 throw ModelError("\(path): the log's header does not match this run's columns (\(columns.joined(separator: ","))); move the old log away")
             }
             lines.removeFirst()
             for (i, line) in lines.enumerated() {
-                let v = line.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
+                var v = line.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
+                if v.count == old.count { v += [Double?](repeating: .nan, count: columns.count - old.count) }
                 guard v.count == columns.count, v.allSatisfy({ $0 != nil }) else {
                     throw ModelError("\(path):\(i + 2): malformed log row '\(line)'")
                 }

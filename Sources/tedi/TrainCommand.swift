@@ -29,6 +29,7 @@ enum TrainCommand: Command {
                                 [--r1-every 16] [--mixing 0.9] [--ema-kimg 10] [--ema-rampup 0.05]
                                 [--channel-divisor 4]
                                 [--channel-multiplier 1] [--style-dim 256] [--n-mlp 4]
+                                [--attr-balance W] [--attributes Models/attributes.safetensors]
                                 [--checkpoint-minutes 5]
     Trains a StyleGAN2 generator (rosinality layout, narrowed by --channel-divisor) against a
     residual discriminator on the SynthFaces train split: non-saturating loss, lazy R1, style
@@ -37,6 +38,10 @@ enum TrainCommand: Command {
     generator.safetensors (the EMA, loadable by the synthesize node) and a copy per checkpoint
     under snapshots/, log.csv, loss.png, samples.png (EMA on fixed z; one per checkpoint under
     snapshots/) and mixing.png (rows: A, B, A with B's coarse / middle / fine layers of w+).
+    --attr-balance W (default 0 = off) adds W × L_bal to G's loss against mode dropping: the KL
+    divergence from the data's attribute-value frequencies to the G batch's mean prediction of
+    the (frozen) attribute network --attributes. It may be set or changed on --resume; the
+    checkpoint records the weight and the network's SHA-256.
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
@@ -51,6 +56,8 @@ enum TrainCommand: Command {
         let decayArg = try args.option("lr-decay")
         var gan = GeneratorOptions()
         for (k, _) in GeneratorOptions.names { gan.values[k] = try args.option(k) }
+        gan.attrBalance = try args.option("attr-balance")
+        gan.attributes = try args.option("attributes")
         let what = args.positionals()
         try args.finish()
         if what == ["generator"] {
@@ -60,6 +67,7 @@ enum TrainCommand: Command {
                                     lr: lrArg, seed: seedArg, dataSeed: dataSeedArg, checkpointMinutes: ckptMinutes, gan: gan)
         }
         if let k = gan.values.first(where: { $0.value != nil })?.key { throw UsageError("--\(k) is for `tedi train generator`") }
+        if gan.attrBalance != nil || gan.attributes != nil { throw UsageError("--attr-balance and --attributes are for `tedi train generator`") }
         guard what == ["attributes"] else {
             throw UsageError(what.isEmpty ? "say what to train: `tedi train attributes` or `tedi train generator`" : "unknown model '\(what.joined(separator: " "))'; `attributes` and `generator` can be trained")
         }
@@ -208,6 +216,9 @@ struct GeneratorOptions {
     static let names: [(String, String)] = [("r1", "0.2"), ("r1-every", "16"), ("mixing", "0.9"), ("ema-kimg", "10"), ("ema-rampup", "0.05"),
                                             ("channel-divisor", "4"), ("channel-multiplier", "1"), ("style-dim", "256"), ("n-mlp", "4")]
     var values: [String: String?] = [:]
+    /// `--attr-balance` and `--attributes` (allowed with --resume too).
+    var attrBalance: String?
+    var attributes: String?
 
     func double(_ k: String) throws -> Double {
         let s = (values[k] ?? nil) ?? GeneratorOptions.names.first { $0.0 == k }!.1
@@ -233,12 +244,15 @@ extension TrainCommand {
         try FileManager.default.createDirectory(atPath: out + "/snapshots", withIntermediateDirectories: true)
         let ckptPath = out + "/checkpoint.safetensors"
         let trainer: GANTrainer
+        var resumedMetadata: [String: String] = [:]
         if resume {
             guard [sizeArg, batchArg, lrArg, seedArg, dataSeedArg].allSatisfy({ $0 == nil }), !gan.anyGiven else {
                 throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes and --checkpoint-minutes")
             }
             try checkCheckpoint(ckptPath, resume: true)
-            trainer = try GANTrainer(checkpoint: TrainingCheckpoint.read(ckptPath), path: ckptPath)
+            let ckpt = try TrainingCheckpoint.read(ckptPath)
+            resumedMetadata = ckpt.metadata
+            trainer = try GANTrainer(checkpoint: ckpt, path: ckptPath)
         } else {
             try checkCheckpoint(ckptPath, resume: false)
             let int = intOption
@@ -261,7 +275,8 @@ extension TrainCommand {
             print("already at step \(trainer.step) (target \(t)); nothing to train")
             return 0
         }
-        let log = try TrainingLog(path: out + "/log.csv", columns: ["step", "seconds", "d_loss", "g_loss", "r1", "real_score", "fake_score"],
+        try attachBalance(trainer, gan: gan, resumedMetadata: resume ? resumedMetadata : nil)
+        let log = try TrainingLog(path: out + "/log.csv", columns: ["step", "seconds", "d_loss", "g_loss", "r1", "real_score", "fake_score", "attr_kl"],
                                   resumeStep: resume ? trainer.step : nil)
         let stop = StopFlag.onInterrupt()
         defer { stop.release() }
@@ -292,7 +307,7 @@ extension TrainCommand {
             let m = try trainer.trainStep()
             last = m
             try log.append([Double(m.step), startElapsed + clock() - start, Double(m.dLoss), Double(m.gLoss), Double(m.r1),
-                            Double(m.realScore), Double(m.fakeScore)])
+                            Double(m.realScore), Double(m.fakeScore), Double(m.balance)])
             guard m.dLoss.isFinite, m.gLoss.isFinite else {
                 try save()
                 throw ModelError("the GAN losses became D \(m.dLoss), G \(m.gLoss) at step \(m.step); lower --lr or raise --r1 and start again")
@@ -319,6 +334,38 @@ extension TrainCommand {
         return stop.isSet ? 130 : 0
     }
 
+    /// Loads the attribute network for `--attr-balance` (or the weight a resumed checkpoint
+    /// trains with) and hands it to the trainer; a resumed run must use the same network.
+    static func attachBalance(_ trainer: GANTrainer, gan: GeneratorOptions, resumedMetadata: [String: String]?) throws {
+        var weight = trainer.options.attrBalance
+        if let s = gan.attrBalance {
+            guard let v = Float(s), v >= 0, v <= 100 else { throw UsageError("--attr-balance expects a number in [0, 100], got '\(s)'") }
+            weight = v
+        }
+        guard weight > 0 || gan.attrBalance != nil else {
+            if gan.attributes != nil { throw UsageError("--attributes is only read with --attr-balance W > 0") }
+            return
+        }
+        var balance: AttributeBalance?
+        if weight > 0 {
+            let path = gan.attributes ?? "Models/attributes.safetensors"
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw UsageError("--attributes \(path) does not exist (the attribute-balance loss reads G's images with it)")
+            }
+            var h = SHA256()
+            h.update(try FileIO.readAll(path, limit: 1 << 30))
+            let digest = h.hexDigest()
+            if let old = resumedMetadata?["gan.attr_net_sha256"], old != digest, gan.attrBalance == nil {
+                throw UsageError("this run trained its attribute balance with another attribute network (SHA-256 \(old.prefix(12))…); give that file as --attributes")
+            }
+            balance = try AttributeBalance(net: AttributeNet.load(path), netDigest: digest, dataSeed: trainer.options.dataSeed)
+        }
+        if resumedMetadata != nil, weight != trainer.options.attrBalance {
+            print("attribute balance \(trainer.options.attrBalance) → \(weight) from step \(trainer.step) on (recorded in the checkpoint)")
+        }
+        try trainer.setAttributeBalance(weight: weight, balance)
+    }
+
     /// The GAN loss plot: D and G losses, and R1 (log scale) where it was computed.
     static func ganPlot(_ log: TrainingLog) throws -> Image {
         let d = log.rows.map { ($0[0], $0[2]) }, g = log.rows.map { ($0[0], $0[3]) }
@@ -327,6 +374,8 @@ extension TrainCommand {
             .init(series: [.init(name: "D loss", points: d, color: (200, 40, 40)), .init(name: "G loss", points: g, color: (30, 90, 200))], logY: false),
         ]
         if !r1.isEmpty { panels.append(.init(series: [.init(name: "R1", points: r1, color: (40, 150, 60))], logY: true)) }
+        let kl = log.rows.filter { $0.count > 7 && $0[7].isFinite }.map { ($0[0], $0[7]) }
+        if !kl.isEmpty { panels.append(.init(series: [.init(name: "attribute KL", points: kl, color: (150, 60, 160))], logY: false)) }
         return try TrainingPlot.render(panels)
     }
 }

@@ -215,7 +215,7 @@ struct ReferenceD {
         #expect(dLast < 0.9 * dFirst, "D loss \(dl)")
         // D frozen (same z every time): G's loss falls.
         var gl: [Float] = []
-        for _ in 0..<12 { gl.append(try t.generatorStep()) }
+        for _ in 0..<12 { gl.append(try t.generatorStep().0) }
         let gFirst: Float = gl.prefix(3).reduce(0, +), gLast: Float = gl.suffix(3).reduce(0, +)
         #expect(gLast < 0.95 * gFirst, "G loss \(gl)")
     }

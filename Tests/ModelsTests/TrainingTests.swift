@@ -96,6 +96,12 @@ import TensorCore
         let again = try TrainingLog(path: path, columns: ["step", "loss"], resumeStep: 10)
         #expect(again.rows.map { $0[0] } == [1, 2, 3, 4])
         #expect(throws: ModelError.self) { try TrainingLog(path: path, columns: ["step", "other"], resumeStep: 1) }
+        // A log of an older version without a trailing column: its rows get nan there.
+        let wider = try TrainingLog(path: path, columns: ["step", "loss", "extra"], resumeStep: 10)
+        #expect(wider.rows.count == 4 && wider.rows.allSatisfy { $0.count == 3 && $0[2].isNaN })
+        try wider.append([5, 0.2, 7])
+        #expect(String(decoding: try FileIO.readAll(path), as: UTF8.self).hasPrefix("step,loss,extra\n1,1.5,nan\n"))
+        #expect(throws: ModelError.self) { try TrainingLog(path: path, columns: ["step"], resumeStep: 10) }
         // A fresh run starts a new log.
         #expect(try TrainingLog(path: path, columns: ["step", "x"], resumeStep: nil).rows.isEmpty)
     }
