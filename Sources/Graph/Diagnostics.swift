@@ -21,7 +21,7 @@ public struct Diagnostic: Error, Hashable, Sendable, CustomStringConvertible {
     }
     public var description: String {
         if let location { return "\(location): error: \(message)" }
-        return "error: \(message)"
+        return "tedi: error: \(message)"
     }
 }
 

@@ -35,12 +35,16 @@ public final class GANTrainer {
         public var seed: UInt64
         /// Weight of the attribute-balance loss on G (`AttributeBalance`); 0 turns it off.
         public var attrBalance: Float
+        /// Memory of the balance's running mean prediction: q̄ ← β·q̄ + (1−β)·(batch mean); 0 = this batch only.
+        public var attrBalanceBeta: Float
 
         public init(batch: Int = 16, learningRate: Float = 0.002, r1Gamma: Float = 0.2, r1Every: Int = 16, mixing: Float = 0.9,
-                    emaHalfLife: Float = 10_000, emaRampup: Float = 0.05, r1Epsilon: Float = 1e-2, dataSeed: UInt64 = 0, seed: UInt64 = 1, attrBalance: Float = 0) {
+                    emaHalfLife: Float = 10_000, emaRampup: Float = 0.05, r1Epsilon: Float = 1e-2, dataSeed: UInt64 = 0, seed: UInt64 = 1, attrBalance: Float = 0,
+                    attrBalanceBeta: Float = 0.9) {
             self.batch = batch; self.learningRate = learningRate; self.r1Gamma = r1Gamma; self.r1Every = r1Every
             self.mixing = mixing; self.emaHalfLife = emaHalfLife; self.emaRampup = emaRampup; self.r1Epsilon = r1Epsilon
             self.dataSeed = dataSeed; self.seed = seed; self.attrBalance = attrBalance
+            self.attrBalanceBeta = attrBalanceBeta
         }
 
         func validate() throws {
@@ -56,12 +60,14 @@ public final class GANTrainer {
             guard emaRampup >= 0, emaRampup <= 1 else { throw ModelError("EMA ramp-up must be in [0, 1], got \(emaRampup)") }
             guard r1Epsilon > 0, r1Epsilon < 1 else { throw ModelError("R1 epsilon must be in (0, 1), got \(r1Epsilon)") }
             guard attrBalance >= 0, attrBalance <= 100 else { throw ModelError("attribute-balance weight must be in [0, 100], got \(attrBalance)") }
+            guard attrBalanceBeta >= 0, attrBalanceBeta < 1 else { throw ModelError("attribute-balance β must be in [0, 1), got \(attrBalanceBeta)") }
         }
 
         var metadata: [String: String] {
             ["gan.batch": String(batch), "gan.lr": String(learningRate), "gan.r1": String(r1Gamma), "gan.r1_every": String(r1Every),
              "gan.mixing": String(mixing), "gan.ema_half_life": String(emaHalfLife), "gan.ema_rampup": String(emaRampup), "gan.r1_epsilon": String(r1Epsilon),
-             "gan.data_seed": String(dataSeed), "gan.seed": String(seed), "gan.attr_balance": String(attrBalance)]
+             "gan.data_seed": String(dataSeed), "gan.seed": String(seed), "gan.attr_balance": String(attrBalance),
+             "gan.attr_balance_beta": String(attrBalanceBeta)]
         }
 
         init(metadata m: [String: String], path: String) throws {
@@ -72,7 +78,9 @@ public final class GANTrainer {
             self.init(batch: try get("gan.batch"), learningRate: try get("gan.lr"), r1Gamma: try get("gan.r1"),
                       r1Every: try get("gan.r1_every"), mixing: try get("gan.mixing"), emaHalfLife: try get("gan.ema_half_life"),
                       emaRampup: m["gan.ema_rampup"] == nil ? 0 : try get("gan.ema_rampup"), r1Epsilon: try get("gan.r1_epsilon"), dataSeed: try get("gan.data_seed"), seed: try get("gan.seed"),
-                      attrBalance: m["gan.attr_balance"] == nil ? 0 : try get("gan.attr_balance"))
+                      attrBalance: m["gan.attr_balance"] == nil ? 0 : try get("gan.attr_balance"),
+                      // Checkpoints from before β existed used the batch mean alone.
+                      attrBalanceBeta: m["gan.attr_balance_beta"] == nil ? 0 : try get("gan.attr_balance_beta"))
             try validate()
         }
     }
@@ -100,6 +108,9 @@ public final class GANTrainer {
     public private(set) var options: Options
     /// The attribute-balance term; set (with its weight) by `setAttributeBalance`.
     public private(set) var balance: AttributeBalance?
+    /// The balance's running mean prediction q̄ per head (nil until the first balanced step);
+    /// saved in checkpoints as optimizer state `bal.H`.
+    public private(set) var balanceMean: [[Float]]?
     /// Training steps (one D step + one G step each) taken so far.
     public private(set) var step: Int
     /// Offset within the train split of the next real batch.
@@ -142,6 +153,13 @@ public final class GANTrainer {
         (gAdam, dAdam) = GANTrainer.optimizers(options)
         try gAdam.load(state: part("g.", c.optimizer))
         try dAdam.load(state: part("d.", c.optimizer))
+        let heads = part("bal.", c.optimizer)
+        if !heads.isEmpty {
+            balanceMean = try (0..<heads.count).map { h in
+                guard let t = heads[String(h)] else { throw ModelError("\(path): checkpoint balance state lacks head \(h)") }
+                return t.scalars
+            }
+        }
         step = c.step
         dataOffset = c.dataOffset
         elapsedSeconds = c.elapsedSeconds
@@ -163,6 +181,7 @@ public final class GANTrainer {
         for (k, v) in discriminator.parameters { params["d." + k] = v }
         for (k, v) in gAdam.state { opt["g." + k] = v }
         for (k, v) in dAdam.state { opt["d." + k] = v }
+        for (h, q) in (balanceMean ?? []).enumerated() { opt["bal.\(h)"] = try? Tensor(shape: [q.count], scalars: q) }
         var meta = generator.config.metadata.merging(discriminator.config.metadata) { a, _ in a }
         meta.merge(options.metadata) { a, _ in a }
         if let b = balance { meta["gan.attr_net_sha256"] = b.netDigest }
@@ -210,8 +229,11 @@ public final class GANTrainer {
         if options.attrBalance > 0 && balance == nil {
             throw ModelError("this run trains with attribute balance \(options.attrBalance) but no attribute network was given")
         }
-        let samples = try prefetcher.take(offset: dataOffset) { try self.render(offset: $0) }
-        prefetcher.start(offset: dataOffset + options.batch) { try self.render(offset: $0) }
+        // The background render gets plain values, never `self` (whose state the step mutates).
+        let (dataSeed, batch, size) = (options.dataSeed, options.batch, generator.config.size)
+        let render: @Sendable (Int) throws -> [FaceSample] = { try GANTrainer.render(dataSeed: dataSeed, batch: batch, size: size, offset: $0) }
+        let samples = try prefetcher.take(offset: dataOffset, render)
+        prefetcher.start(offset: dataOffset + batch, render)
         let real = try SynthFaces.imageTensor(samples)
         let d = try discriminatorStep(real: real)
         var r1 = Float.nan
@@ -225,9 +247,13 @@ public final class GANTrainer {
 
     /// Renders train samples `[offset, offset + batch)` (the same whatever the thread count).
     func render(offset: Int) throws -> [FaceSample] {
-        var stream = try SynthFaces.BatchStream(seed: options.dataSeed, split: .train, size: generator.config.size,
-                                                batchSize: options.batch, offset: offset, threads: 1)
-        guard let b = stream.next(), b.count == options.batch else {
+        try GANTrainer.render(dataSeed: options.dataSeed, batch: options.batch, size: generator.config.size, offset: offset)
+    }
+
+    static func render(dataSeed: UInt64, batch: Int, size: Int, offset: Int) throws -> [FaceSample] {
+        var stream = try SynthFaces.BatchStream(seed: dataSeed, split: .train, size: size,
+                                                batchSize: batch, offset: offset, threads: 1)
+        guard let b = stream.next(), b.count == batch else {
             throw ModelError("the SynthFaces train split has no full batch at offset \(offset); the run has used up the split")
         }
         return b
@@ -283,9 +309,10 @@ public final class GANTrainer {
 
     /// Turns the attribute-balance loss on (weight > 0, with `b`) or off (weight 0) from the next
     /// step on; a resumed run may change it (the checkpoint records the weight and the net's digest).
-    public func setAttributeBalance(weight: Float, _ b: AttributeBalance?) throws {
+    public func setAttributeBalance(weight: Float, beta: Float? = nil, _ b: AttributeBalance?) throws {
         var o = options
         o.attrBalance = weight
+        if let beta { o.attrBalanceBeta = beta }
         try o.validate()
         if weight > 0 {
             guard let b else { throw ModelError("an attribute-balance weight needs the attribute network") }
@@ -307,14 +334,17 @@ public final class GANTrainer {
                                    noise: .random(seed: drawSeed(.gNoise, step: step)))
         let adv = try (-discriminator(img)).softplus().mean()
         var loss = adv, bal = Float.nan
+        var newMean: [[Float]]?
         if options.attrBalance > 0 {
             guard let b = balance else { throw ModelError("this run trains with attribute balance \(options.attrBalance) but no attribute network was given") }
-            let l = try b.loss(img)
+            let (l, q) = try b.loss(img, history: balanceMean, beta: options.attrBalanceBeta)
             bal = try l.item()
+            newMean = q
             loss = try adv + l.scaled(options.attrBalance)
         }
         let g = try tape.gradients(of: loss, wrt: names.map { gw.parameters[$0]! })
         try gAdam.update(&generator.parameters, gradients: Dictionary(uniqueKeysWithValues: zip(names, g)))
+        if let newMean { balanceMean = newMean }
         return (try adv.item(), bal)
     }
 

@@ -10,7 +10,8 @@ enum BenchCommand: Command {
         usage: tedi bench gemm [--threads N] [--shapes all|small] [--runs R]
                tedi bench conv [--threads N] [--shapes all|small] [--runs R]
                tedi bench generator [--size S] [--channel-multiplier M] [--batch B] [--threads N] [--runs R] [--backward]
-               tedi bench train [--size 64] [--channel-divisor 4] [--channel-multiplier 1] [--batch 16] [--steps 16] [--threads N]
+               tedi bench train [--size 64] [--channel-divisor 4] [--channel-multiplier 1] [--style-dim 256] [--n-mlp 4]
+                                [--batch 16] [--steps 16] [--threads N]
 
           gemm   raw sgemm GFLOPS on the GEMMs StyleGAN2's 3x3 convs produce: the whole layer
                  (M=Cout, K=Cin*9, N=H*W, N capped at \(KernelBenchmark.maxGemmColumns)) and one im2col tile
@@ -27,7 +28,9 @@ enum BenchCommand: Command {
                         EMA; batch 16 of SynthFaces renders) at a training config: --size 64
                         --channel-divisor 4 --channel-multiplier 1 --style-dim 256 --n-mlp 4 --batch 16;
                         times --steps 16 steps after 2 warm-up steps (one R1 step among them).
-                        tools/bench_train_torch.py is the PyTorch counterpart (same config).
+                        tools/bench_train_torch.py is the PyTorch counterpart (same config and step; it
+                        reuses one random real batch where tedi renders SynthFaces on a background
+                        thread, about 1% of a step at 64 px).
         """
 
     static func run(_ args: [String]) throws -> Int32 {

@@ -14,12 +14,14 @@ enum EvalCommand: Command {
     held-out split (continuous attributes: the share within a tolerance, and the mean absolute
     error), next to the accuracy of always guessing the most frequent value.
 
-    usage: tedi eval generator --model G.safetensors [--model EARLY.safetensors]... [--count 1000]
+    usage: tedi eval generator [--model G.safetensors]... [--count 1000]
                                [--attributes Models/attributes.safetensors] [--data-seed K] [--seed S] [--json]
     Compares --count samples of each generator (z from Philox --seed) with --count test-split
     renders in the attribute network's feature space: FID, k-NN precision and recall (k 3),
     LPIPS-style distance and attribute coverage, one row per model after the floor row (val
-    renders against the test renders). Markdown table, or JSON with --json.
+    renders against the test renders). Markdown table, or JSON with --json. Without --model:
+    the shipped Models/synthfaces64.safetensors and its early checkpoint
+    Models/synthfaces64_early.safetensors (the weak baseline).
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
@@ -51,7 +53,7 @@ extension EvalCommand {
     /// `tedi eval generator`.
     static func runGenerator(_ argv: [String]) throws -> Int32 {
         var args = Arguments(argv)
-        let models = try args.options("model")
+        let modelArgs = try args.options("model")
         let attrs = try args.option("attributes") ?? "Models/attributes.safetensors"
         let count = try args.int("count", default: 1000)
         let dataSeed = try args.int("data-seed", default: 0)
@@ -60,7 +62,12 @@ extension EvalCommand {
         let rest = args.positionals()
         try args.finish()
         guard rest.isEmpty else { throw UsageError("unexpected argument '\(rest[0])'") }
-        guard !models.isEmpty else { throw UsageError("give at least one --model G.safetensors (a generator from `tedi train generator`)") }
+        var models = modelArgs
+        if models.isEmpty {
+            // The shipped generator and its early checkpoint: the README's table.
+            models = ["Models/synthfaces64.safetensors", "Models/synthfaces64_early.safetensors"].filter { FileManager.default.fileExists(atPath: $0) }
+            guard !models.isEmpty else { throw UsageError("give at least one --model G.safetensors (a generator from `tedi train generator`); run from the repository root to use Models/synthfaces64.safetensors") }
+        }
         guard (4...SynthFaces.Split.val.range.count).contains(count) else { throw UsageError("--count must be in 4...\(SynthFaces.Split.val.range.count)") }
         guard dataSeed >= 0, seed >= 0 else { throw UsageError("--data-seed and --seed must be non-negative") }
         for m in models + [attrs] where !FileManager.default.fileExists(atPath: m) { throw UsageError("\(m) does not exist") }

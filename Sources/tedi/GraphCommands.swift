@@ -59,7 +59,8 @@ struct LoadedGraph {
             file = try GraphFile.parse(Array(r.source.utf8), path: r.graphPath)
             // The recipe's params come first, so explicit --set still wins.
             sets = r.params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } + sets
-            if seeds == nil { seeds = [r.seed] }
+            // The recipe's seed, unless the command line sets one (--seed/--seeds or --set seed=).
+            if seeds == nil && !options.sets.contains(where: { $0.0 == "seed" }) { seeds = [r.seed] }
         } else {
             file = try GraphFile.load(path: path)
         }

@@ -29,7 +29,7 @@ enum TrainCommand: Command {
                                 [--r1-every 16] [--mixing 0.9] [--ema-kimg 10] [--ema-rampup 0.05]
                                 [--channel-divisor 4]
                                 [--channel-multiplier 1] [--style-dim 256] [--n-mlp 4]
-                                [--attr-balance W] [--attributes Models/attributes.safetensors]
+                                [--attr-balance W] [--attr-balance-beta 0.9] [--attributes Models/attributes.safetensors]
                                 [--checkpoint-minutes 5]
     Trains a StyleGAN2 generator (rosinality layout, narrowed by --channel-divisor) against a
     residual discriminator on the SynthFaces train split: non-saturating loss, lazy R1, style
@@ -39,9 +39,10 @@ enum TrainCommand: Command {
     under snapshots/, log.csv, loss.png, samples.png (EMA on fixed z; one per checkpoint under
     snapshots/) and mixing.png (rows: A, B, A with B's coarse / middle / fine layers of w+).
     --attr-balance W (default 0 = off) adds W × L_bal to G's loss against mode dropping: the KL
-    divergence from the data's attribute-value frequencies to the G batch's mean prediction of
-    the (frozen) attribute network --attributes. It may be set or changed on --resume; the
-    checkpoint records the weight and the network's SHA-256.
+    divergence from the data's attribute-value frequencies to the running mean (memory β,
+    --attr-balance-beta) of the predictions of the frozen attribute network --attributes on G's
+    batches. It may be set or changed on --resume; the checkpoint records the weight, β, the
+    running means and the network's SHA-256.
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
@@ -57,6 +58,7 @@ enum TrainCommand: Command {
         var gan = GeneratorOptions()
         for (k, _) in GeneratorOptions.names { gan.values[k] = try args.option(k) }
         gan.attrBalance = try args.option("attr-balance")
+        gan.attrBalanceBeta = try args.option("attr-balance-beta")
         gan.attributes = try args.option("attributes")
         let what = args.positionals()
         try args.finish()
@@ -67,7 +69,9 @@ enum TrainCommand: Command {
                                     lr: lrArg, seed: seedArg, dataSeed: dataSeedArg, checkpointMinutes: ckptMinutes, gan: gan)
         }
         if let k = gan.values.first(where: { $0.value != nil })?.key { throw UsageError("--\(k) is for `tedi train generator`") }
-        if gan.attrBalance != nil || gan.attributes != nil { throw UsageError("--attr-balance and --attributes are for `tedi train generator`") }
+        if gan.attrBalance != nil || gan.attributes != nil || gan.attrBalanceBeta != nil {
+            throw UsageError("--attr-balance, --attr-balance-beta and --attributes are for `tedi train generator`")
+        }
         guard what == ["attributes"] else {
             throw UsageError(what.isEmpty ? "say what to train: `tedi train attributes` or `tedi train generator`" : "unknown model '\(what.joined(separator: " "))'; `attributes` and `generator` can be trained")
         }
@@ -218,6 +222,7 @@ struct GeneratorOptions {
     var values: [String: String?] = [:]
     /// `--attr-balance` and `--attributes` (allowed with --resume too).
     var attrBalance: String?
+    var attrBalanceBeta: String?
     var attributes: String?
 
     func double(_ k: String) throws -> Double {
@@ -247,7 +252,7 @@ extension TrainCommand {
         var resumedMetadata: [String: String] = [:]
         if resume {
             guard [sizeArg, batchArg, lrArg, seedArg, dataSeedArg].allSatisfy({ $0 == nil }), !gan.anyGiven else {
-                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes and --checkpoint-minutes")
+                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes and the --attr-balance options")
             }
             try checkCheckpoint(ckptPath, resume: true)
             let ckpt = try TrainingCheckpoint.read(ckptPath)
@@ -308,9 +313,9 @@ extension TrainCommand {
             last = m
             try log.append([Double(m.step), startElapsed + clock() - start, Double(m.dLoss), Double(m.gLoss), Double(m.r1),
                             Double(m.realScore), Double(m.fakeScore), Double(m.balance)])
-            guard m.dLoss.isFinite, m.gLoss.isFinite else {
+            guard m.dLoss.isFinite, m.gLoss.isFinite, m.balance.isFinite || trainer.options.attrBalance == 0 else {
                 try save()
-                throw ModelError("the GAN losses became D \(m.dLoss), G \(m.gLoss) at step \(m.step); lower --lr or raise --r1 and start again")
+                throw ModelError("the GAN losses became D \(m.dLoss), G \(m.gLoss), balance \(m.balance) at step \(m.step); lower --lr or raise --r1 and start again")
             }
             if clock() - lastCkpt >= ckptMinutes * 60 { try save() }
             if tty {
@@ -337,33 +342,43 @@ extension TrainCommand {
     /// Loads the attribute network for `--attr-balance` (or the weight a resumed checkpoint
     /// trains with) and hands it to the trainer; a resumed run must use the same network.
     static func attachBalance(_ trainer: GANTrainer, gan: GeneratorOptions, resumedMetadata: [String: String]?) throws {
-        var weight = trainer.options.attrBalance
+        var weight = trainer.options.attrBalance, beta = trainer.options.attrBalanceBeta
         if let s = gan.attrBalance {
             guard let v = Float(s), v >= 0, v <= 100 else { throw UsageError("--attr-balance expects a number in [0, 100], got '\(s)'") }
             weight = v
         }
-        guard weight > 0 || gan.attrBalance != nil else {
-            if gan.attributes != nil { throw UsageError("--attributes is only read with --attr-balance W > 0") }
+        if let s = gan.attrBalanceBeta {
+            guard let v = Float(s), v >= 0, v < 1 else { throw UsageError("--attr-balance-beta expects a number in [0, 1), got '\(s)'") }
+            beta = v
+        }
+        guard weight > 0 else {
+            if gan.attributes != nil || gan.attrBalanceBeta != nil {
+                throw UsageError("--attributes and --attr-balance-beta are only read with --attr-balance W > 0")
+            }
+            let was = trainer.options.attrBalance
+            if gan.attrBalance != nil { try trainer.setAttributeBalance(weight: 0, nil) }
+            if resumedMetadata != nil, was > 0 { print("attribute balance off from step \(trainer.step) on (recorded in the next checkpoint)") }
             return
         }
-        var balance: AttributeBalance?
-        if weight > 0 {
-            let path = gan.attributes ?? "Models/attributes.safetensors"
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw UsageError("--attributes \(path) does not exist (the attribute-balance loss reads G's images with it)")
-            }
-            var h = SHA256()
-            h.update(try FileIO.readAll(path, limit: 1 << 30))
-            let digest = h.hexDigest()
-            if let old = resumedMetadata?["gan.attr_net_sha256"], old != digest, gan.attrBalance == nil {
-                throw UsageError("this run trained its attribute balance with another attribute network (SHA-256 \(old.prefix(12))…); give that file as --attributes")
-            }
-            balance = try AttributeBalance(net: AttributeNet.load(path), netDigest: digest, dataSeed: trainer.options.dataSeed)
+        let path = gan.attributes ?? "Models/attributes.safetensors"
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw UsageError("--attributes \(path) does not exist (the attribute-balance loss reads G's images with it)")
         }
-        if resumedMetadata != nil, weight != trainer.options.attrBalance {
-            print("attribute balance \(trainer.options.attrBalance) → \(weight) from step \(trainer.step) on (recorded in the checkpoint)")
+        var h = SHA256()
+        h.update(try FileIO.readAll(path, limit: 1 << 30))
+        let digest = h.hexDigest()
+        if let old = resumedMetadata?["gan.attr_net_sha256"], old != digest {
+            // Another network changes what the loss asks for: only on purpose, by naming it.
+            guard gan.attributes != nil else {
+                throw UsageError("this run trained its attribute balance with another attribute network (SHA-256 \(old.prefix(12))…); give that file as --attributes, or name a new one with --attributes on purpose")
+            }
+            print("attribute balance: switching to the network \(path) (SHA-256 \(digest.prefix(12))…) from step \(trainer.step) on")
         }
-        try trainer.setAttributeBalance(weight: weight, balance)
+        let balance = try AttributeBalance(net: AttributeNet.load(path), netDigest: digest, dataSeed: trainer.options.dataSeed)
+        if resumedMetadata != nil, weight != trainer.options.attrBalance || beta != trainer.options.attrBalanceBeta {
+            print("attribute balance \(trainer.options.attrBalance) (β \(trainer.options.attrBalanceBeta)) → \(weight) (β \(beta)) from step \(trainer.step) on (recorded in the next checkpoint)")
+        }
+        try trainer.setAttributeBalance(weight: weight, beta: beta, balance)
     }
 
     /// The GAN loss plot: D and G losses, and R1 (log scale) where it was computed.

@@ -178,7 +178,7 @@ func checkError(_ d: Diagnostic, at line: Int?, _ col: Int?, _ fragments: [Strin
         #expect(d.description == "g.yaml:\(line):\(col): error: \(d.message)", sourceLocation: sourceLocation)
     } else {
         #expect(d.location == nil, "\(d)", sourceLocation: sourceLocation)
-        #expect(d.description == "error: \(d.message)", sourceLocation: sourceLocation)
+        #expect(d.description == "tedi: error: \(d.message)", sourceLocation: sourceLocation)
     }
     for f in fragments {
         #expect(d.message.contains(f), "'\(f)' not in: \(d.message)", sourceLocation: sourceLocation)

@@ -362,7 +362,7 @@ func expectOneError(_ yaml: String, at p: (Int, Int), _ fragments: String..., se
 
     @Test func graphWithoutWriterIsAnError() {
         let d = expectOneError("tedi: 1\nnodes:\n  a: { op: test.const }\n", at: nil, nil, "no writer node")
-        #expect(d?.description.hasPrefix("error: the graph has no writer") == true)
+        #expect(d?.description.hasPrefix("tedi: error: the graph has no writer") == true)
     }
 
     @Test func everyErrorIsReportedInSourceOrder() {
@@ -415,7 +415,7 @@ func expectOneError(_ yaml: String, at p: (Int, Int), _ fragments: String..., se
     @Test func setOfAnUndeclaredParam() {
         let d = expectOneError(graph, at: nil, nil, "--set stpes=3: the graph declares no param 'stpes'", "(did you mean 'steps'?)",
                                "declared: seed, steps, alpha, flip, caption", sets: [("stpes", "3")])
-        #expect(d?.description == "error: \(d?.message ?? "")")
+        #expect(d?.description == "tedi: error: \(d?.message ?? "")")
     }
 
     @Test func setCoercionErrors() {
