@@ -22,21 +22,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-try:
-    import torch
-    from torch import nn
-    from torch.nn import functional as F
-    from make_fixtures import Blur, EqualLinear, FusedLeakyReLU, Generator
-except ImportError as e:
-    sys.exit(f"bench_train_torch.py needs torch ({e}); install it with: pip install torch numpy")
-
-
-def peak_rss_mib():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+from bench_torch import peak_rss_mib  # exits with the install hint when torch is missing
+from make_fixtures import Blur, EqualLinear, FusedLeakyReLU, Generator
+import torch
+from torch import nn
+from torch.nn import functional as F
 
 
 # ---- rosinality's discriminator (model.py) ----
