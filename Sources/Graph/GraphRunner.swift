@@ -87,6 +87,8 @@ public final class GraphRunner {
     public var sweepSeeds: [Int]?
     /// Called after a seed's outputs are all written: seed, recipe text, its files.
     public var onSeedFinished: ((Int, String, [(path: String, bytes: [UInt8])]) throws -> Void)?
+    /// Called when a seed starts (before any of its nodes run).
+    public var onSeedStarted: ((Int) throws -> Void)?
     /// The seed being run, so a caller can record which one failed or was cancelled.
     public private(set) var currentSeed: Int?
 
@@ -264,6 +266,7 @@ public final class GraphRunner {
         for (si, seed) in seeds.enumerated() {
             defer { memo = memo.filter { sharedKeys.contains($0.key) } }
             currentSeed = seed
+            try onSeedStarted?(seed)
             var seedFiles: [(path: String, bytes: [UInt8])] = []
             let recipeText = try recipe(seed: seed).text
             let (keys, params) = try keys(seed: seed, recipeText: recipeText)

@@ -39,6 +39,7 @@ public final class SweepRun {
         try m.writeSweep(graph: recipe.graphPath, params: recipe.params, seeds: all,
                          cache: runner.cache.map { $0.root.standardizedFileURL.path })
         let label = shard?.description
+        runner.onSeedStarted = { seed in try m.recordRunning(seed: seed, shard: label) }
         runner.onSeedFinished = { seed, recipeText, files in
             try m.recordDone(seed: seed, recipeText: recipeText, outputs: files, shard: label)
         }

@@ -64,6 +64,17 @@ public final class SweepManifest {
         try write(obj, to: seedURL(seed))
     }
 
+    /// Marks `seed` as being run by this process (pid, host, start time), so `tedi status` can
+    /// tell a seed in progress from one never reached, or from one whose process died.
+    public func recordRunning(seed: Int, shard: String?) throws {
+        let pid = getpid()
+        var obj: [String: Any] = ["seed": seed, "status": "running", "pid": Int(pid), "host": LockDirectory.hostName,
+                                  "started": Int(Date().timeIntervalSince1970)]
+        if let ticks = LockDirectory.startTicks(pid) { obj["start_ticks"] = ticks }
+        if let shard { obj["shard"] = shard }
+        try write(obj, to: seedURL(seed))
+    }
+
     /// Marks `seed` failed (a node error, a cancelled task) with the reason.
     public func recordFailed(seed: Int, reason: String, shard: String?) throws {
         var obj: [String: Any] = ["seed": seed, "status": "failed", "reason": reason, "host": LockDirectory.hostName]
@@ -94,6 +105,7 @@ public final class SweepManifest {
             return .missing("unreadable marker \(url.lastPathComponent)")
         }
         if status == "failed" { return .failed(obj["reason"] as? String ?? "no reason recorded") }
+        if status == "running" { return .missing(runningReason(obj)) }
         guard status == "done", let outputs = obj["outputs"] as? [String: String] else { return .missing("marker has status '\(status)'") }
         if let recipeText, obj["recipe"] as? String != sha(Array(recipeText.utf8)) {
             return .missing("graph, params or inputs changed since it ran")
@@ -105,6 +117,25 @@ public final class SweepManifest {
             if sha([UInt8](bytes)) != hash { return .missing("output \(path) changed since it was written") }
         }
         return .done(outputs: outputs, recipe: obj["recipe"] as? String ?? "")
+    }
+
+    /// "running …" while the recorded process is alive (or on another host, where it cannot be
+    /// checked), "interrupted …" when it has gone without finishing the seed.
+    static func runningReason(_ obj: [String: Any]) -> String {
+        let host = obj["host"] as? String ?? "?", pid = obj["pid"] as? Int ?? 0
+        var started = ""
+        if let t = obj["started"] as? Int {
+            let f = DateFormatter()
+            f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+            started = f.string(from: Date(timeIntervalSince1970: TimeInterval(t)))
+        }
+        let since = started.isEmpty ? "" : " since \(started)"
+        guard host == LockDirectory.hostName else { return "running or interrupted on \(host) (pid \(pid)\(since))" }
+        let p = Int32(truncatingIfNeeded: pid)
+        let gone = pid <= 0 || (kill(p, 0) != 0 && errno == ESRCH)
+        let reused = !gone && (obj["start_ticks"] as? String).map { $0 != LockDirectory.startTicks(p) } == true
+        if gone || reused { return "interrupted (pid \(pid) on \(host) stopped before finishing it\(started.isEmpty ? "" : "; started \(started)"))" }
+        return "running (pid \(pid) on \(host)\(since))"
     }
 
     /// A sweep as recorded in an output folder: its seeds by state.
