@@ -3,7 +3,7 @@ import Imaging
 
 /// Draws training curves into an RGB image: one panel per series group, log-scaled y when
 /// asked, light grid lines with numeric labels (a built-in 3×5 pixel font), raw points in a pale
-/// colour and a moving average on top.
+/// colour and a moving average on top; under each panel "STEP" and the series names in their colours.
 public enum TrainingPlot {
     /// One curve: points (x, y) and an RGB colour.
     public struct Series {
@@ -52,7 +52,7 @@ public enum TrainingPlot {
         mutating func text(_ str: String, _ x: Int, _ y: Int, _ c: (UInt8, UInt8, UInt8), scale s: Int = 2) {
             var cx = x
             for ch in str {
-                if let rows = TrainingPlot.glyphs[ch] {
+                if let rows = TrainingPlot.glyphs[ch] ?? TrainingPlot.glyphs[Character(ch.uppercased())] {
                     for (ry, bits) in rows.enumerated() {
                         for rx in 0..<3 where bits & (4 >> rx) != 0 {
                             for dy in 0..<s { for dx in 0..<s { set(cx + rx * s + dx, y + ry * s + dy, c) } }
@@ -70,6 +70,13 @@ public enum TrainingPlot {
         "4": [5, 5, 7, 1, 1], "5": [7, 4, 7, 1, 7], "6": [7, 4, 7, 5, 7], "7": [7, 1, 1, 1, 1],
         "8": [7, 5, 7, 5, 7], "9": [7, 5, 7, 1, 7], ".": [0, 0, 0, 0, 2], "-": [0, 0, 7, 0, 0],
         "e": [0, 7, 7, 4, 7], "k": [4, 5, 6, 5, 5], " ": [0, 0, 0, 0, 0],
+        "A": [2, 5, 7, 5, 5], "B": [6, 5, 6, 5, 6], "C": [7, 4, 4, 4, 7], "D": [6, 5, 5, 5, 6], "E": [7, 4, 6, 4, 7],
+        "F": [7, 4, 6, 4, 4], "G": [7, 4, 5, 5, 7], "H": [5, 5, 7, 5, 5], "I": [7, 2, 2, 2, 7], "J": [1, 1, 1, 5, 7],
+        "K": [5, 5, 6, 5, 5], "L": [4, 4, 4, 4, 7], "M": [5, 7, 7, 5, 5], "N": [6, 5, 5, 5, 5], "O": [7, 5, 5, 5, 7],
+        "P": [7, 5, 7, 4, 4], "Q": [7, 5, 5, 7, 1], "R": [6, 5, 6, 5, 5], "S": [7, 4, 7, 1, 7], "T": [7, 2, 2, 2, 2],
+        "U": [5, 5, 5, 5, 7], "V": [5, 5, 5, 5, 2], "W": [5, 5, 7, 7, 5], "X": [5, 5, 2, 5, 5], "Y": [5, 5, 2, 2, 2],
+        "Z": [7, 1, 2, 4, 7], "(": [1, 2, 2, 2, 1], ")": [4, 2, 2, 2, 4], "/": [1, 1, 2, 4, 4], "_": [0, 0, 0, 0, 7],
+        ":": [0, 2, 0, 2, 0], "%": [5, 1, 2, 4, 5],
     ]
 
     static func label(_ v: Double) -> String {
@@ -107,6 +114,14 @@ public enum TrainingPlot {
         cv.text(label(xmin), left, y1 + 6, axis)
         let xl = label(xmax)
         cv.text(xl, right - xl.count * 8, y1 + 6, axis)
+        // Under the axis, centred: the x label, then each series' name in its colour.
+        let legend = [("STEP", axis)] + p.series.map { ($0.name.uppercased(), $0.color) }
+        let legendWidth = legend.map { $0.0.count * 8 }.reduce(0, +) + (legend.count - 1) * 16
+        var lx = (left + right - legendWidth) / 2
+        for (name, color) in legend {
+            cv.text(name, lx, y1 + 6, color)
+            lx += name.count * 8 + 16
+        }
         for s in p.series {
             let pts = s.points.filter { $0.0.isFinite && $0.1.isFinite && (!p.logY || $0.1 > 0) }
             let pale = (UInt8(255 - (255 - Int(s.color.0)) / 4), UInt8(255 - (255 - Int(s.color.1)) / 4), UInt8(255 - (255 - Int(s.color.2)) / 4))

@@ -118,6 +118,10 @@ import TensorCore
         func rowsOfColumn(_ x: Int) -> [Int] { (0..<120).filter { img[x: x, y: $0, c: 0] == 200 && img[x: x, y: $0, c: 1] == 40 } }
         let l = try #require(rowsOfColumn(60).first), r = try #require(rowsOfColumn(300).first)
         #expect(l < r)
+        // The legend under the axis names the series in its colour ("LOSS": 4 glyphs, scale 2).
+        var legend = 0
+        for y in 100..<120 { for x in 100..<220 where img[x: x, y: y, c: 0] == 200 && img[x: x, y: y, c: 1] == 40 { legend += 1 } }
+        #expect(legend >= 4 * 8, "legend pixels: \(legend)")
         // The empty panel draws nothing but axes.
         #expect(!(120..<240).contains { y in (0..<320).contains { img[x: $0, y: y, c: 0] == 200 && img[x: $0, y: y, c: 1] == 40 } })
     }
