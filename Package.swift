@@ -15,7 +15,9 @@ let package = Package(
                        providers: [.apt(["libyaml-dev"])]),
         // libpng's error path is a longjmp; it is contained in C (Sources/CPNGShim) so Swift frames are never skipped.
         .target(name: "CPNGShim", path: "Sources/CPNGShim", linkerSettings: [.linkedLibrary("png16")]),
-        .target(name: "TensorCore", dependencies: ["CBLAS"]),
+        // Re-executes with OPENBLAS_CORETYPE set when OpenBLAS falls back to generic kernels on a CPU it does not know.
+        .target(name: "CBLASCore", path: "Sources/CBLASCore", linkerSettings: [.linkedLibrary("openblas")]),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CBLASCore"]),
         .target(name: "Imaging", dependencies: ["TensorCore", "CPNGShim"]),
         .target(name: "Graph", dependencies: ["TensorCore", "Imaging", "CYAML"]),
         .target(name: "Models", dependencies: ["TensorCore", "Imaging", "SynthFaces"]),

@@ -1,4 +1,5 @@
 import CBLAS
+import CBLASCore
 import Dispatch
 import Foundation
 
@@ -25,6 +26,14 @@ public enum Threads {
 
     /// Makes sure the BLAS thread count has been applied (call once before timing anything).
     public static func configure() { _ = current }
+
+    /// The OpenBLAS kernel set in use, e.g. "OpenBLAS SkylakeX", with "(set by tedi)" when tedi's
+    /// start-up check replaced OpenBLAS's generic fallback (Sources/CBLASCore/blascore.c).
+    public static var blasDescription: String {
+        let name = String(cString: tedi_blas_corename())
+        let forced = String(cString: tedi_blas_core_override())
+        return "OpenBLAS \(name)" + (forced.isEmpty ? "" : " (set by tedi: OpenBLAS did not know this CPU)")
+    }
 }
 
 /// Runs `body` over `0..<n` split into contiguous chunks, in parallel when `n` is at least

@@ -54,7 +54,7 @@ enum BenchCommand: Command {
         default: throw UsageError("--shapes must be all or small, got '\(shapeSet)'")
         }
         Threads.count = threads
-        print("threads \(threads), median of \(runs) runs")
+        print("threads \(threads), \(Threads.blasDescription), median of \(runs) runs")
         if what == "gemm" { benchGemm(shapes, runs: runs) } else { try benchConv(shapes, runs: runs) }
         return 0
     }
@@ -125,7 +125,7 @@ extension BenchCommand {
         }
         times.sort()
         let rss = peakRSSMiB()
-        print("tedi generator size \(size) cm \(cm) batch \(batch) threads \(threads) \(backward ? "forward+backward" : "forward"): "
+        print("tedi generator size \(size) cm \(cm) batch \(batch) threads \(threads) (\(Threads.blasDescription)) \(backward ? "forward+backward" : "forward"): "
               + "median \(fmt(times[times.count / 2])) ms, min \(fmt(times[0])) ms, peak RSS \(fmt(rss)) MiB (\(runs) runs)")
         print("RESULT median_ms=\(fmt(times[times.count / 2], 2)) min_ms=\(fmt(times[0], 2)) peak_rss_mib=\(fmt(rss))")
         return 0
@@ -154,7 +154,7 @@ extension BenchCommand {
         let sorted = times.sorted()
         let chans = (2...size.trailingZeroBitCount).map { String(gc.channels(atResolution: 1 << $0)) }.joined(separator: "/")
         let rss = peakRSSMiB()
-        print("tedi train step size \(size) channels \(chans) style_dim \(sd) n_mlp \(nMLP) batch \(batch) threads \(threads): "
+        print("tedi train step size \(size) channels \(chans) style_dim \(sd) n_mlp \(nMLP) batch \(batch) threads \(threads) (\(Threads.blasDescription)): "
               + "mean \(fmt(mean, 3)) s/step over \(steps) steps (R1 every 16 included), median \(fmt(sorted[sorted.count / 2], 3)) s, "
               + "min \(fmt(sorted[0], 3)) s, peak RSS \(fmt(rss)) MiB")
         print("RESULT mean_s=\(fmt(mean, 4)) median_s=\(fmt(sorted[sorted.count / 2], 4)) min_s=\(fmt(sorted[0], 4)) peak_rss_mib=\(fmt(rss))")

@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import TensorCore
 
 @Suite struct RNGTests {
@@ -163,5 +164,23 @@ import Testing
         var s = SHA256()
         for _ in 0..<1000 { s.update(Array(repeating: UInt8(ascii: "a"), count: 1000)) }
         #expect(s.hexDigest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+}
+
+@Suite struct BLASCoreTests {
+    /// On a CPU with AVX2 + FMA, OpenBLAS must not be left on its generic SSE3 "Prescott"
+    /// kernels (3-4× slower here): Debian's 0.3.21 falls back to them on Intel cores it does not
+    /// know, and tedi's start-up check (Sources/CBLASCore) then re-executes with
+    /// OPENBLAS_CORETYPE set. Skipped where the user pinned the core type or turned the check off.
+    @Test func openBLASUsesVectorKernelsWhereTheCPUHasThem() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard env["OPENBLAS_CORETYPE"] == nil || env["TEDI_BLAS_CORE_OVERRIDE"] != nil,
+              env["TEDI_BLAS_CORE_CHECK"] != "0" else { return }
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        guard let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return }
+        let set = Set(flags.split(separator: " ").map(String.init))
+        guard set.contains("avx2"), set.contains("fma") else { return }
+        #expect(!Threads.blasDescription.contains("Prescott"), "\(Threads.blasDescription)")
+        #expect(Threads.blasDescription.hasPrefix("OpenBLAS "))
     }
 }
