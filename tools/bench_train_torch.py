@@ -12,6 +12,12 @@ channels-last); discriminator: rosinality's residual D below. Real images are a 
 (tedi renders SynthFaces on a background thread). Times --steps steps after 2 warm-up steps (step 0
 and step 16 are R1 steps, as in tedi) and prints the mean, median and min seconds per step and peak
 RSS, plus a RESULT line.
+
+--blur native (default) keeps rosinality's upfirdn2d_native, which blurs with a 1-in/1-out
+conv2d over (N·C, 1, H, W): on CPU its backward dominates the step (72% of the time in
+aten::convolution_backward at 64 px, light config). --blur depthwise replaces it with the same
+filter as a depthwise conv2d (groups = C, zero-insertion upsampling, stride = down), numerically
+the same, the fastest PyTorch form found here; BENCHMARKS.md reports both.
 """
 import argparse
 import copy
@@ -24,9 +30,23 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_torch import peak_rss_mib  # exits with the install hint when torch is missing
 from make_fixtures import Blur, EqualLinear, FusedLeakyReLU, Generator
+import make_fixtures
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+
+def upfirdn2d_depthwise(input, kernel, up=1, down=1, pad=(0, 0)):
+    """rosinality's upfirdn2d as zero insertion + pad + depthwise conv2d with stride `down`."""
+    n, c, h, w = input.shape
+    x = input
+    if up > 1:
+        x = x.new_zeros(n, c, h * up, w * up)
+        x[:, :, ::up, ::up] = input
+    x = F.pad(x, [pad[0], pad[1], pad[0], pad[1]])
+    kh, kw = kernel.shape
+    weight = torch.flip(kernel, [0, 1]).view(1, 1, kh, kw).expand(c, 1, kh, kw).contiguous()
+    return F.conv2d(x, weight.to(x.dtype), stride=down, groups=c)
 
 
 # ---- rosinality's discriminator (model.py) ----
@@ -105,7 +125,11 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=16)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--blur", choices=["native", "depthwise"], default="native")
     args = ap.parse_args()
+    if args.blur == "depthwise":
+        make_fixtures.upfirdn2d = upfirdn2d_depthwise
+        globals()["upfirdn2d"] = upfirdn2d_depthwise
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     random.seed(1)
@@ -161,7 +185,7 @@ def main():
     med, mn, rss = times[len(times) // 2], times[0], peak_rss_mib()
     chans = "/".join(str(g.channels[2 ** r]) for r in range(2, int(math.log(args.size, 2)) + 1))
     print(f"torch {torch.__version__} train step size {args.size} channels {chans} style_dim {args.style_dim} "
-          f"n_mlp {args.n_mlp} batch {args.batch} threads {args.threads}: mean {mean:.3f} s/step over {args.steps} "
+          f"n_mlp {args.n_mlp} batch {args.batch} threads {args.threads} blur {args.blur}: mean {mean:.3f} s/step over {args.steps} "
           f"steps (R1 every 16 included), median {med:.3f} s, min {mn:.3f} s, peak RSS {rss:.1f} MiB")
     print(f"RESULT mean_s={mean:.4f} median_s={med:.4f} min_s={mn:.4f} peak_rss_mib={rss:.1f}")
 
