@@ -7,7 +7,8 @@
 // generic fallback on a CPU with AVX2 or AVX-512, and the user has not set OPENBLAS_CORETYPE,
 // it sets OPENBLAS_CORETYPE to the kernel family the CPU supports and re-executes the program
 // once with the same arguments. Users who set OPENBLAS_CORETYPE themselves are left alone;
-// TEDI_BLAS_CORE_CHECK=0 turns the check off.
+// TEDI_BLAS_CORE_CHECK=0 turns the check off. Under valgrind, set OPENBLAS_CORETYPE yourself (or
+// TEDI_BLAS_CORE_CHECK=0): a re-executed program would leave the tool unless it traces children.
 #define _GNU_SOURCE
 #include "CBLASCore.h"
 #include <cpuid.h>
