@@ -106,6 +106,15 @@ func upfirdnPlanes(_ x: [Float], planes: Int, h: Int, w: Int, ho: Int, wo: Int, 
     let rowTaps = FIRTaps(outCount: ho, inCount: h, kernelCount: kh, up: up, down: down, pad0: y0)
     let factors = rankOneFactors(kernel, kh: kh, kw: kw)
     let colWeights = factors.map { f in cols.k.map { f.b[$0] } } ?? []   // separable: b at each column tap
+    // With up = down = 1, output column o reads t[o − x0 + tap] with weight b[kw−1−tap] for
+    // tap = 0..<kw; where all of them lie inside the row the horizontal pass needs no tap table.
+    let interior: Range<Int> = {
+        guard factors != nil, up == 1, down == 1 else { return 0..<0 }
+        let lo = Swift.min(Swift.max(x0, 0), wo), hi = Swift.max(Swift.min(w - kw + 1 + x0, wo), lo)
+        return lo..<hi
+    }()
+    let edgeColumns = [Int](0..<interior.lowerBound) + [Int](interior.upperBound..<wo)
+    let bFlipped: [Float] = factors.map { Array($0.b.reversed()) } ?? []
     let rows = planes * ho
     x.withUnsafeBufferPointer { px in
         out.withUnsafeMutableBufferPointer { po in
@@ -129,10 +138,20 @@ func upfirdnPlanes(_ x: [Float], planes: Int, h: Int, w: Int, ho: Int, wo: Int, 
                                     for j in 0..<w { t[j] += wy * src[j] }
                                 }
                                 let o = os + r * wo
-                                for ox in 0..<wo {
+                                for ox in edgeColumns {
                                     var s: Float = 0
                                     for i in cs[ox]..<cs[ox + 1] { s += colW[i] * t[csrc[i]] }
                                     o[ox] = s
+                                }
+                                // Interior columns (up = down = 1, every tap inside the row): the
+                                // same sums in the same tap order, one contiguous pass per tap.
+                                if interior.count > 0 {
+                                    (o + interior.lowerBound).update(repeating: 0, count: interior.count)
+                                    for tap in 0..<kw {
+                                        let wt = bFlipped[tap], src = t + interior.lowerBound - x0 + tap
+                                        let dst = o + interior.lowerBound
+                                        for j in 0..<interior.count { dst[j] += wt * src[j] }
+                                    }
                                 }
                             }
                         }
