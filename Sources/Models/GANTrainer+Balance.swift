@@ -21,12 +21,15 @@ public struct AttributeBalance {
     public let prior: [[Float]]
     /// SHA-256 of the attribute network file, recorded in checkpoints so a resumed run uses the same net.
     public let netDigest: String
+    /// Where the network was read from (absolute), recorded so `--resume` finds it again.
+    public let netPath: String?
 
     /// The balance term for `net`, with the value frequencies of the first `count` train-split
     /// samples of SynthFaces seed `dataSeed` (attributes only; nothing is rendered).
-    public init(net: AttributeNet, netDigest: String, dataSeed: UInt64, count: Int = 20_000) throws {
+    public init(net: AttributeNet, netDigest: String, netPath: String? = nil, dataSeed: UInt64, count: Int = 20_000) throws {
         self.net = net
         self.netDigest = netDigest
+        self.netPath = netPath
         var counts = AttributeHeads.categorical.map { [Double](repeating: 0, count: $0.values.count) }
         for i in 0..<count {
             let a = try SynthFaces.attributes(seed: dataSeed, index: SynthFaces.Split.train.index(i))

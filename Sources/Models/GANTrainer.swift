@@ -184,7 +184,10 @@ public final class GANTrainer {
         for (h, q) in (balanceMean ?? []).enumerated() { opt["bal.\(h)"] = try? Tensor(shape: [q.count], scalars: q) }
         var meta = generator.config.metadata.merging(discriminator.config.metadata) { a, _ in a }
         meta.merge(options.metadata) { a, _ in a }
-        if let b = balance { meta["gan.attr_net_sha256"] = b.netDigest }
+        if let b = balance {
+            meta["gan.attr_net_sha256"] = b.netDigest
+            if let p = b.netPath { meta["gan.attr_net_path"] = p }
+        }
         return TrainingCheckpoint(params: params, optimizer: opt, step: step, dataOffset: dataOffset,
                                   elapsedSeconds: elapsedSeconds, metadata: meta)
     }

@@ -42,7 +42,8 @@ enum TrainCommand: Command {
     divergence from the data's attribute-value frequencies to the running mean (memory β,
     --attr-balance-beta) of the predictions of the frozen attribute network --attributes on G's
     batches. It may be set or changed on --resume; the checkpoint records the weight, β, the
-    running means and the network's SHA-256.
+    running means and the network's path and SHA-256 (--resume reads that file again unless
+    --attributes names another).
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
@@ -360,7 +361,9 @@ extension TrainCommand {
             if resumedMetadata != nil, was > 0 { print("attribute balance off from step \(trainer.step) on (recorded in the next checkpoint)") }
             return
         }
-        let path = gan.attributes ?? "Models/attributes.safetensors"
+        // Default: on --resume the file the run trained with (its digest is checked below), else the shipped one.
+        let recorded = resumedMetadata?["gan.attr_net_path"].flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
+        let path = gan.attributes ?? recorded ?? "Models/attributes.safetensors"
         guard FileManager.default.fileExists(atPath: path) else {
             throw UsageError("--attributes \(path) does not exist (the attribute-balance loss reads G's images with it)")
         }
@@ -374,7 +377,8 @@ extension TrainCommand {
             }
             print("attribute balance: switching to the network \(path) (SHA-256 \(digest.prefix(12))…) from step \(trainer.step) on")
         }
-        let balance = try AttributeBalance(net: AttributeNet.load(path), netDigest: digest, dataSeed: trainer.options.dataSeed)
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let balance = try AttributeBalance(net: AttributeNet.load(path), netDigest: digest, netPath: absolute, dataSeed: trainer.options.dataSeed)
         if resumedMetadata != nil, weight != trainer.options.attrBalance || beta != trainer.options.attrBalanceBeta {
             print("attribute balance \(trainer.options.attrBalance) (β \(trainer.options.attrBalanceBeta)) → \(weight) (β \(beta)) from step \(trainer.step) on (recorded in the next checkpoint)")
         }

@@ -41,5 +41,25 @@ struct TrainCLITests {
         #expect(eval.code == 1 && eval.stderr.contains("makes 16 px images"), "\(eval.stderr)")
     }
 
+    /// A resumed run finds the attribute network it trained with (its path is in the checkpoint),
+    /// whatever the working directory; the same network from another path is accepted.
+    @Test func resumeFindsTheRecordedAttributeNetwork() throws {
+        let dir = try TempDir("train-cli-balance")
+        let net = Self.repo.appendingPathComponent("Models/attributes.safetensors").path
+        let tiny64 = ["--size", "64", "--channel-divisor", "128", "--style-dim", "16", "--n-mlp", "2", "--batch", "4"]
+        let first = try tedi(["train", "generator", "--out", "d", "--steps", "1", "--attr-balance", "1", "--attributes", net] + tiny64, in: dir.url)
+        #expect(first.code == 0, "\(first.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("Models/attributes.safetensors")))
+        let rest = try tedi(["train", "generator", "--out", "d", "--resume", "--steps", "2"], in: dir.url)
+        #expect(rest.code == 0 && rest.stdout.contains("stopped at step 2"), "\(rest.stdout)\n\(rest.stderr)")
+        let log = try String(contentsOfFile: dir.path("d/log.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(log.count == 3 && log.dropFirst().allSatisfy { !$0.hasSuffix(",nan") }, "attr_kl missing: \(log)")
+        // The same bytes under another path: the digest matches, so no switch is reported.
+        try FileManager.default.createDirectory(atPath: dir.path("net"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: net, toPath: dir.path("net/a.safetensors"))
+        let moved = try tedi(["train", "generator", "--out", "d", "--resume", "--steps", "3", "--attributes", "net/a.safetensors"], in: dir.url)
+        #expect(moved.code == 0, "the same network from another path must be accepted: \(moved.stderr)")
+    }
+
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }
