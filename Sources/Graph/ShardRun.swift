@@ -2,14 +2,16 @@ import Foundation
 
 /// Sets a `GraphRunner` up for one slice of a sweep (`tedi run --shard I/N --only-missing`):
 /// picks the slice's seeds, drops seeds already done, shares seed-independent work through
-/// lock files in the cache, and records each seed in the sweep manifest in `--out`.
+/// lock files in the cache, and records each seed in the sweep manifest in `--out` (any sweep of
+/// several seeds, sharded or not, so `tedi status` and `--only-missing` work after a plain one).
 public final class SweepRun {
     /// Seeds this process will run.
     public private(set) var seeds: [Int]
     /// Seeds of the slice skipped by `--only-missing` because they are done.
     public private(set) var skipped = 0
     public let shard: Shard?
-    /// Where seeds are recorded: with `--shard` or `--only-missing` only.
+    /// Where seeds are recorded: with several seeds, `--shard` or `--only-missing` (not for a
+    /// single-seed run, which leaves `--out` holding just its outputs).
     public let manifest: SweepManifest?
     private let runner: GraphRunner
 
@@ -24,7 +26,7 @@ public final class SweepRun {
             if !quiet { locks.onTakeover = { FileHandle.standardError.write("tedi: note: \($0)\n".data(using: .utf8)!) } }
             runner.locks = locks
         }
-        guard shard != nil || onlyMissing, let first = all.first else { manifest = nil; return }
+        guard shard != nil || onlyMissing || all.count > 1, let first = all.first else { manifest = nil; return }
         let recipe = try runner.recipe(seed: first)
         let m = SweepManifest(outDirectory: runner.outDirectory, recipe: recipe)
         manifest = m

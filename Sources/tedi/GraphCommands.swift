@@ -124,8 +124,8 @@ enum RunCommand: Command {
                     shards share --out and --cache, seed-independent nodes run once across them
     --only-missing  skip seeds the sweep record in --out marks done with unchanged outputs
     --allow-outside-out  let writers use absolute paths and '..' (never stored in recipes)
-    With --shard or --only-missing, each seed's result is recorded in OUT/.tedi/sweeps/ (see
-    `tedi status OUT`).
+    With several seeds, --shard or --only-missing, each seed's result is recorded in
+    OUT/.tedi/sweeps/ (see `tedi status OUT`).
     Exit codes: 0 ok, 1 invalid graph or input, 2 usage, 3 a node failed, 130 interrupted.
     """
 

@@ -126,6 +126,9 @@ struct ShardCLITests {
         let serial = try tedi(["run", "g.yaml", "--seeds", "0-7", "--out", "serial", "--cache", "c-serial", "--report", "serial.json", "--quiet"], in: dir.url)
         #expect(serial.code == 0, "\(serial.stderr)")
         let serialRows = try #require(reportRows(dir.read("serial.json")))
+        // A plain sweep (no --shard) is recorded too, so `tedi status` can tell what it did.
+        let serialStatus = try tedi(["status", "serial"], in: dir.url)
+        #expect(serialStatus.code == 0 && serialStatus.stdout.contains("seeds 8: 8 done, 0 missing, 0 failed"), "\(serialStatus.stdout)\(serialStatus.stderr)")
         let shared = seedIndependentNodes(serialRows)
         #expect(shared == ["reference"])
 
