@@ -38,12 +38,20 @@ public final class SweepRun {
             }
             skipped = before - seeds.count
         }
-        try m.writeSweep(graph: recipe.graphPath, params: recipe.params, seeds: all,
-                         cache: runner.cache.map { $0.root.standardizedFileURL.path })
+        // A plain sweep records on a best-effort basis: its outputs are what was asked for, and
+        // a record that cannot be written (read-only or full disk) must not fail or preempt them.
+        let required = shard != nil || onlyMissing
+        func record(_ body: () throws -> Void) throws {
+            if required { try body() } else { try? body() }
+        }
+        try record {
+            try m.writeSweep(graph: recipe.graphPath, params: recipe.params, seeds: all,
+                             cache: runner.cache.map { $0.root.standardizedFileURL.path })
+        }
         let label = shard?.description
-        runner.onSeedStarted = { seed in try m.recordRunning(seed: seed, shard: label) }
+        runner.onSeedStarted = { seed in try record { try m.recordRunning(seed: seed, shard: label) } }
         runner.onSeedFinished = { seed, recipeText, files in
-            try m.recordDone(seed: seed, recipeText: recipeText, outputs: files, shard: label)
+            try record { try m.recordDone(seed: seed, recipeText: recipeText, outputs: files, shard: label) }
         }
     }
 

@@ -18,7 +18,7 @@ import Testing
         for g in ["a", "b"] {
             let r = try tedi(["run", "\(g).yaml", "--seeds", "0-3", "--cache", "ref-cache-\(g)", "--out", "ref-\(g)", "--quiet"], in: dir.url)
             try #require(r.code == 0, "\(r.stderr)")
-            refs[g] = filesUnder(dir.sub("ref-\(g)"))
+            refs[g] = sweepOutputs(dir.sub("ref-\(g)"))
         }
         try #require(refs["a"]?.count == 8 && refs["b"]?.count == 8)
         return refs

@@ -23,7 +23,7 @@ import Glibc
         try dir.write(FaultGraphs.a, to: "a.yaml")
         let ref = try tedi(["run", "a.yaml", "--cache", "refcache", "--out", "ref", "--quiet"] + seeds, in: dir.url)
         try #require(ref.code == 0, "\(ref.stderr)")
-        let reference = filesUnder(dir.sub("ref"))
+        let reference = sweepOutputs(dir.sub("ref"))
         try #require(reference.count == 8)
         return (dir, reference)
     }
@@ -54,7 +54,7 @@ import Glibc
         if let fs { #expect(fs.remount("size=4m")) }
         let again = try tedi(["run", "a.yaml", "--cache", "cache", "--out", "small/out", "--quiet", "--report", "r.json"] + seeds, in: dir.url)
         #expect(again.code == 0, "\(again.stderr)")
-        #expect(filesUnder(dir.sub("small/out")) == reference)
+        #expect(sweepOutputs(dir.sub("small/out")) == reference)
         let rows = try #require(reportRows(dir.read("r.json")))
         #expect(rows.filter { $0.status == "ran" && cache.valid.contains($0.key) }.isEmpty)
         print("fault disk-full (\(fs == nil ? "ulimit -f" : "64 KiB tmpfs")) on --out: exit 3, \(outs.complete) of \(reference.count) outputs complete, 0 partial, \(cache.valid.count) valid cache entries kept; rerun reused \(rows.filter { $0.status != "ran" }.count) of \(rows.count)")
@@ -72,7 +72,7 @@ import Glibc
         #expect(!warnings.isEmpty)
         #expect(warnings.allSatisfy { $0.hasPrefix("tedi: warning: could not store the result of node '") && $0.hasSuffix("going on without it") }, "\(r.stderr)")
         #expect(r.stderr.contains(fs == nil ? "File too large" : "No space left on device"), "\(r.stderr)")
-        #expect(filesUnder(dir.sub("out")) == reference)
+        #expect(sweepOutputs(dir.sub("out")) == reference)
         let cache = CacheScan(dir.sub("small/cache"))
         #expect(cache.corrupt.isEmpty, "\(cache.corrupt)")
         #expect(cache.temps.isEmpty, "failed cache writes left temp files: \(cache.temps)")
@@ -80,7 +80,7 @@ import Glibc
         let again = try tediEnv(["run", "a.yaml", "--cache", "small/cache", "--out", "out2", "--quiet"] + seeds, in: dir.url,
                                 shellPrefix: fs == nil ? "trap '' XFSZ; ulimit -f 32" : nil)
         #expect(again.code == 0, "\(again.stderr)")
-        #expect(filesUnder(dir.sub("out2")) == reference)
+        #expect(sweepOutputs(dir.sub("out2")) == reference)
         print("fault disk-full (\(fs == nil ? "ulimit -f" : "64 KiB tmpfs")) on --cache: exit 0, \(warnings.count) warnings, \(cache.valid.count) valid entries stored, 0 corrupt, outputs identical")
     }
 
@@ -123,7 +123,7 @@ import Glibc
         #expect(r3.code == 0, "exit \(r3.code): \(r3.stderr)")
         #expect(r3.stderr.contains("tedi: warning: could not store the result of node '"), "\(r3.stderr)")
         #expect(r3.stderr.contains(reason), "\(r3.stderr)")
-        #expect(filesUnder(dir.sub("out")) == reference)
+        #expect(sweepOutputs(dir.sub("out")) == reference)
         #expect(filesUnder(ro).isEmpty)
         print("fault read-only (\(fs == nil ? "chmod 555" : "read-only tmpfs")): --out → exit 3 with '\(reason)', nothing written; --cache → exit 0, \(r3.stderr.split(separator: "\n").count) warnings, outputs identical")
     }

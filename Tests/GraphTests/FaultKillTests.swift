@@ -31,7 +31,7 @@ import Glibc
             try #require(ref.code == 0, "\(ref.stderr)")
             fullRun = min(fullRun, seconds(since: start))
         }
-        let reference = filesUnder(dir.sub("ref"))
+        let reference = sweepOutputs(dir.sub("ref"))
         try #require(reference.count == 8)
 
         var rng = SplitMix64(state: 0x7ED1_2021)

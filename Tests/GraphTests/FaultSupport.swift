@@ -91,7 +91,7 @@ struct OutputScan {
     var problems: [String] = []
 
     init(_ dir: URL, reference: [String: [UInt8]]) {
-        for (name, bytes) in filesUnder(dir) {
+        for (name, bytes) in filesUnder(dir) where !name.hasPrefix(".tedi/") {   // sweep records are not outputs
             if (name.split(separator: "/").last ?? "").hasPrefix(".") {
                 temps += 1
                 if !(name.split(separator: "/").last ?? "").contains(".tmp-") { problems.append("unexpected hidden file \(name)") }

@@ -71,9 +71,9 @@ struct RunnerCLITests {
         let ra = a.finish(), rb = b.finish()
         #expect(ra.code == 0, "\(ra.stderr)")
         #expect(rb.code == 0, "\(rb.stderr)")
-        let filesA = filesUnder(dir.sub("outA"))
+        let filesA = sweepOutputs(dir.sub("outA"))
         #expect(filesA.count == 4)
-        #expect(filesA == filesUnder(dir.sub("outB")))
+        #expect(filesA == sweepOutputs(dir.sub("outB")))
         for name in ["a.json", "b.json"] {
             let bytes = try #require(dir.read(name))
             let json = try #require(JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])

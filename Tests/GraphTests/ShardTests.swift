@@ -205,7 +205,8 @@ struct ShardCLITests {
 
         let bad = try tedi(["run", "g.yaml", "--seeds", "0-7", "--shard", "4/4"], in: dir.url)
         #expect(bad.code == 2 && bad.stderr.contains("I must be between 0 and N-1 = 3"), "\(bad.stderr)")
-        let none = try tedi(["status", "serial"], in: dir.url)
+        _ = try tedi(["run", "g.yaml", "--seed", "0", "--out", "single", "--cache", "c-serial", "--quiet"], in: dir.url)
+        let none = try tedi(["status", "single"], in: dir.url)   // one seed: no sweep record
         #expect(none.code == 1 && none.stderr.contains("holds no sweep record"), "\(none.stderr)")
     }
 
