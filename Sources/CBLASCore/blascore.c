@@ -11,7 +11,9 @@
 // TEDI_BLAS_CORE_CHECK=0): a re-executed program would leave the tool unless it traces children.
 #define _GNU_SOURCE
 #include "CBLASCore.h"
+#if defined(__x86_64__)
 #include <cpuid.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,11 +25,13 @@ const char *tedi_blas_corename(void) { return openblas_get_corename(); }
 static const char *override_name = "";
 const char *tedi_blas_core_override(void) { return override_name; }
 
+#if defined(__x86_64__)
 static int has_avx512_bf16(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
     return (a >> 5) & 1;
 }
+#endif
 
 static const char *preferred_core(void) {
 #if defined(__x86_64__)
