@@ -128,8 +128,7 @@ def main():
     ap.add_argument("--blur", choices=["native", "depthwise"], default="native")
     args = ap.parse_args()
     if args.blur == "depthwise":
-        make_fixtures.upfirdn2d = upfirdn2d_depthwise
-        globals()["upfirdn2d"] = upfirdn2d_depthwise
+        make_fixtures.upfirdn2d = upfirdn2d_depthwise   # Blur and Upsample look it up at call time
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     random.seed(1)

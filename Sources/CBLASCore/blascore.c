@@ -6,7 +6,8 @@
 // constructor (run after OpenBLAS's, before main) checks what OpenBLAS chose; when it is the
 // generic fallback on a CPU with AVX2 or AVX-512, and the user has not set OPENBLAS_CORETYPE,
 // it sets OPENBLAS_CORETYPE to the kernel family the CPU supports and re-executes the program
-// once with the same arguments. Users who set OPENBLAS_CORETYPE themselves are left alone;
+// once with the same arguments (the re-executed process then removes the variable again, so
+// every child process checks its own CPU). Users who set OPENBLAS_CORETYPE themselves are left alone;
 // TEDI_BLAS_CORE_CHECK=0 turns the check off. Under valgrind, set OPENBLAS_CORETYPE yourself (or
 // TEDI_BLAS_CORE_CHECK=0): a re-executed program would leave the tool unless it traces children.
 #define _GNU_SOURCE
@@ -17,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <sys/auxv.h>
+#endif
 
 char *openblas_get_corename(void);
 
@@ -44,13 +48,31 @@ static const char *preferred_core(void) {
     return NULL;
 }
 
+static char override_buffer[32];
+
+// glibc passes (argc, argv, envp) to ELF constructors; elsewhere the check does nothing.
 __attribute__((constructor)) static void tedi_blas_core_check(int argc, char **argv, char **envp) {
     (void)argc; (void)envp;
+#if defined(__GLIBC__)
     const char *again = getenv("TEDI_BLAS_CORE_OVERRIDE");
-    if (again && *again) { override_name = again; return; }  // the re-executed process
+    if (again && *again) {
+        // The re-executed process. OpenBLAS has read OPENBLAS_CORETYPE already; both variables
+        // go, so child processes (other tedi runs, Slurm jobs started from here on other
+        // machines) make their own check instead of inheriting this CPU's kernel choice.
+        const char *name = openblas_get_corename();
+        if (name && strcmp(name, "Prescott") != 0) {
+            strncpy(override_buffer, again, sizeof override_buffer - 1);
+            override_name = override_buffer;
+        }
+        unsetenv("TEDI_BLAS_CORE_OVERRIDE");
+        unsetenv("OPENBLAS_CORETYPE");
+        return;
+    }
     if (getenv("OPENBLAS_CORETYPE")) return;
     const char *off = getenv("TEDI_BLAS_CORE_CHECK");
     if (off && strcmp(off, "0") == 0) return;
+    // Started as `ld.so ./tedi …`: /proc/self/exe is the loader, so re-executing it would not work.
+    if (getauxval(AT_BASE) == 0) return;
     const char *name = openblas_get_corename();
     if (!name || strcmp(name, "Prescott") != 0) return;
     const char *want = preferred_core();
@@ -61,4 +83,7 @@ __attribute__((constructor)) static void tedi_blas_core_check(int argc, char **a
     // execv failed: carry on with the generic kernels, and leave no trace in the environment.
     unsetenv("OPENBLAS_CORETYPE");
     unsetenv("TEDI_BLAS_CORE_OVERRIDE");
+#else
+    (void)argv;
+#endif
 }

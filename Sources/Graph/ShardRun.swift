@@ -44,12 +44,23 @@ public final class SweepRun {
         func record(_ body: () throws -> Void) throws {
             if required { try body() } else { try? body() }
         }
-        try record {
-            try m.writeSweep(graph: recipe.graphPath, params: recipe.params, seeds: all,
-                             cache: runner.cache.map { $0.root.standardizedFileURL.path })
+        let cachePath = runner.cache.map { $0.root.standardizedFileURL.path }
+        if required {
+            try m.writeSweep(graph: recipe.graphPath, params: recipe.params, seeds: all, cache: cachePath)
         }
+        // A plain sweep writes its record when its first seed starts, so one the runner rejects
+        // up front leaves none; its seeds join those an earlier run of the same sweep recorded.
+        var pending = !required
         let label = shard?.description
-        runner.onSeedStarted = { seed in try record { try m.recordRunning(seed: seed, shard: label) } }
+        runner.onSeedStarted = { seed in
+            try record {
+                if pending {
+                    pending = false
+                    try m.writeSweep(graph: recipe.graphPath, params: recipe.params, seeds: all, cache: cachePath, merge: true)
+                }
+                try m.recordRunning(seed: seed, shard: label)
+            }
+        }
         runner.onSeedFinished = { seed, recipeText, files in
             try record { try m.recordDone(seed: seed, recipeText: recipeText, outputs: files, shard: label) }
         }

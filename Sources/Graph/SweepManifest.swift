@@ -48,7 +48,15 @@ public final class SweepManifest {
     static func sha(_ bytes: [UInt8]) -> String { SHA256.hex(of: bytes) }
 
     /// Records the sweep's graph, params and full seed list (every shard writes the same bytes).
-    public func writeSweep(graph: String, params: [String: String], seeds: [Int], cache: String?) throws {
+    /// `merge`: keep the seeds an earlier run recorded too (a plain rerun of a few seeds must not
+    /// shrink the record of a larger sweep); new seeds go after them.
+    public func writeSweep(graph: String, params: [String: String], seeds: [Int], cache: String?, merge: Bool = false) throws {
+        var seeds = seeds
+        if merge, let data = try? Data(contentsOf: directory.appendingPathComponent("sweep.json")),
+           let old = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let before = old["seeds"] as? [Int] {
+            let known = Set(before)
+            seeds = before + seeds.filter { !known.contains($0) }
+        }
         var obj: [String: Any] = ["tedi-sweep": 1, "graph": graph, "params": params, "seeds": seeds]
         if let cache { obj["cache"] = cache }
         try write(obj, to: directory.appendingPathComponent("sweep.json"))

@@ -365,6 +365,9 @@ extension TrainCommand {
         let recorded = resumedMetadata?["gan.attr_net_path"].flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
         let path = gan.attributes ?? recorded ?? "Models/attributes.safetensors"
         guard FileManager.default.fileExists(atPath: path) else {
+            if gan.attributes == nil, let was = resumedMetadata?["gan.attr_net_path"] {
+                throw UsageError("the attribute network this run trained with, \(was), is gone, and \(path) does not exist either; give the network's file as --attributes FILE")
+            }
             throw UsageError("--attributes \(path) does not exist (the attribute-balance loss reads G's images with it)")
         }
         var h = SHA256()

@@ -129,6 +129,11 @@ struct ShardCLITests {
         // A plain sweep (no --shard) is recorded too, so `tedi status` can tell what it did.
         let serialStatus = try tedi(["status", "serial"], in: dir.url)
         #expect(serialStatus.code == 0 && serialStatus.stdout.contains("seeds 8: 8 done, 0 missing, 0 failed"), "\(serialStatus.stdout)\(serialStatus.stderr)")
+        // Rerunning two of its seeds keeps the record of all eight.
+        let part = try tedi(["run", "g.yaml", "--seeds", "2,3", "--out", "serial", "--cache", "c-serial", "--quiet"], in: dir.url)
+        #expect(part.code == 0, "\(part.stderr)")
+        let partStatus = try tedi(["status", "serial"], in: dir.url)
+        #expect(partStatus.stdout.contains("seeds 8: 8 done, 0 missing, 0 failed"), "\(partStatus.stdout)\(partStatus.stderr)")
         let shared = seedIndependentNodes(serialRows)
         #expect(shared == ["reference"])
 
