@@ -16,12 +16,16 @@ enum EvalCommand: Command {
 
     usage: tedi eval generator [--model G.safetensors]... [--count 1000]
                                [--attributes Models/attributes.safetensors] [--data-seed K] [--seed S] [--json]
+                               [--mixing PAIRS]
     Compares --count samples of each generator (z from Philox --seed) with --count test-split
     renders in the attribute network's feature space: FID, k-NN precision and recall (k 3),
     LPIPS-style distance and attribute coverage, one row per model after the floor row (val
     renders against the test renders). Markdown table, or JSON with --json. Without --model:
     the shipped Models/synthfaces64.safetensors and its early checkpoint
-    Models/synthfaces64_early.safetensors (the weak baseline).
+    Models/synthfaces64_early.safetensors (the weak baseline). --mixing PAIRS adds, for the
+    first model, what its w+ layer groups carry: over PAIRS pairs of faces A and B, per attribute,
+    the share of pairs (among those read differently) whose mix of A with B's coarse (0-3),
+    middle (4-7) or fine (8-) layers the attribute network reads as B's value.
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
@@ -59,9 +63,11 @@ extension EvalCommand {
         let dataSeed = try args.int("data-seed", default: 0)
         let seed = try args.int("seed", default: 1234)
         let json = args.flag("json")
+        let mixingPairs = try args.int("mixing", default: 0)
         let rest = args.positionals()
         try args.finish()
         guard rest.isEmpty else { throw UsageError("unexpected argument '\(rest[0])'") }
+        guard (0...10_000).contains(mixingPairs) else { throw UsageError("--mixing expects a number of pairs in 1...10000, got \(mixingPairs)") }
         var models = modelArgs
         if models.isEmpty {
             // The shipped generator and its early checkpoint: the README's table.
@@ -78,6 +84,11 @@ extension EvalCommand {
         if json { print(GANMetrics.json(rows)); return 0 }
         print("\(count) samples per row against \(count) test renders (data seed \(dataSeed)), features of \(attrs), \(String(format: "%.1f", Date().timeIntervalSince(start))) s\n")
         print(GANMetrics.markdown(rows), terminator: "")
+        if mixingPairs > 0, let first = gens.first {
+            let mix = try MixingTransfer.measure(first.model, net: net, count: mixingPairs)
+            print("\nStyle mixing, \(first.name): \(mixingPairs) pairs (A, B; ψ 0.7, stored noise); per attribute, the share of the pairs read differently whose mix of A with B's layers is read as B's value\n")
+            print(MixingTransfer.markdown(mix), terminator: "")
+        }
         return 0
     }
 }

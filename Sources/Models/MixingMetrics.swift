@@ -1,0 +1,84 @@
+import TensorCore
+
+/// How style mixing splits a generator's w+ layers, read by the attribute network: for pairs of
+/// faces A and B, the images of A with B's coarse (layers 0–3: 4² and 8² px), middle (4–7: 16²
+/// and 32² px) and fine (8…: 64² px and up) layers. For each categorical attribute and each
+/// group, the share of pairs whose mix is read as B's value, among the pairs where A and B are
+/// read differently. A layer group "carries" an attribute when that share is high.
+public enum MixingTransfer {
+    /// Layer groups of a w+ with `nLatent` layers: coarse, middle, fine (the last may be empty
+    /// below 64 px).
+    public static func groups(nLatent: Int) -> [(name: String, layers: Range<Int>)] {
+        [("coarse", 0..<min(4, nLatent)), ("middle", min(4, nLatent)..<min(8, nLatent)), ("fine", min(8, nLatent)..<nLatent)]
+    }
+
+    public struct Row: Sendable {
+        public var attribute: String
+        /// Pairs where A and B are read differently.
+        public var pairs: Int
+        /// Per group (coarse, middle, fine): share of those pairs whose mix is read as B's value.
+        public var takesB: [Double]
+    }
+
+    /// `count` pairs (z from Philox `seed`, streams 0 and 1 per batch of 50), truncation ψ toward
+    /// the mean of 4,096 w (seed 0) as the graphs use it, stored noise.
+    public static func measure(_ g: StyleGAN2Generator, net: AttributeNet, count: Int, seed: UInt64 = 4321,
+                               truncation psi: Float = 0.7) throws -> [Row] {
+        guard count >= 1, count <= 100_000 else { throw ModelError("mixing count must be in 1...100000, got \(count)") }
+        let heads = AttributeHeads.categorical
+        let groups = groups(nLatent: g.nLatent)
+        let mean = psi == 1 ? nil : try g.meanLatent(count: 4096, seed: 0)
+        var differ = [Int](repeating: 0, count: heads.count)
+        var took = [[Int]](repeating: [Int](repeating: 0, count: groups.count), count: heads.count)
+        var done = 0
+        func read(_ wplus: Tensor) throws -> [[Int]] {
+            AttributeNet.predictions(try net(try g.synthesis(wplus, noise: .const))).map(\.classes)
+        }
+        while done < count {
+            let n = min(50, count - done), batch = UInt64(done / 50)
+            func wplus(_ stream: UInt64) throws -> Tensor {
+                var w = try g.mapping(try Tensor.randomNormal([n, g.styleDim], seed: seed, stream: 2 * batch + stream))
+                if let mean { w = try g.truncate(w, psi: psi, mean: mean) }
+                return try g.broadcastLatent(w)
+            }
+            let a = try wplus(0), b = try wplus(1)
+            let pa = try read(a), pb = try read(b)
+            var mixed: [[[Int]]] = []
+            for grp in groups {
+                guard !grp.layers.isEmpty else { mixed.append(pa); continue }
+                var parts: [Tensor] = []
+                if grp.layers.lowerBound > 0 { parts.append(try a.slice(axis: 1, 0..<grp.layers.lowerBound)) }
+                parts.append(try b.slice(axis: 1, grp.layers))
+                if grp.layers.upperBound < g.nLatent { parts.append(try a.slice(axis: 1, grp.layers.upperBound..<g.nLatent)) }
+                mixed.append(try read(try Tensor.concat(parts, axis: 1)))
+            }
+            for i in 0..<n {
+                for h in heads.indices where pa[i][h] != pb[i][h] {
+                    differ[h] += 1
+                    for k in groups.indices where mixed[k][i][h] == pb[i][h] { took[h][k] += 1 }
+                }
+            }
+            done += n
+        }
+        return heads.indices.map { h in
+            Row(attribute: heads[h].name, pairs: differ[h],
+                takesB: took[h].map { differ[h] > 0 ? Double($0) / Double(differ[h]) : .nan })
+        }
+    }
+
+    /// The rows as a Markdown table, the group that carries each attribute most in bold.
+    public static func markdown(_ rows: [Row]) -> String {
+        var s = "| attribute | pairs A≠B | coarse (0–3) takes B | middle (4–7) takes B | fine (8–) takes B |\n|---|---|---|---|---|\n"
+        for r in rows {
+            let best = r.takesB.indices.max { (r.takesB[$0].isNaN ? -1 : r.takesB[$0]) < (r.takesB[$1].isNaN ? -1 : r.takesB[$1]) }
+            let cells = r.takesB.indices.map { k -> String in
+                let v = r.takesB[k]
+                guard v.isFinite else { return "–" }
+                let t = String(format: "%.0f%%", 100 * v)
+                return k == best ? "**\(t)**" : t
+            }
+            s += "| \(r.attribute) | \(r.pairs) | " + cells.joined(separator: " | ") + " |\n"
+        }
+        return s
+    }
+}
