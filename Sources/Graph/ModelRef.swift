@@ -53,9 +53,13 @@ extension GraphValidator {
     /// Checks and fills the `.model` params of a node: a declared model's name, or "" for the only one.
     static func bindModels(_ params: inout [String: ParamValue], spec: NodeSpec, node: GraphFile.NodeDecl,
                            models: [String: ModelRef], file: GraphFile, errors: inout [Diagnostic]) {
+        // A declared model whose file is missing or broken has its own error already; the nodes
+        // that use it would only repeat it in a misleading way ("declares no models").
+        let declared = Set(file.models.map(\.name))
         for ps in spec.params where ps.type == .model {
             let given = params[ps.name]?.stringValue ?? ""
             let mark = node.params.first { $0.name == ps.name }?.value.mark ?? node.mark
+            if given.isEmpty ? declared.count == 1 && models.isEmpty : declared.contains(given) && models[given] == nil { continue }
             if given.isEmpty {
                 if models.count == 1 {
                     params[ps.name] = .string(models.keys.first!)

@@ -66,10 +66,12 @@ public enum MixingTransfer {
         }
     }
 
-    /// The rows as a Markdown table, the group that carries each attribute most in bold.
-    public static func markdown(_ rows: [Row]) -> String {
-        var s = "| attribute | pairs A≠B | coarse (0–3) takes B | middle (4–7) takes B | fine (8–) takes B |\n|---|---|---|---|---|\n"
-        for r in rows {
+    /// The rows as a Markdown table, the group that carries each attribute most in bold; rows with
+    /// fewer than `minPairs` informative pairs are named below the table instead (too few to say).
+    public static func markdown(_ rows: [Row], nLatent: Int, minPairs: Int = 10) -> String {
+        let names = groups(nLatent: nLatent).map { g in g.layers.isEmpty ? "\(g.name) (none)" : "\(g.name) (\(g.layers.lowerBound)–\(g.layers.upperBound - 1))" }
+        var s = "| attribute | pairs A≠B | " + names.map { "\($0) takes B" }.joined(separator: " | ") + " |\n|---|---|" + String(repeating: "---|", count: names.count) + "\n"
+        for r in rows where r.pairs >= minPairs {
             let best = r.takesB.indices.max { (r.takesB[$0].isNaN ? -1 : r.takesB[$0]) < (r.takesB[$1].isNaN ? -1 : r.takesB[$1]) }
             let cells = r.takesB.indices.map { k -> String in
                 let v = r.takesB[k]
@@ -79,6 +81,8 @@ public enum MixingTransfer {
             }
             s += "| \(r.attribute) | \(r.pairs) | " + cells.joined(separator: " | ") + " |\n"
         }
+        let few = rows.filter { $0.pairs < minPairs }.map { "\($0.attribute) (\($0.pairs))" }
+        if !few.isEmpty { s += "\nFewer than \(minPairs) pairs read differently, left out: " + few.joined(separator: ", ") + "\n" }
         return s
     }
 }

@@ -67,7 +67,7 @@ extension EvalCommand {
         let rest = args.positionals()
         try args.finish()
         guard rest.isEmpty else { throw UsageError("unexpected argument '\(rest[0])'") }
-        guard (0...10_000).contains(mixingPairs) else { throw UsageError("--mixing expects a number of pairs in 1...10000, got \(mixingPairs)") }
+        guard (0...10_000).contains(mixingPairs) else { throw UsageError("--mixing expects a number of pairs in 1...10000 (0: no mixing table), got \(mixingPairs)") }
         var models = modelArgs
         if models.isEmpty {
             // The shipped generator and its early checkpoint: the README's table.
@@ -76,7 +76,10 @@ extension EvalCommand {
         }
         guard (4...SynthFaces.Split.val.range.count).contains(count) else { throw UsageError("--count must be in 4...\(SynthFaces.Split.val.range.count)") }
         guard dataSeed >= 0, seed >= 0 else { throw UsageError("--data-seed and --seed must be non-negative") }
-        for m in models + [attrs] where !FileManager.default.fileExists(atPath: m) { throw UsageError("\(m) does not exist") }
+        for m in models where !FileManager.default.fileExists(atPath: m) { throw UsageError("\(m) does not exist") }
+        guard FileManager.default.fileExists(atPath: attrs) else {
+            throw UsageError("\(attrs) does not exist: run from the repository root, or give the attribute network as --attributes FILE")
+        }
         let net = try AttributeNet.load(attrs)
         let gens = try models.map { (name: $0, model: try StyleGAN2Generator.load(path: $0)) }
         let start = Date()
@@ -87,7 +90,7 @@ extension EvalCommand {
         if mixingPairs > 0, let first = gens.first {
             let mix = try MixingTransfer.measure(first.model, net: net, count: mixingPairs)
             print("\nStyle mixing, \(first.name): \(mixingPairs) pairs (A, B; ψ 0.7, stored noise); per attribute, the share of the pairs read differently whose mix of A with B's layers is read as B's value\n")
-            print(MixingTransfer.markdown(mix), terminator: "")
+            print(MixingTransfer.markdown(mix, nLatent: first.model.nLatent), terminator: "")
         }
         return 0
     }

@@ -37,7 +37,8 @@ enum TrainCommand: Command {
     states, step, data position; atomic; every --checkpoint-minutes, on Ctrl-C and at the end),
     generator.safetensors (the EMA, loadable by the synthesize node) and a copy per checkpoint
     under snapshots/, log.csv, loss.png, samples.png (EMA on fixed z; one per checkpoint under
-    snapshots/) and mixing.png (rows: A, B, A with B's coarse / middle / fine layers of w+).
+    snapshots/) and mixing.png (6 rows of pairs; columns: A, B, A with B's coarse / middle / fine
+    layers of w+). log.csv's r1 is nan on steps without R1 (it runs every --r1-every steps).
     --attr-balance W (default 0 = off) adds W × L_bal to G's loss against mode dropping: the KL
     divergence from the data's attribute-value frequencies to the running mean (memory β,
     --attr-balance-beta) of the predictions of the frozen attribute network --attributes on G's

@@ -56,6 +56,27 @@ import Testing
         #expect(r2.nodes[0].key != r1.nodes[0].key && r2.nodes[1].key != r1.nodes[1].key)
     }
 
+    /// A graph whose only model file is missing gets that one error, not one per node using it.
+    @Test func missingModelFileIsOneError() throws {
+        let dir = try TempDir("gen-missing")
+        let yaml = """
+        tedi: 1
+        models:
+          faces: ../Models/nowhere.safetensors
+        nodes:
+          w:     { op: sample, space: w+ }
+          image: { op: synthesize, in: w }
+          save:  { op: write.png, in: image, path: x.png }
+        """
+        do {
+            _ = try loadPlan(yaml, in: dir, catalog: NodeCatalog.standard)
+            Issue.record("validation should fail")
+        } catch let e as GraphErrors {
+            let messages = e.diagnostics.map(\.message)
+            #expect(messages.count == 1 && messages[0].hasPrefix("model 'faces': no such file '../Models/nowhere.safetensors'"), "\(messages)")
+        }
+    }
+
     @Test func modelsAreCheckedBeforeRunning() throws {
         let dir = try TempDir("gen-bad")
         let yaml = """
