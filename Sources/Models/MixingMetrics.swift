@@ -1,17 +1,11 @@
 import TensorCore
 
 /// How style mixing splits a generator's w+ layers, read by the attribute network: for pairs of
-/// faces A and B, the images of A with B's coarse (layers 0–3: 4² and 8² px), middle (4–7: 16²
-/// and 32² px) and fine (8…: 64² px and up) layers. For each categorical attribute and each
+/// faces A and B, the images of A with B's coarse, middle and fine layers (`mixingBands`, as in
+/// `mixingGrid`; at 64 px 0–3, 4–7 and 8–9). For each categorical attribute and each
 /// group, the share of pairs whose mix is read as B's value, among the pairs where A and B are
 /// read differently. A layer group "carries" an attribute when that share is high.
 public enum MixingTransfer {
-    /// Layer groups of a w+ with `nLatent` layers: coarse, middle, fine (the last may be empty
-    /// below 64 px).
-    public static func groups(nLatent: Int) -> [(name: String, layers: Range<Int>)] {
-        [("coarse", 0..<min(4, nLatent)), ("middle", min(4, nLatent)..<min(8, nLatent)), ("fine", min(8, nLatent)..<nLatent)]
-    }
-
     public struct Row: Sendable {
         public var attribute: String
         /// Pairs where A and B are read differently.
@@ -26,7 +20,7 @@ public enum MixingTransfer {
                                truncation psi: Float = 0.7) throws -> [Row] {
         guard count >= 1, count <= 100_000 else { throw ModelError("mixing count must be in 1...100000, got \(count)") }
         let heads = AttributeHeads.categorical
-        let groups = groups(nLatent: g.nLatent)
+        let groups = g.mixingBands
         let mean = psi == 1 ? nil : try g.meanLatent(count: 4096, seed: 0)
         var differ = [Int](repeating: 0, count: heads.count)
         var took = [[Int]](repeating: [Int](repeating: 0, count: groups.count), count: heads.count)
@@ -68,8 +62,8 @@ public enum MixingTransfer {
 
     /// The rows as a Markdown table, the group that carries each attribute most in bold; rows with
     /// fewer than `minPairs` informative pairs are named below the table instead (too few to say).
-    public static func markdown(_ rows: [Row], nLatent: Int, minPairs: Int = 10) -> String {
-        let names = groups(nLatent: nLatent).map { g in g.layers.isEmpty ? "\(g.name) (none)" : "\(g.name) (\(g.layers.lowerBound)–\(g.layers.upperBound - 1))" }
+    public static func markdown(_ rows: [Row], bands: [(name: String, layers: Range<Int>)], minPairs: Int = 10) -> String {
+        let names = bands.map { g in g.layers.isEmpty ? "\(g.name) (none)" : "\(g.name) (\(g.layers.lowerBound)–\(g.layers.upperBound - 1))" }
         var s = "| attribute | pairs A≠B | " + names.map { "\($0) takes B" }.joined(separator: " | ") + " |\n|---|---|" + String(repeating: "---|", count: names.count) + "\n"
         for r in rows where r.pairs >= minPairs {
             let best = r.takesB.indices.max { (r.takesB[$0].isNaN ? -1 : r.takesB[$0]) < (r.takesB[$1].isNaN ? -1 : r.takesB[$1]) }

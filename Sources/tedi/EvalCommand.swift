@@ -90,7 +90,7 @@ extension EvalCommand {
         if mixingPairs > 0, let first = gens.first {
             let mix = try MixingTransfer.measure(first.model, net: net, count: mixingPairs)
             print("\nStyle mixing, \(first.name): \(mixingPairs) pairs (A, B; ψ 0.7, stored noise); per attribute, the share of the pairs read differently whose mix of A with B's layers is read as B's value\n")
-            print(MixingTransfer.markdown(mix, nLatent: first.model.nLatent), terminator: "")
+            print(MixingTransfer.markdown(mix, bands: first.model.mixingBands), terminator: "")
         }
         return 0
     }

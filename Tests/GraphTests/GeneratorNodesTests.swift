@@ -57,9 +57,8 @@ import Testing
     }
 
     /// A graph whose only model file is missing gets that one error, not one per node using it.
-    @Test func missingModelFileIsOneError() throws {
-        let dir = try TempDir("gen-missing")
-        let yaml = """
+    @Test func missingModelFileIsOneError() {
+        expectOneError("""
         tedi: 1
         models:
           faces: ../Models/nowhere.safetensors
@@ -67,14 +66,7 @@ import Testing
           w:     { op: sample, space: w+ }
           image: { op: synthesize, in: w }
           save:  { op: write.png, in: image, path: x.png }
-        """
-        do {
-            _ = try loadPlan(yaml, in: dir, catalog: NodeCatalog.standard)
-            Issue.record("validation should fail")
-        } catch let e as GraphErrors {
-            let messages = e.diagnostics.map(\.message)
-            #expect(messages.count == 1 && messages[0].hasPrefix("model 'faces': no such file '../Models/nowhere.safetensors'"), "\(messages)")
-        }
+        """, at: 3, 10, "model 'faces': no such file '../Models/nowhere.safetensors'")
     }
 
     @Test func modelsAreCheckedBeforeRunning() throws {

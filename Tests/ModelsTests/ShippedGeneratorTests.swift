@@ -49,7 +49,7 @@ import TensorCore
         let net = try AttributeNet.load(Self.path("attributes.safetensors"))
         let g = try StyleGAN2Generator.load(path: Self.path("synthfaces64.safetensors"))
         let rows = try MixingTransfer.measure(g, net: net, count: 100)
-        let table = MixingTransfer.markdown(rows, nLatent: g.nLatent)
+        let table = MixingTransfer.markdown(rows, bands: g.mixingBands)
         func row(_ name: String) throws -> MixingTransfer.Row { try #require(rows.first { $0.attribute == name }) }
         // Measured on 100 pairs (coarse / middle / fine takes B): clothing 79/10/2%, face_shape
         // 43/25/4%, background 39/2/12%, hair_color 10/65/8%, hat 25/81/15%.
