@@ -79,10 +79,17 @@ public enum TrainingPlot {
         ":": [0, 2, 0, 2, 0], "%": [5, 1, 2, 4, 5],
     ]
 
-    static func label(_ v: Double) -> String {
+    /// A tick label. `step` (the distance between neighbouring ticks) sets the decimals, so close
+    /// ticks such as 1.064 and 1.081 do not both read 1.1.
+    static func label(_ v: Double, step: Double? = nil) -> String {
         if v == 0 { return "0" }
         let a = Swift.abs(v)
         if a >= 1e4 || a < 1e-3 { return String(format: "%.0e", v).replacingOccurrences(of: "+", with: "") }
+        if let step, step > 0, step.isFinite {
+            let decimals = Swift.min(Swift.max(-Int(floor(log10(step))), 0), 4)
+            let s = String(format: "%.\(decimals)f", v)
+            return a < 1 ? s.replacingOccurrences(of: "0.", with: ".") : s
+        }
         if a >= 100 { return String(format: "%.0f", v) }
         if a >= 1 { return String(format: "%.2g", v) }
         return String(format: "%.3f", v).replacingOccurrences(of: "0.", with: ".")
@@ -109,7 +116,7 @@ public enum TrainingPlot {
         for t in ticks {
             let y = py(t)
             cv.line(left + 1, y, right, y, grid)
-            cv.text(label(t), 2, max(top, y - 5), axis)
+            cv.text(label(t, step: p.logY ? nil : (ymax - ymin) / 4), 2, max(top, y - 5), axis)
         }
         cv.text(label(xmin), left, y1 + 6, axis)
         let xl = label(xmax)

@@ -15,7 +15,7 @@ enum TrainCommand: Command {
                                  [--lr-decay N] [--checkpoint-minutes 5] [--export FILE]
     Trains the attribute network on the SynthFaces train split (rendered in memory).
     DIR gets checkpoint.safetensors (parameters + Adam state + step + data position, written
-    atomically every --checkpoint-minutes, on Ctrl-C and at the end), log.csv, loss.png and
+    atomically every --checkpoint-minutes, on Ctrl-C or SIGTERM and at the end), log.csv, loss.png and
     model.safetensors (the weights alone, as shipped; --export also writes them, F16, to FILE).
     --steps N trains until step N in total (with --resume: counting earlier sessions);
     --minutes M trains for M more minutes. --resume continues DIR's checkpoint bit-identically;
@@ -34,7 +34,7 @@ enum TrainCommand: Command {
     Trains a StyleGAN2 generator (rosinality layout, narrowed by --channel-divisor) against a
     residual discriminator on the SynthFaces train split: non-saturating loss, lazy R1, style
     mixing, EMA of G, Adam β (0, 0.99). DIR gets checkpoint.safetensors (G, D, EMA, both Adam
-    states, step, data position; atomic; every --checkpoint-minutes, on Ctrl-C and at the end),
+    states, step, data position; atomic; every --checkpoint-minutes, on Ctrl-C or SIGTERM and at the end),
     generator.safetensors (the EMA, loadable by the synthesize node) and a copy per checkpoint
     under snapshots/, log.csv, loss.png, samples.png (EMA on fixed z; one per checkpoint under
     snapshots/) and mixing.png (6 rows of pairs; columns: A, B, A with B's coarse / middle / fine
@@ -165,7 +165,7 @@ enum TrainCommand: Command {
                      stop.isSet ? "interrupted" : "stopped", trainer.step, done, duration(secs), secs / Double(max(done, 1)),
                      duration(trainer.elapsedSeconds), last?.loss ?? .nan, (last?.accuracy ?? .nan) * 100))
         print("checkpoint \(ckptPath); continue with `tedi train attributes --out \(out) --resume --steps N`")
-        return stop.isSet ? 130 : 0
+        return stop.exitCode
     }
 
     /// Training facts stored next to the config in exported model files.
@@ -193,27 +193,35 @@ enum TrainCommand: Command {
 /// A flag set from a signal handler's queue and read by the training loop.
 final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
-    private var value = false
-    private var source: DispatchSourceSignal?
-    func set() { lock.lock(); value = true; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    private var signalNumber: Int32?
+    private var sources: [DispatchSourceSignal] = []
+    func set(_ sig: Int32) { lock.lock(); if signalNumber == nil { signalNumber = sig }; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return signalNumber != nil }
+    /// The shell's code for a run stopped by a signal: 130 after Ctrl-C, 143 after SIGTERM.
+    var exitCode: Int32 { lock.lock(); defer { lock.unlock() }; return signalNumber.map { 128 + $0 } ?? 0 }
 
-    /// A flag that Ctrl-C sets (instead of killing the process), so a training loop can finish its
-    /// step and checkpoint. Call `release()` to restore the default SIGINT handling.
+    /// The signals that stop a training run cleanly: Ctrl-C, and SIGTERM (`kill`, Slurm's
+    /// `scancel` and time limit, `docker stop`).
+    static let signals: [Int32] = [SIGINT, SIGTERM]
+
+    /// A flag that Ctrl-C or SIGTERM sets (instead of killing the process), so a training loop can
+    /// finish its step and checkpoint. Call `release()` to restore the default handling.
     static func onInterrupt() -> StopFlag {
         let stop = StopFlag()
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { stop.set() }
-        source.resume()
-        stop.source = source
+        for sig in signals {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { stop.set(sig) }
+            source.resume()
+            stop.sources.append(source)
+        }
         return stop
     }
 
     func release() {
-        source?.cancel()
-        source = nil
-        signal(SIGINT, SIG_DFL)
+        for s in sources { s.cancel() }
+        sources = []
+        for sig in StopFlag.signals { signal(sig, SIG_DFL) }
     }
 }
 
@@ -338,7 +346,7 @@ extension TrainCommand {
                      stop.isSet ? "interrupted" : "stopped", trainer.step, done, duration(secs), secs / Double(max(done, 1)),
                      duration(trainer.elapsedSeconds), last?.dLoss ?? .nan, last?.gLoss ?? .nan))
         print("checkpoint \(ckptPath), EMA generator \(out)/generator.safetensors; continue with `tedi train generator --out \(out) --resume --minutes M`")
-        return stop.isSet ? 130 : 0
+        return stop.exitCode
     }
 
     /// Loads the attribute network for `--attr-balance` (or the weight a resumed checkpoint

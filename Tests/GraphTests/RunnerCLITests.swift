@@ -87,7 +87,7 @@ struct RunnerCLITests {
         // Writers find their inputs cached; what only fed them is not needed at all.
         let summary = again.stdout.split(separator: "\n").first { $0.contains("node runs executed") }.map(String.init) ?? ""
         let counts = summary.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
-        #expect(summary.hasPrefix("0 node runs executed, ") && counts.count == 4 && counts[1] + counts[2] == 16 && counts[2] > 0,
+        #expect(summary.hasPrefix("0 node runs executed, ") && summary.hasSuffix("(seeds 0-3)") && counts.count == 5 && counts[1] + counts[2] == 16 && counts[2] > 0,
                 "\(again.stdout)")
         #expect(again.stdout.components(separatedBy: "up to date").count - 1 == 4)
 

@@ -61,5 +61,27 @@ struct TrainCLITests {
         #expect(moved.code == 0, "the same network from another path must be accepted: \(moved.stderr)")
     }
 
+    /// SIGTERM (`kill`, `scancel`, a Slurm time limit) stops a run like Ctrl-C: it finishes the
+    /// step, writes the checkpoint and exits 143; the checkpoint resumes.
+    @Test func sigtermCheckpointsAndResumes() throws {
+        let dir = try TempDir("train-cli-term")
+        let bin = tediBinary!.path
+        let args = (["train", "generator", "--out", "t", "--minutes", "5"] + Self.tiny).map { "'\($0)'" }.joined(separator: " ")
+        // Signal once the log has two steps (the handler is installed before the first step).
+        let script = """
+            '\(bin)' \(args) > out.txt 2> err.txt & pid=$!
+            i=0; while [ $i -lt 600 ] && [ "$(wc -l < t/log.csv 2>/dev/null || echo 0)" -lt 3 ]; do sleep 0.1; i=$((i+1)); done
+            kill -TERM $pid; wait $pid; echo "code $?"
+            """
+        let r = try runTool("/bin/sh", ["-c", script], in: dir.url)
+        let out = (try? String(contentsOfFile: dir.path("out.txt"), encoding: .utf8)) ?? ""
+        let err = (try? String(contentsOfFile: dir.path("err.txt"), encoding: .utf8)) ?? ""
+        #expect(r.stdout.contains("code 143"), "\(r.stdout) \(r.stderr) \(err)")
+        #expect(out.contains("interrupted at step"), "\(out)\n\(err)")
+        let steps = try String(contentsOfFile: dir.path("t/log.csv"), encoding: .utf8).split(separator: "\n").count - 1
+        let rest = try tedi(["train", "generator", "--out", "t", "--resume", "--steps", String(steps + 1)], in: dir.url)
+        #expect(rest.code == 0 && rest.stdout.contains("stopped at step \(steps + 1)"), "\(rest.stdout)\n\(rest.stderr)")
+    }
+
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }

@@ -106,6 +106,17 @@ import TensorCore
         #expect(try TrainingLog(path: path, columns: ["step", "x"], resumeStep: nil).rows.isEmpty)
     }
 
+    /// Close linear ticks keep enough decimals to differ (1.064 and 1.081 once both read "1.1").
+    @Test func tickLabelsFollowTheTickStep() {
+        let (lo, hi) = (1.046, 1.110)
+        let ticks = (0...4).map { TrainingPlot.label(lo + (hi - lo) * Double($0) / 4, step: (hi - lo) / 4) }
+        #expect(ticks == ["1.05", "1.06", "1.08", "1.09", "1.11"], "\(ticks)")
+        #expect(TrainingPlot.label(0.25, step: 0.05) == ".25")
+        #expect(TrainingPlot.label(250, step: 50) == "250" && TrainingPlot.label(1.5, step: 0.5) == "1.5")
+        #expect(TrainingPlot.label(-3.25, step: 2) == "-3")
+        #expect(Set((0...4).map { TrainingPlot.label(0.3 + 0.004 * Double($0), step: 0.004) }).count == 5)
+    }
+
     @Test func plotDrawsTheCurve() throws {
         let pts = (1...100).map { (Double($0), 10 / Double($0)) }
         let img = try TrainingPlot.render([.init(series: [.init(name: "loss", points: pts, color: (200, 40, 40))], logY: true),
