@@ -156,9 +156,37 @@ public struct StyleGAN2Discriminator {
         try x.upfirdn2d(kernel: parameter(name), pad: (p.0, p.1, p.0, p.1))
     }
 
+    /// The leaky-ReLU activation patterns of one forward pass, recorded in order and replayed on
+    /// later passes: with them replayed, D is linear in its input apart from the minibatch stddev.
+    public final class ActivationPatterns {
+        var masks: [[Bool]] = []
+        var cursor = 0
+        var recording = true
+        public init() {}
+        /// Switches from recording to replaying, from the first pattern.
+        public func replay() { recording = false; cursor = 0 }
+    }
+
+    /// Bias + leaky ReLU, recording or replaying its activation pattern when `patterns` is given.
+    func act(_ x: Tensor, _ bias: String, _ patterns: ActivationPatterns?) throws -> Tensor {
+        let b = try parameter(bias)
+        guard let patterns else { return try x.biasLeakyReLU(b) }
+        if patterns.recording {
+            let m = try x.leakyReLUMask(b)
+            patterns.masks.append(m)
+            return try x.biasLeakyReLU(b, mask: m)
+        }
+        guard patterns.cursor < patterns.masks.count else {
+            throw ModelError("discriminator: replaying activation patterns of another input size (only \(patterns.masks.count) recorded)")
+        }
+        patterns.cursor += 1
+        return try x.biasLeakyReLU(b, mask: patterns.masks[patterns.cursor - 1])
+    }
+
     /// Logits `(N,1)` for images `(N,3,size,size)` in [-1, 1]. N must be a multiple of
-    /// min(N, 4) (the minibatch-stddev groups).
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+    /// min(N, 4) (the minibatch-stddev groups). With `patterns`, the leaky ReLUs record their
+    /// activation patterns (a new object) or replay them (after `replay()`).
+    public func callAsFunction(_ x: Tensor, patterns: ActivationPatterns? = nil) throws -> Tensor {
         let s = config.size
         guard x.rank == 4, x.shape[0] >= 1, x.shape[1] == 3, x.shape[2] == s, x.shape[3] == s else {
             throw ModelError("discriminator: input must be (N,3,\(s),\(s)), got \(x.shape)")
@@ -167,22 +195,22 @@ public struct StyleGAN2Discriminator {
         guard n % Swift.min(n, Self.stddevGroup) == 0 else {
             throw ModelError("discriminator: batch \(n) is not a multiple of the minibatch-stddev group \(Self.stddevGroup)")
         }
-        var h = try equalConv(x, "convs.0.0.weight").biasLeakyReLU(parameter("convs.0.1.bias"))
+        var h = try act(equalConv(x, "convs.0.0.weight"), "convs.0.1.bias", patterns)
         let invSqrt2 = 1 / Float(2).squareRoot()
         for b in 1...config.blocks {
             let p = "convs.\(b)"
             // ResBlock: conv1 3×3; conv2 = blur pad (2,2) + 3×3 stride 2; skip = blur pad (1,1) + 1×1 stride 2.
-            var a = try equalConv(h, "\(p).conv1.0.weight", padding: 1).biasLeakyReLU(parameter("\(p).conv1.1.bias"))
-            a = try equalConv(blur(a, "\(p).conv2.0.kernel", pad: (2, 2)), "\(p).conv2.1.weight", stride: 2)
-                .biasLeakyReLU(parameter("\(p).conv2.2.bias"))
+            var a = try act(equalConv(h, "\(p).conv1.0.weight", padding: 1), "\(p).conv1.1.bias", patterns)
+            a = try act(equalConv(blur(a, "\(p).conv2.0.kernel", pad: (2, 2)), "\(p).conv2.1.weight", stride: 2),
+                        "\(p).conv2.2.bias", patterns)
             let sk = try equalConv(blur(h, "\(p).skip.0.kernel", pad: (1, 1)), "\(p).skip.1.weight", stride: 2)
             h = try (a + sk).scaled(invSqrt2)
         }
         h = try Self.minibatchStddev(h)
-        h = try equalConv(h, "final_conv.0.weight", padding: 1).biasLeakyReLU(parameter("final_conv.1.bias"))
+        h = try act(equalConv(h, "final_conv.0.weight", padding: 1), "final_conv.1.bias", patterns)
         h = try h.reshaped([n, h.count / n])
         let w0 = try parameter("final_linear.0.weight"), w1 = try parameter("final_linear.1.weight")
-        h = try Tensor.linear(h, weight: w0.scaled(1 / Float(w0.shape[1]).squareRoot())).biasLeakyReLU(parameter("final_linear.0.bias"))
+        h = try act(Tensor.linear(h, weight: w0.scaled(1 / Float(w0.shape[1]).squareRoot())), "final_linear.0.bias", patterns)
         return try Tensor.linear(h, weight: w1.scaled(1 / Float(w1.shape[1]).squareRoot()), bias: parameter("final_linear.1.bias"))
     }
 

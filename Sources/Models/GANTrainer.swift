@@ -37,14 +37,19 @@ public final class GANTrainer {
         public var attrBalance: Float
         /// Memory of the balance's running mean prediction: q̄ ← β·q̄ + (1−β)·(batch mean); 0 = this batch only.
         public var attrBalanceBeta: Float
+        /// R1's finite-difference evaluations replay the activation patterns of the real batch, as
+        /// double backward does (true, the default); false: each evaluation uses its own (runs from
+        /// before 2026-12-06, whose checkpoints lack `gan.r1_patterns`).
+        public var r1FrozenPatterns: Bool
 
         public init(batch: Int = 16, learningRate: Float = 0.002, r1Gamma: Float = 0.2, r1Every: Int = 16, mixing: Float = 0.9,
                     emaHalfLife: Float = 10_000, emaRampup: Float = 0.05, r1Epsilon: Float = 1e-2, dataSeed: UInt64 = 0, seed: UInt64 = 1, attrBalance: Float = 0,
-                    attrBalanceBeta: Float = 0.9) {
+                    attrBalanceBeta: Float = 0.9, r1FrozenPatterns: Bool = true) {
             self.batch = batch; self.learningRate = learningRate; self.r1Gamma = r1Gamma; self.r1Every = r1Every
             self.mixing = mixing; self.emaHalfLife = emaHalfLife; self.emaRampup = emaRampup; self.r1Epsilon = r1Epsilon
             self.dataSeed = dataSeed; self.seed = seed; self.attrBalance = attrBalance
             self.attrBalanceBeta = attrBalanceBeta
+            self.r1FrozenPatterns = r1FrozenPatterns
         }
 
         func validate() throws {
@@ -67,7 +72,7 @@ public final class GANTrainer {
             ["gan.batch": String(batch), "gan.lr": String(learningRate), "gan.r1": String(r1Gamma), "gan.r1_every": String(r1Every),
              "gan.mixing": String(mixing), "gan.ema_half_life": String(emaHalfLife), "gan.ema_rampup": String(emaRampup), "gan.r1_epsilon": String(r1Epsilon),
              "gan.data_seed": String(dataSeed), "gan.seed": String(seed), "gan.attr_balance": String(attrBalance),
-             "gan.attr_balance_beta": String(attrBalanceBeta)]
+             "gan.attr_balance_beta": String(attrBalanceBeta), "gan.r1_patterns": r1FrozenPatterns ? "frozen" : "own"]
         }
 
         init(metadata m: [String: String], path: String) throws {
@@ -80,7 +85,11 @@ public final class GANTrainer {
                       emaRampup: m["gan.ema_rampup"] == nil ? 0 : try get("gan.ema_rampup"), r1Epsilon: try get("gan.r1_epsilon"), dataSeed: try get("gan.data_seed"), seed: try get("gan.seed"),
                       attrBalance: m["gan.attr_balance"] == nil ? 0 : try get("gan.attr_balance"),
                       // Checkpoints from before β existed used the batch mean alone.
-                      attrBalanceBeta: m["gan.attr_balance_beta"] == nil ? 0 : try get("gan.attr_balance_beta"))
+                      attrBalanceBeta: m["gan.attr_balance_beta"] == nil ? 0 : try get("gan.attr_balance_beta"),
+                      r1FrozenPatterns: m["gan.r1_patterns"] == "frozen")
+            if let v = m["gan.r1_patterns"], v != "frozen", v != "own" {
+                throw ModelError("\(path): checkpoint metadata 'gan.r1_patterns' is '\(v)', expected 'frozen' or 'own'")
+            }
             try validate()
         }
     }
@@ -280,7 +289,8 @@ public final class GANTrainer {
 
     /// The lazy R1 update (weight γ/2 · r1Every); returns R1.
     func r1Step(real: Tensor) throws -> Float {
-        let (r1, grads) = try GANTrainer.r1Gradients(discriminator, real: real, epsilon: options.r1Epsilon)
+        let (r1, grads) = try GANTrainer.r1Gradients(discriminator, real: real, epsilon: options.r1Epsilon,
+                                                     frozenPatterns: options.r1FrozenPatterns)
         let w = options.r1Gamma / 2 * Float(options.r1Every)
         try dAdam.update(&discriminator.parameters, gradients: grads.mapValues { $0.scaled(w) })
         return r1
@@ -289,11 +299,19 @@ public final class GANTrainer {
     /// R1 = (1/N) Σₙ ‖∇ₓₙ S‖² with S = Σ D(x) and its gradient with respect to D's trainable
     /// parameters, by the finite-difference Hessian-vector form: with g = ∇ₓS held constant,
     /// ∇θ R1 = (2/N) ∇θ gᵀ∇ₓS ≈ (2/N) ∇θ [(S(x + εg) − S(x − εg)) / 2ε], ε = `epsilon` / rms(g).
-    public static func r1Gradients(_ d: StyleGAN2Discriminator, real: Tensor, epsilon: Float) throws -> (Float, [String: Tensor]) {
+    /// Both evaluations replay the leaky-ReLU activation patterns of x, as double backward does
+    /// (it treats each unit's slope as a constant); evaluated with their own patterns, units that
+    /// change sides within ±εg add terms that double backward does not have (on a realistic D the
+    /// result then differed from PyTorch's by more than the gradient itself;
+    /// `DiscriminatorParityTests`). The frozen D is linear in x but for the minibatch stddev,
+    /// so the quotient is exact to O(ε²). `frozenPatterns: false` gives the older form.
+    public static func r1Gradients(_ d: StyleGAN2Discriminator, real: Tensor, epsilon: Float,
+                                   frozenPatterns: Bool = true) throws -> (Float, [String: Tensor]) {
         let n = real.shape[0]
         let tx = Tape()
         let x = tx.watch(real)
-        let g = try tx.gradients(of: d(x).sum(), wrt: [x])[0]
+        let patterns = frozenPatterns ? StyleGAN2Discriminator.ActivationPatterns() : nil
+        let g = try tx.gradients(of: d(x, patterns: patterns).sum(), wrt: [x])[0]
         var ss: Double = 0
         for v in g.scalars { ss += Double(v) * Double(v) }
         let r1 = Float(ss / Double(n))
@@ -303,12 +321,20 @@ public final class GANTrainer {
         let tape = Tape()
         let dw = try d.watchingParameters(on: tape, names: names)
         let step = g.scaled(eps)
-        let q = try (dw(real + step).sum() - dw(real - step).sum()).scaled(1 / (2 * eps))
+        patterns?.replay()
+        let plus = try dw(real + step, patterns: patterns).sum()
+        patterns?.replay()
+        let minus = try dw(real - step, patterns: patterns).sum()
+        let q = try (plus - minus).scaled(1 / (2 * eps))
         let grads = try tape.gradients(of: q, wrt: names.map { dw.parameters[$0]! })
         var out: [String: Tensor] = [:]
         for (k, t) in zip(names, grads) { out[k] = t.scaled(2 / Float(n)) }
         return (r1, out)
     }
+
+    /// Switches R1 between frozen and own activation patterns from the next step on (a resumed run
+    /// may; the checkpoint records it).
+    public func setR1FrozenPatterns(_ frozen: Bool) { options.r1FrozenPatterns = frozen }
 
     /// Turns the attribute-balance loss on (weight > 0, with `b`) or off (weight 0) from the next
     /// step on; a resumed run may change it (the checkpoint records the weight and the net's digest).

@@ -3,11 +3,21 @@ import Foundation
 extension Tensor {
     /// StyleGAN2's fused bias + leaky ReLU: `gain * lrelu(x + bias, slope)`, with `bias` of shape
     /// `(C)` added along dimension 1 (x is `(N,C)` or `(N,C,H,W)`). Defaults: slope 0.2, gain √2.
-    public func biasLeakyReLU(_ bias: Tensor?, slope: Float = 0.2, gain: Float = Float(2).squareRoot()) throws -> Tensor {
+    ///
+    /// With `mask`, the slope of element i is `gain` where `mask[i]` and `gain·slope` elsewhere,
+    /// whatever the sign of `x + bias`: the activation pattern of another input, frozen (so the
+    /// network is linear in its input along a finite-difference step; see `GANTrainer.r1Gradients`).
+    public func biasLeakyReLU(_ bias: Tensor?, slope: Float = 0.2, gain: Float = Float(2).squareRoot(), mask: [Bool]? = nil) throws -> Tensor {
         guard rank >= 2 else { throw TensorError.shape(op: "biasLeakyReLU", "expected (N,C,…), got \(shape)") }
         let c = shape[1], inner = shape[2...].reduce(1, *), outer = shape[0]
         if let bias, bias.shape != [c] {
             throw TensorError.shape(op: "biasLeakyReLU", "bias \(bias.shape) does not match channels of \(shape) (expected [\(c)])")
+        }
+        if let mask {
+            guard mask.count == count else {
+                throw TensorError.shape(op: "biasLeakyReLU", "mask of \(mask.count) elements for input \(shape)")
+            }
+            return try maskedBiasLeakyReLU(bias, c: c, inner: inner, gain: gain, neg: gain * slope, mask: mask)
         }
         var out = [Float](repeating: 0, count: count)
         let neg = gain * slope
@@ -46,6 +56,38 @@ extension Tensor {
                     }
                 }
             }
+            let gx = Tensor(uncheckedShape: inShape, scalars: dx)
+            return bias == nil ? [gx] : [gx, Tensor(uncheckedShape: [c], scalars: db)]
+        }
+        return result
+    }
+
+    /// `x + bias > 0` per element (`bias` of shape `(C)` along dimension 1): the activation pattern
+    /// that `biasLeakyReLU(bias, mask:)` can replay on another input.
+    public func leakyReLUMask(_ bias: Tensor?) throws -> [Bool] {
+        guard rank >= 2 else { throw TensorError.shape(op: "leakyReLUMask", "expected (N,C,…), got \(shape)") }
+        let c = shape[1], inner = shape[2...].reduce(1, *)
+        if let bias, bias.shape != [c] {
+            throw TensorError.shape(op: "leakyReLUMask", "bias \(bias.shape) does not match channels of \(shape) (expected [\(c)])")
+        }
+        let b = bias?.scalars ?? [Float](repeating: 0, count: c)
+        let x = scalars
+        return (0..<count).map { x[$0] + b[($0 / inner) % c] > 0 }
+    }
+
+    /// `biasLeakyReLU` with the slopes taken from `mask` (validated by the caller).
+    private func maskedBiasLeakyReLU(_ bias: Tensor?, c: Int, inner: Int, gain: Float, neg: Float, mask: [Bool]) throws -> Tensor {
+        let bvals = bias?.scalars ?? [Float](repeating: 0, count: c)
+        let x = scalars
+        let out = (0..<count).map { i in (mask[i] ? gain : neg) * (x[i] + bvals[(i / inner) % c]) }
+        var result = Tensor(uncheckedShape: shape, scalars: out)
+        let inShape = shape
+        let inputs = bias.map { [self, $0] } ?? [self]
+        result.tapeRef = Tape.record(inputs: inputs, shape: shape) { g in
+            let gs = g.scalars
+            let dx = (0..<gs.count).map { gs[$0] * (mask[$0] ? gain : neg) }
+            var db = [Float](repeating: 0, count: c)
+            for (i, d) in dx.enumerated() { db[(i / inner) % c] += d }
             let gx = Tensor(uncheckedShape: inShape, scalars: dx)
             return bias == nil ? [gx] : [gx, Tensor(uncheckedShape: [c], scalars: db)]
         }

@@ -30,7 +30,7 @@ enum TrainCommand: Command {
                                 [--channel-divisor 4]
                                 [--channel-multiplier 1] [--style-dim 256] [--n-mlp 4]
                                 [--attr-balance W] [--attr-balance-beta 0.9] [--attributes Models/attributes.safetensors]
-                                [--checkpoint-minutes 5]
+                                [--r1-patterns frozen|own] [--checkpoint-minutes 5]
     Trains a StyleGAN2 generator (rosinality layout, narrowed by --channel-divisor) against a
     residual discriminator on the SynthFaces train split: non-saturating loss, lazy R1, style
     mixing, EMA of G, Adam β (0, 0.99). DIR gets checkpoint.safetensors (G, D, EMA, both Adam
@@ -39,6 +39,9 @@ enum TrainCommand: Command {
     under snapshots/, log.csv, loss.png, samples.png (EMA on fixed z; one per checkpoint under
     snapshots/) and mixing.png (6 rows of pairs; columns: A, B, A with B's coarse / middle / fine
     layers of w+). log.csv's r1 is nan on steps without R1 (it runs every --r1-every steps).
+    R1's parameter gradient is a finite-difference Hessian-vector product; --r1-patterns frozen
+    (default) evaluates it with the real batch's leaky-ReLU patterns, as PyTorch's double backward
+    does; own (runs from before 2026-12-06) lets each evaluation use its own. May be changed on --resume.
     --attr-balance W (default 0 = off) adds W × L_bal to G's loss against mode dropping: the KL
     divergence from the data's attribute-value frequencies to the running mean (memory β,
     --attr-balance-beta) of the predictions of the frozen attribute network --attributes on G's
@@ -62,6 +65,7 @@ enum TrainCommand: Command {
         gan.attrBalance = try args.option("attr-balance")
         gan.attrBalanceBeta = try args.option("attr-balance-beta")
         gan.attributes = try args.option("attributes")
+        gan.r1Patterns = try args.option("r1-patterns")
         let what = args.positionals()
         try args.finish()
         if what == ["generator"] {
@@ -71,8 +75,8 @@ enum TrainCommand: Command {
                                     lr: lrArg, seed: seedArg, dataSeed: dataSeedArg, checkpointMinutes: ckptMinutes, gan: gan)
         }
         if let k = gan.values.first(where: { $0.value != nil })?.key { throw UsageError("--\(k) is for `tedi train generator`") }
-        if gan.attrBalance != nil || gan.attributes != nil || gan.attrBalanceBeta != nil {
-            throw UsageError("--attr-balance, --attr-balance-beta and --attributes are for `tedi train generator`")
+        if gan.attrBalance != nil || gan.attributes != nil || gan.attrBalanceBeta != nil || gan.r1Patterns != nil {
+            throw UsageError("--attr-balance, --attr-balance-beta, --attributes and --r1-patterns are for `tedi train generator`")
         }
         guard what == ["attributes"] else {
             throw UsageError(what.isEmpty ? "say what to train: `tedi train attributes` or `tedi train generator`" : "unknown model '\(what.joined(separator: " "))'; `attributes` and `generator` can be trained")
@@ -234,6 +238,15 @@ struct GeneratorOptions {
     var attrBalance: String?
     var attrBalanceBeta: String?
     var attributes: String?
+    /// `--r1-patterns frozen|own` (allowed with --resume too).
+    var r1Patterns: String?
+
+    /// The R1 form asked for: true = frozen activation patterns; nil when not given.
+    func r1Frozen() throws -> Bool? {
+        guard let s = r1Patterns else { return nil }
+        guard s == "frozen" || s == "own" else { throw UsageError("--r1-patterns is 'frozen' or 'own', got '\(s)'") }
+        return s == "frozen"
+    }
 
     func double(_ k: String) throws -> Double {
         let s = (values[k] ?? nil) ?? GeneratorOptions.names.first { $0.0 == k }!.1
@@ -262,12 +275,16 @@ extension TrainCommand {
         var resumedMetadata: [String: String] = [:]
         if resume {
             guard [sizeArg, batchArg, lrArg, seedArg, dataSeedArg].allSatisfy({ $0 == nil }), !gan.anyGiven else {
-                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes and the --attr-balance options")
+                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes, --r1-patterns and the --attr-balance options")
             }
             try checkCheckpoint(ckptPath, resume: true)
             let ckpt = try TrainingCheckpoint.read(ckptPath)
             resumedMetadata = ckpt.metadata
             trainer = try GANTrainer(checkpoint: ckpt, path: ckptPath)
+            if let frozen = try gan.r1Frozen(), frozen != trainer.options.r1FrozenPatterns {
+                trainer.setR1FrozenPatterns(frozen)
+                print("R1 activation patterns: \(frozen ? "own → frozen" : "frozen → own") from step \(trainer.step) on (recorded in the next checkpoint)")
+            }
         } else {
             try checkCheckpoint(ckptPath, resume: false)
             let int = intOption
@@ -283,7 +300,7 @@ extension TrainCommand {
                                              r1Every: try gan.int("r1-every"), mixing: Float(try gan.double("mixing")),
                                              emaHalfLife: Float(try gan.double("ema-kimg") * 1000),
                                              emaRampup: Float(try gan.double("ema-rampup")),
-                                             dataSeed: UInt64(dataSeed), seed: UInt64(seed))
+                                             dataSeed: UInt64(dataSeed), seed: UInt64(seed), r1FrozenPatterns: try gan.r1Frozen() ?? true)
             trainer = try GANTrainer(generator: gc, discriminator: .init(matching: gc), options: options)
         }
         if let t = stepTarget, t <= trainer.step {

@@ -83,5 +83,22 @@ struct TrainCLITests {
         #expect(rest.code == 0 && rest.stdout.contains("stopped at step \(steps + 1)"), "\(rest.stdout)\n\(rest.stderr)")
     }
 
+    /// New runs use frozen R1 activation patterns; a resumed run may switch, and says so.
+    @Test func r1PatternsDefaultAndSwitchOnResume() throws {
+        let dir = try TempDir("train-cli-r1")
+        let bad = try tedi(["train", "generator", "--out", "r", "--steps", "1", "--r1-patterns", "exact"] + Self.tiny, in: dir.url)
+        #expect(bad.code == 2 && bad.stderr.contains("'frozen' or 'own'"), "\(bad.stderr)")
+        let first = try tedi(["train", "generator", "--out", "r", "--steps", "1"] + Self.tiny, in: dir.url)
+        #expect(first.code == 0, "\(first.stderr)")
+        let same = try tedi(["train", "generator", "--out", "r", "--resume", "--steps", "2", "--r1-patterns", "frozen"], in: dir.url)
+        #expect(same.code == 0 && !same.stdout.contains("R1 activation patterns"), "\(same.stdout)\n\(same.stderr)")
+        let own = try tedi(["train", "generator", "--out", "r", "--resume", "--steps", "3", "--r1-patterns", "own"], in: dir.url)
+        #expect(own.code == 0 && own.stdout.contains("R1 activation patterns: frozen → own from step 2"), "\(own.stdout)\n\(own.stderr)")
+        let back = try tedi(["train", "generator", "--out", "r", "--resume", "--steps", "4", "--r1-patterns", "frozen"], in: dir.url)
+        #expect(back.code == 0 && back.stdout.contains("own → frozen from step 3"), "the switch is recorded: \(back.stdout)")
+        let attr = try tedi(["train", "attributes", "--out", "a", "--steps", "1", "--r1-patterns", "own"], in: dir.url)
+        #expect(attr.code == 2 && attr.stderr.contains("are for `tedi train generator`"), "\(attr.stderr)")
+    }
+
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }
