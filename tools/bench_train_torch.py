@@ -115,6 +115,18 @@ class Discriminator(nn.Module):
         return self.final_linear(out.reshape(batch, -1))
 
 
+def mixed_styles(batch, style_dim, n_latent, p):
+    """rosinality's mixing_noise: two z codes and a crossover layer with probability p, else one."""
+    if random.random() < p:
+        return [torch.randn(batch, style_dim), torch.randn(batch, style_dim)], random.randint(1, n_latent - 1)
+    return [torch.randn(batch, style_dim)], None
+
+
+def requires_grad(m, flag):
+    for p in m.parameters():
+        p.requires_grad_(flag)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=64)
@@ -142,15 +154,7 @@ def main():
     d_optim = torch.optim.Adam(d.parameters(), lr=0.002 * ratio, betas=(0.0, 0.99 ** ratio))
     real = (torch.rand(args.batch, 3, args.size, args.size) * 2 - 1).contiguous(memory_format=torch.channels_last)
 
-    def styles():
-        if random.random() < 0.9:
-            return [torch.randn(args.batch, args.style_dim), torch.randn(args.batch, args.style_dim)], \
-                random.randint(1, g.n_latent - 1)
-        return [torch.randn(args.batch, args.style_dim)], None
-
-    def requires_grad(m, flag):
-        for p in m.parameters():
-            p.requires_grad_(flag)
+    styles = lambda: mixed_styles(args.batch, args.style_dim, g.n_latent, 0.9)
 
     def step(i):
         requires_grad(g, False); requires_grad(d, True)

@@ -25,7 +25,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_train_torch import Discriminator, upfirdn2d_depthwise  # exits with the install hint when torch is missing
+from bench_train_torch import Discriminator, mixed_styles, requires_grad, upfirdn2d_depthwise  # exits with the install hint when torch is missing
 from make_fixtures import Generator, write_safetensors
 import make_fixtures
 import numpy as np
@@ -98,15 +98,7 @@ def main():
     sample_z = torch.randn(32, args.style_dim, generator=torch.Generator().manual_seed(1234))
     zero_noise = [torch.zeros_like(getattr(g.noises, f"noise_{i}")) for i in range(g.num_layers)]
 
-    def styles():
-        if random.random() < args.mixing:
-            return [torch.randn(args.batch, args.style_dim), torch.randn(args.batch, args.style_dim)], \
-                random.randint(1, g.n_latent - 1)
-        return [torch.randn(args.batch, args.style_dim)], None
-
-    def requires_grad(m, flag):
-        for p in m.parameters():
-            p.requires_grad_(flag)
+    styles = lambda: mixed_styles(args.batch, args.style_dim, g.n_latent, args.mixing)
 
     log = open(os.path.join(args.out, "log.csv"), "w")
     log.write("step,seconds,d_loss,g_loss,r1,real_score,fake_score\n")
@@ -149,8 +141,7 @@ def main():
             with torch.no_grad():
                 img, _ = g_ema([sample_z], noise=zero_noise)
             save_grid(img, os.path.join(args.out, f"samples_{i + 1:06d}.png"))
-            sd = {k: v.detach().float().numpy() for k, v in g_ema.state_dict().items()
-                  if not k.startswith("noises.")}
+            sd = {k: v.detach().float().numpy() for k, v in g_ema.state_dict().items()}
             meta = {"arch": "stylegan2", "size": str(args.size), "style_dim": str(args.style_dim),
                     "n_mlp": str(args.n_mlp), "channel_multiplier": str(args.channel_multiplier),
                     "channel_divisor": str(args.channel_divisor), "lr_mlp": "0.01"}
