@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Models
 import TensorCore
 
 /// Latent codes in and out of a graph, and layer-wise style mixing (TediGAN's control: coarse
@@ -126,15 +127,8 @@ enum LatentOps {
             }
             let n = max(b.shape[0], s.shape[0]), d = b.shape[2]
             let bb = try b.broadcast(to: [n, L, d]), ss = try s.broadcast(to: [n, L, d])
-            var out = bb.scalars
-            let alpha = Float(ctx.double("alpha"))
-            for i in 0..<n {
-                for l in Set(layers) {
-                    let o = (i * L + l) * d
-                    for k in 0..<d { out[o + k] = (1 - alpha) * bb.scalars[o + k] + alpha * ss.scalars[o + k] }
-                }
-            }
-            return NodeResult(outputs: ["out": .latent(Latent(space: "w+", codes: try Tensor(shape: [n, L, d], scalars: out)))])
+            let out = try StyleGAN2Generator.mixLayers(bb, ss, layers: Set(layers), alpha: Float(ctx.double("alpha")))
+            return NodeResult(outputs: ["out": .latent(Latent(space: "w+", codes: out))])
         })
 
     static let writeNpy = NodeSpec(

@@ -172,9 +172,10 @@ public struct StyleGAN2Discriminator {
         let b = try parameter(bias)
         guard let patterns else { return try x.biasLeakyReLU(b) }
         if patterns.recording {
-            let m = try x.leakyReLUMask(b)
-            patterns.masks.append(m)
-            return try x.biasLeakyReLU(b, mask: m)
+            // y > 0 exactly where x + b > 0 (gain and slope are positive): the output is the pattern.
+            let y = try x.biasLeakyReLU(b)
+            patterns.masks.append(y.scalars.map { $0 > 0 })
+            return y
         }
         guard patterns.cursor < patterns.masks.count else {
             throw ModelError("discriminator: replaying activation patterns of another input size (only \(patterns.masks.count) recorded)")

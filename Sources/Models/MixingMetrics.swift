@@ -39,12 +39,7 @@ public enum MixingTransfer {
             let pa = try read(a), pb = try read(b)
             var mixed: [[[Int]]] = []
             for grp in groups {
-                guard !grp.layers.isEmpty else { mixed.append(pa); continue }
-                var parts: [Tensor] = []
-                if grp.layers.lowerBound > 0 { parts.append(try a.slice(axis: 1, 0..<grp.layers.lowerBound)) }
-                parts.append(try b.slice(axis: 1, grp.layers))
-                if grp.layers.upperBound < g.nLatent { parts.append(try a.slice(axis: 1, grp.layers.upperBound..<g.nLatent)) }
-                mixed.append(try read(try Tensor.concat(parts, axis: 1)))
+                mixed.append(grp.layers.isEmpty ? pa : try read(StyleGAN2Generator.mixLayers(a, b, layers: grp.layers)))
             }
             for i in 0..<n {
                 for h in heads.indices where pa[i][h] != pb[i][h] {

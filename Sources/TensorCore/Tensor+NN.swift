@@ -5,8 +5,9 @@ extension Tensor {
     /// `(C)` added along dimension 1 (x is `(N,C)` or `(N,C,H,W)`). Defaults: slope 0.2, gain √2.
     ///
     /// With `mask`, the slope of element i is `gain` where `mask[i]` and `gain·slope` elsewhere,
-    /// whatever the sign of `x + bias`: the activation pattern of another input, frozen (so the
-    /// network is linear in its input along a finite-difference step; see `GANTrainer.r1Gradients`).
+    /// whatever the sign of `x + bias`: the activation pattern of another input (where its output
+    /// was > 0), frozen, so the network is linear in its input along a finite-difference step
+    /// (`GANTrainer.r1Gradients`).
     public func biasLeakyReLU(_ bias: Tensor?, slope: Float = 0.2, gain: Float = Float(2).squareRoot(), mask: [Bool]? = nil) throws -> Tensor {
         guard rank >= 2 else { throw TensorError.shape(op: "biasLeakyReLU", "expected (N,C,…), got \(shape)") }
         let c = shape[1], inner = shape[2...].reduce(1, *), outer = shape[0]
@@ -60,19 +61,6 @@ extension Tensor {
             return bias == nil ? [gx] : [gx, Tensor(uncheckedShape: [c], scalars: db)]
         }
         return result
-    }
-
-    /// `x + bias > 0` per element (`bias` of shape `(C)` along dimension 1): the activation pattern
-    /// that `biasLeakyReLU(bias, mask:)` can replay on another input.
-    public func leakyReLUMask(_ bias: Tensor?) throws -> [Bool] {
-        guard rank >= 2 else { throw TensorError.shape(op: "leakyReLUMask", "expected (N,C,…), got \(shape)") }
-        let c = shape[1], inner = shape[2...].reduce(1, *)
-        if let bias, bias.shape != [c] {
-            throw TensorError.shape(op: "leakyReLUMask", "bias \(bias.shape) does not match channels of \(shape) (expected [\(c)])")
-        }
-        let b = bias?.scalars ?? [Float](repeating: 0, count: c)
-        let x = scalars
-        return (0..<count).map { x[$0] + b[($0 / inner) % c] > 0 }
     }
 
     /// `biasLeakyReLU` with the slopes taken from `mask` (validated by the caller).
