@@ -41,15 +41,20 @@ public final class GANTrainer {
         /// double backward does (true, the default); false: each evaluation uses its own (runs from
         /// before 2026-12-06, whose checkpoints lack `gan.r1_patterns`).
         public var r1FrozenPatterns: Bool
+        /// Rate of the balanced real sampling's controller (`GANTrainer+RealBalance`); 0 turns it off.
+        public var realBalance: Float
+        /// Steps between its measurements of G's attribute frequencies.
+        public var realBalanceEvery: Int
 
         public init(batch: Int = 16, learningRate: Float = 0.002, r1Gamma: Float = 0.2, r1Every: Int = 16, mixing: Float = 0.9,
                     emaHalfLife: Float = 10_000, emaRampup: Float = 0.05, r1Epsilon: Float = 1e-2, dataSeed: UInt64 = 0, seed: UInt64 = 1, attrBalance: Float = 0,
-                    attrBalanceBeta: Float = 0.9, r1FrozenPatterns: Bool = true) {
+                    attrBalanceBeta: Float = 0.9, r1FrozenPatterns: Bool = true, realBalance: Float = 0, realBalanceEvery: Int = 100) {
             self.batch = batch; self.learningRate = learningRate; self.r1Gamma = r1Gamma; self.r1Every = r1Every
             self.mixing = mixing; self.emaHalfLife = emaHalfLife; self.emaRampup = emaRampup; self.r1Epsilon = r1Epsilon
             self.dataSeed = dataSeed; self.seed = seed; self.attrBalance = attrBalance
             self.attrBalanceBeta = attrBalanceBeta
             self.r1FrozenPatterns = r1FrozenPatterns
+            self.realBalance = realBalance; self.realBalanceEvery = realBalanceEvery
         }
 
         func validate() throws {
@@ -66,13 +71,16 @@ public final class GANTrainer {
             guard r1Epsilon > 0, r1Epsilon < 1 else { throw ModelError("R1 epsilon must be in (0, 1), got \(r1Epsilon)") }
             guard attrBalance >= 0, attrBalance <= 100 else { throw ModelError("attribute-balance weight must be in [0, 100], got \(attrBalance)") }
             guard attrBalanceBeta >= 0, attrBalanceBeta < 1 else { throw ModelError("attribute-balance β must be in [0, 1), got \(attrBalanceBeta)") }
+            guard realBalance >= 0, realBalance <= 10 else { throw ModelError("real-balance rate must be in [0, 10], got \(realBalance)") }
+            guard (1...100_000).contains(realBalanceEvery) else { throw ModelError("real-balance interval must be in 1...100000, got \(realBalanceEvery)") }
         }
 
         var metadata: [String: String] {
             ["gan.batch": String(batch), "gan.lr": String(learningRate), "gan.r1": String(r1Gamma), "gan.r1_every": String(r1Every),
              "gan.mixing": String(mixing), "gan.ema_half_life": String(emaHalfLife), "gan.ema_rampup": String(emaRampup), "gan.r1_epsilon": String(r1Epsilon),
              "gan.data_seed": String(dataSeed), "gan.seed": String(seed), "gan.attr_balance": String(attrBalance),
-             "gan.attr_balance_beta": String(attrBalanceBeta), "gan.r1_patterns": r1FrozenPatterns ? "frozen" : "own"]
+             "gan.attr_balance_beta": String(attrBalanceBeta), "gan.r1_patterns": r1FrozenPatterns ? "frozen" : "own",
+             "gan.real_balance": String(realBalance), "gan.real_balance_every": String(realBalanceEvery)]
         }
 
         init(metadata m: [String: String], path: String) throws {
@@ -86,7 +94,10 @@ public final class GANTrainer {
                       attrBalance: m["gan.attr_balance"] == nil ? 0 : try get("gan.attr_balance"),
                       // Checkpoints from before β existed used the batch mean alone.
                       attrBalanceBeta: m["gan.attr_balance_beta"] == nil ? 0 : try get("gan.attr_balance_beta"),
-                      r1FrozenPatterns: m["gan.r1_patterns"] == "frozen")
+                      r1FrozenPatterns: m["gan.r1_patterns"] == "frozen",
+                      // Checkpoints from before 2026-12-07 sampled reals in plain order.
+                      realBalance: m["gan.real_balance"] == nil ? 0 : try get("gan.real_balance"),
+                      realBalanceEvery: m["gan.real_balance_every"] == nil ? 100 : try get("gan.real_balance_every"))
             if let v = m["gan.r1_patterns"], v != "frozen", v != "own" {
                 throw ModelError("\(path): checkpoint metadata 'gan.r1_patterns' is '\(v)', expected 'frozen' or 'own'")
             }
@@ -108,18 +119,27 @@ public final class GANTrainer {
         public var fakeScore: Float
         /// The attribute-balance loss L_bal of the G batch (nan when it is off).
         public var balance: Float
+        /// G's attribute-value frequencies when balanced real sampling measured them before this step.
+        public var generatedFrequencies: [[Float]]? = nil
     }
 
     public private(set) var generator: StyleGAN2Generator
     public private(set) var discriminator: StyleGAN2Discriminator
     /// Exponential moving average of the generator (what gets shipped).
     public private(set) var ema: StyleGAN2Generator
-    public private(set) var options: Options
+    public internal(set) var options: Options
     /// The attribute-balance term; set (with its weight) by `setAttributeBalance`.
     public private(set) var balance: AttributeBalance?
     /// The balance's running mean prediction q̄ per head (nil until the first balanced step);
     /// saved in checkpoints as optimizer state `bal.H`.
     public private(set) var balanceMean: [[Float]]?
+    /// The attribute network of balanced real sampling; set by `setRealBalance`.
+    public internal(set) var reader: AttributeBalance?
+    /// Log boost per attribute value of balanced real sampling (nil until its first measurement);
+    /// saved in checkpoints as optimizer state `rb.H`.
+    public internal(set) var realBoosts: [[Float]]?
+    /// G's attribute-value frequencies at the last real-balance measurement (for reports; not saved).
+    public internal(set) var lastGenerated: [[Float]]?
     /// Training steps (one D step + one G step each) taken so far.
     public private(set) var step: Int
     /// Offset within the train split of the next real batch.
@@ -162,13 +182,16 @@ public final class GANTrainer {
         (gAdam, dAdam) = GANTrainer.optimizers(options)
         try gAdam.load(state: part("g.", c.optimizer))
         try dAdam.load(state: part("d.", c.optimizer))
-        let heads = part("bal.", c.optimizer)
-        if !heads.isEmpty {
-            balanceMean = try (0..<heads.count).map { h in
-                guard let t = heads[String(h)] else { throw ModelError("\(path): checkpoint balance state lacks head \(h)") }
+        func perHead(_ prefix: String) throws -> [[Float]]? {
+            let heads = part(prefix, c.optimizer)
+            if heads.isEmpty { return nil }
+            return try (0..<heads.count).map { h in
+                guard let t = heads[String(h)] else { throw ModelError("\(path): checkpoint balance state lacks \(prefix)\(h)") }
                 return t.scalars
             }
         }
+        balanceMean = try perHead("bal.")
+        realBoosts = try perHead("rb.")
         step = c.step
         dataOffset = c.dataOffset
         elapsedSeconds = c.elapsedSeconds
@@ -191,9 +214,10 @@ public final class GANTrainer {
         for (k, v) in gAdam.state { opt["g." + k] = v }
         for (k, v) in dAdam.state { opt["d." + k] = v }
         for (h, q) in (balanceMean ?? []).enumerated() { opt["bal.\(h)"] = try? Tensor(shape: [q.count], scalars: q) }
+        for (h, b) in (realBoosts ?? []).enumerated() { opt["rb.\(h)"] = try? Tensor(shape: [b.count], scalars: b) }
         var meta = generator.config.metadata.merging(discriminator.config.metadata) { a, _ in a }
         meta.merge(options.metadata) { a, _ in a }
-        if let b = balance {
+        if let b = balance ?? reader {
             meta["gan.attr_net_sha256"] = b.netDigest
             if let p = b.netPath { meta["gan.attr_net_path"] = p }
         }
@@ -209,7 +233,7 @@ public final class GANTrainer {
     // MARK: Randomness
 
     /// Purposes of the per-step Philox draws.
-    enum Draw: UInt64 { case dZ1 = 0, dZ2, dNoise, gZ1, gZ2, gNoise, mixing }
+    enum Draw: UInt64 { case dZ1 = 0, dZ2, dNoise, gZ1, gZ2, gNoise, mixing, balanceZ, balanceNoise }
 
     /// A seed for draw `d` of step `s` (splitmix64 of seed, step and purpose).
     func drawSeed(_ d: Draw, step s: Int) -> UInt64 {
@@ -241,11 +265,23 @@ public final class GANTrainer {
         if options.attrBalance > 0 && balance == nil {
             throw ModelError("this run trains with attribute balance \(options.attrBalance) but no attribute network was given")
         }
+        if options.realBalance > 0 && reader == nil {
+            throw ModelError("this run samples reals balanced (rate \(options.realBalance)) but no attribute network was given")
+        }
+        var measured: [[Float]]?
+        if let r = reader, options.realBalance > 0, step % options.realBalanceEvery == 0 {
+            let g = try generatedFrequencies(r.net)
+            realBoosts = try GANTrainer.updatedBoosts(realBoosts, generated: g, prior: r.prior, rate: options.realBalance)
+            lastGenerated = g
+            measured = g
+        }
         // The background render gets plain values, never `self` (whose state the step mutates).
-        let (dataSeed, batch, size) = (options.dataSeed, options.batch, generator.config.size)
-        let render: @Sendable (Int) throws -> [FaceSample] = { try GANTrainer.render(dataSeed: dataSeed, batch: batch, size: size, offset: $0) }
-        let samples = try prefetcher.take(offset: dataOffset, render)
-        prefetcher.start(offset: dataOffset + batch, render)
+        let (dataSeed, size) = (options.dataSeed, generator.config.size)
+        let render: @Sendable ([Int]) throws -> [FaceSample] = { try $0.map { try SynthFaces.sample(seed: dataSeed, index: $0, size: size) } }
+        let (indices, next) = try realIndices(from: dataOffset)
+        let samples = try prefetcher.take(indices, render)
+        // The next batch as the boosts stand now; a measurement before it makes `take` render afresh.
+        prefetcher.start(try realIndices(from: next).indices, render)
         let real = try SynthFaces.imageTensor(samples)
         let d = try discriminatorStep(real: real)
         var r1 = Float.nan
@@ -253,22 +289,27 @@ public final class GANTrainer {
         let (gl, bal) = try generatorStep()
         updateEMA()
         step += 1
-        dataOffset += options.batch
-        return StepMetrics(step: step, dLoss: d.loss, gLoss: gl, r1: r1, realScore: d.real, fakeScore: d.fake, balance: bal)
+        dataOffset = next
+        return StepMetrics(step: step, dLoss: d.loss, gLoss: gl, r1: r1, realScore: d.real, fakeScore: d.fake, balance: bal,
+                           generatedFrequencies: measured)
     }
 
-    /// Renders train samples `[offset, offset + batch)` (the same whatever the thread count).
-    func render(offset: Int) throws -> [FaceSample] {
-        try GANTrainer.render(dataSeed: options.dataSeed, batch: options.batch, size: generator.config.size, offset: offset)
-    }
-
-    static func render(dataSeed: UInt64, batch: Int, size: Int, offset: Int) throws -> [FaceSample] {
-        var stream = try SynthFaces.BatchStream(seed: dataSeed, split: .train, size: size,
-                                                batchSize: batch, offset: offset, threads: 1)
-        guard let b = stream.next(), b.count == batch else {
+    /// Global indices of the real batch that starts at split offset `offset`, and the offset after it:
+    /// `[offset, offset + batch)`, or thinned by the real-balance boosts while that is on.
+    func realIndices(from offset: Int) throws -> (indices: [Int], next: Int) {
+        if options.realBalance > 0, let b = realBoosts {
+            return try GANTrainer.selectReal(dataSeed: options.dataSeed, seed: options.seed, batch: options.batch, from: offset, boosts: b)
+        }
+        let split = SynthFaces.Split.train
+        guard offset >= 0, offset + options.batch <= split.range.count else {
             throw ModelError("the SynthFaces train split has no full batch at offset \(offset); the run has used up the split")
         }
-        return b
+        return (try (offset..<(offset + options.batch)).map { try split.index($0) }, offset + options.batch)
+    }
+
+    /// Renders the real batch at split offset `offset` (the same whatever the thread count).
+    func render(offset: Int) throws -> [FaceSample] {
+        try realIndices(from: offset).indices.map { try SynthFaces.sample(seed: options.dataSeed, index: $0, size: generator.config.size) }
     }
 
     /// One D update on `real` against fakes of the current G; returns the loss and mean logits.
@@ -401,26 +442,28 @@ public final class GANTrainer {
 /// Renders the next batch on a background thread while the current step computes.
 final class Prefetcher: @unchecked Sendable {
     private let lock = NSLock()
-    private var pending: (offset: Int, item: DispatchWorkItem, result: Result<[FaceSample], Error>?)?
+    private var pending: (key: [Int], item: DispatchWorkItem, result: Result<[FaceSample], Error>?)?
 
-    func start(offset: Int, _ render: @escaping (Int) throws -> [FaceSample]) {
+    /// Starts rendering the samples `key` (global indices).
+    func start(_ key: [Int], _ render: @escaping ([Int]) throws -> [FaceSample]) {
         var item: DispatchWorkItem!
         item = DispatchWorkItem { [weak self] in
-            let r = Result { try render(offset) }
+            let r = Result { try render(key) }
             guard let self else { return }
             self.lock.lock(); self.pending?.result = r; self.lock.unlock()
         }
-        lock.lock(); pending = (offset, item, nil); lock.unlock()
+        lock.lock(); pending = (key, item, nil); lock.unlock()
         DispatchQueue.global().async(execute: item)
     }
 
-    func take(offset: Int, _ render: (Int) throws -> [FaceSample]) throws -> [FaceSample] {
+    /// The samples `key`: the pending render's when it is for the same samples, else rendered now.
+    func take(_ key: [Int], _ render: ([Int]) throws -> [FaceSample]) throws -> [FaceSample] {
         lock.lock(); let p = pending; lock.unlock()
-        if let p, p.offset == offset {
+        if let p, p.key == key {
             p.item.wait()
             lock.lock(); let r = pending?.result; pending = nil; lock.unlock()
             if let r { return try r.get() }
         }
-        return try render(offset)
+        return try render(key)
     }
 }

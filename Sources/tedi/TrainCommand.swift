@@ -30,6 +30,7 @@ enum TrainCommand: Command {
                                 [--channel-divisor 4]
                                 [--channel-multiplier 1] [--style-dim 256] [--n-mlp 4]
                                 [--attr-balance W] [--attr-balance-beta 0.9] [--attributes Models/attributes.safetensors]
+                                [--real-balance RATE] [--real-balance-every 100]
                                 [--r1-patterns frozen|own] [--checkpoint-minutes 5]
     Trains a StyleGAN2 generator (rosinality layout, narrowed by --channel-divisor) against a
     residual discriminator on the SynthFaces train split: non-saturating loss, lazy R1, style
@@ -48,6 +49,12 @@ enum TrainCommand: Command {
     batches. It may be set or changed on --resume; the checkpoint records the weight, β, the
     running means and the network's path and SHA-256 (--resume reads that file again unless
     --attributes names another).
+    --real-balance RATE (default 0 = off) samples the real batches balanced against mode dropping:
+    every --real-balance-every steps the attribute network reads 256 images of G, and attribute
+    values G shows less often than the data get shown more often to D (and less where G overshoots),
+    by boosts (at most ×4 a value) that move by RATE × log(data / generated) per measurement. G gets
+    no gradient from the network, so it cannot game it. It prints the values furthest below the data
+    at each measurement; it may be set or changed on --resume (the boosts are saved in the checkpoint).
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
@@ -66,6 +73,8 @@ enum TrainCommand: Command {
         gan.attrBalanceBeta = try args.option("attr-balance-beta")
         gan.attributes = try args.option("attributes")
         gan.r1Patterns = try args.option("r1-patterns")
+        gan.realBalance = try args.option("real-balance")
+        gan.realBalanceEvery = try args.option("real-balance-every")
         let what = args.positionals()
         try args.finish()
         if what == ["generator"] {
@@ -75,8 +84,9 @@ enum TrainCommand: Command {
                                     lr: lrArg, seed: seedArg, dataSeed: dataSeedArg, checkpointMinutes: ckptMinutes, gan: gan)
         }
         if let k = gan.values.first(where: { $0.value != nil })?.key { throw UsageError("--\(k) is for `tedi train generator`") }
-        if gan.attrBalance != nil || gan.attributes != nil || gan.attrBalanceBeta != nil || gan.r1Patterns != nil {
-            throw UsageError("--attr-balance, --attr-balance-beta, --attributes and --r1-patterns are for `tedi train generator`")
+        if gan.attrBalance != nil || gan.attributes != nil || gan.attrBalanceBeta != nil || gan.r1Patterns != nil
+            || gan.realBalance != nil || gan.realBalanceEvery != nil {
+            throw UsageError("--attr-balance, --attr-balance-beta, --real-balance, --real-balance-every, --attributes and --r1-patterns are for `tedi train generator`")
         }
         guard what == ["attributes"] else {
             throw UsageError(what.isEmpty ? "say what to train: `tedi train attributes` or `tedi train generator`" : "unknown model '\(what.joined(separator: " "))'; `attributes` and `generator` can be trained")
@@ -240,6 +250,9 @@ struct GeneratorOptions {
     var attributes: String?
     /// `--r1-patterns frozen|own` (allowed with --resume too).
     var r1Patterns: String?
+    /// `--real-balance RATE` and `--real-balance-every N` (allowed with --resume too).
+    var realBalance: String?
+    var realBalanceEvery: String?
 
     /// The R1 form asked for: true = frozen activation patterns; nil when not given.
     func r1Frozen() throws -> Bool? {
@@ -275,7 +288,7 @@ extension TrainCommand {
         var resumedMetadata: [String: String] = [:]
         if resume {
             guard [sizeArg, batchArg, lrArg, seedArg, dataSeedArg].allSatisfy({ $0 == nil }), !gan.anyGiven else {
-                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes, --r1-patterns and the --attr-balance options")
+                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes, --r1-patterns and the --attr-balance, --real-balance and --attributes options")
             }
             try checkCheckpoint(ckptPath, resume: true)
             let ckpt = try TrainingCheckpoint.read(ckptPath)
@@ -344,6 +357,10 @@ extension TrainCommand {
                 try save()
                 throw ModelError("the GAN losses became D \(m.dLoss), G \(m.gLoss), balance \(m.balance) at step \(m.step); lower --lr or raise --r1 and start again")
             }
+            if m.generatedFrequencies != nil, let r = trainer.realBalanceReport() {
+                if tty { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
+                print("step \(m.step - 1) real balance: \(r.under) values under 50% of data; lowest generated/data: \(r.worst.joined(separator: ", "))")
+            }
             if clock() - lastCkpt >= ckptMinutes * 60 { try save() }
             if tty {
                 let t = clock() - start, done = trainer.step - startStep
@@ -366,10 +383,11 @@ extension TrainCommand {
         return stop.exitCode
     }
 
-    /// Loads the attribute network for `--attr-balance` (or the weight a resumed checkpoint
-    /// trains with) and hands it to the trainer; a resumed run must use the same network.
+    /// Loads the attribute network for `--attr-balance` and `--real-balance` (or the settings a
+    /// resumed checkpoint trains with) and hands it to the trainer; a resumed run must use the same network.
     static func attachBalance(_ trainer: GANTrainer, gan: GeneratorOptions, resumedMetadata: [String: String]?) throws {
         var weight = trainer.options.attrBalance, beta = trainer.options.attrBalanceBeta
+        var rate = trainer.options.realBalance, every = trainer.options.realBalanceEvery
         if let s = gan.attrBalance {
             guard let v = Float(s), v >= 0, v <= 100 else { throw UsageError("--attr-balance expects a number in [0, 100], got '\(s)'") }
             weight = v
@@ -378,13 +396,34 @@ extension TrainCommand {
             guard let v = Float(s), v >= 0, v < 1 else { throw UsageError("--attr-balance-beta expects a number in [0, 1), got '\(s)'") }
             beta = v
         }
-        guard weight > 0 else {
-            if gan.attributes != nil || gan.attrBalanceBeta != nil {
-                throw UsageError("--attributes and --attr-balance-beta are only read with --attr-balance W > 0")
+        if let s = gan.realBalance {
+            guard let v = Float(s), v >= 0, v <= 10 else { throw UsageError("--real-balance expects a rate in [0, 10], got '\(s)'") }
+            rate = v
+        }
+        if let s = gan.realBalanceEvery {
+            guard let v = Int(s), (1...100_000).contains(v) else { throw UsageError("--real-balance-every expects a step count in 1...100000, got '\(s)'") }
+            every = v
+        }
+        if gan.attrBalanceBeta != nil && weight == 0 { throw UsageError("--attr-balance-beta is only read with --attr-balance W > 0") }
+        if gan.realBalanceEvery != nil && rate == 0 { throw UsageError("--real-balance-every is only read with --real-balance RATE > 0") }
+        let resumed = resumedMetadata != nil
+        func announce() {
+            guard resumed else { return }
+            let o = trainer.options
+            if weight != o.attrBalance || beta != o.attrBalanceBeta {
+                print(weight == 0 ? "attribute balance off from step \(trainer.step) on (recorded in the next checkpoint)"
+                                  : "attribute balance \(o.attrBalance) (β \(o.attrBalanceBeta)) → \(weight) (β \(beta)) from step \(trainer.step) on (recorded in the next checkpoint)")
             }
-            let was = trainer.options.attrBalance
-            if gan.attrBalance != nil { try trainer.setAttributeBalance(weight: 0, nil) }
-            if resumedMetadata != nil, was > 0 { print("attribute balance off from step \(trainer.step) on (recorded in the next checkpoint)") }
+            if rate != o.realBalance || every != o.realBalanceEvery {
+                print(rate == 0 ? "balanced real sampling off from step \(trainer.step) on (recorded in the next checkpoint)"
+                                : "balanced real sampling rate \(o.realBalance) → \(rate), every \(every) steps, from step \(trainer.step) on (recorded in the next checkpoint)")
+            }
+        }
+        guard weight > 0 || rate > 0 else {
+            if gan.attributes != nil { throw UsageError("--attributes is only read with --attr-balance W > 0 or --real-balance RATE > 0") }
+            announce()
+            try trainer.setAttributeBalance(weight: 0, nil)
+            try trainer.setRealBalance(rate: 0, nil)
             return
         }
         // Default: on --resume the file the run trained with (its digest is checked below), else the shipped one.
@@ -394,13 +433,13 @@ extension TrainCommand {
             if gan.attributes == nil, let was = resumedMetadata?["gan.attr_net_path"] {
                 throw UsageError("the attribute network this run trained with, \(was), is gone, and \(path) does not exist either; give the network's file as --attributes FILE")
             }
-            throw UsageError("--attributes \(path) does not exist (the attribute-balance loss reads G's images with it)")
+            throw UsageError("--attributes \(path) does not exist (the attribute balance reads G's images with it)")
         }
         var h = SHA256()
         h.update(try FileIO.readAll(path, limit: 1 << 30))
         let digest = h.hexDigest()
         if let old = resumedMetadata?["gan.attr_net_sha256"], old != digest {
-            // Another network changes what the loss asks for: only on purpose, by naming it.
+            // Another network changes what the balance asks for: only on purpose, by naming it.
             guard gan.attributes != nil else {
                 throw UsageError("this run trained its attribute balance with another attribute network (SHA-256 \(old.prefix(12))…); give that file as --attributes, or name a new one with --attributes on purpose")
             }
@@ -408,10 +447,9 @@ extension TrainCommand {
         }
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let balance = try AttributeBalance(net: AttributeNet.load(path), netDigest: digest, netPath: absolute, dataSeed: trainer.options.dataSeed)
-        if resumedMetadata != nil, weight != trainer.options.attrBalance || beta != trainer.options.attrBalanceBeta {
-            print("attribute balance \(trainer.options.attrBalance) (β \(trainer.options.attrBalanceBeta)) → \(weight) (β \(beta)) from step \(trainer.step) on (recorded in the next checkpoint)")
-        }
+        announce()
         try trainer.setAttributeBalance(weight: weight, beta: beta, balance)
+        try trainer.setRealBalance(rate: rate, every: every, balance)
     }
 
     /// The GAN loss plot: D and G losses, and R1 (log scale) where it was computed.

@@ -1,0 +1,123 @@
+import Foundation
+import SynthFaces
+import TensorCore
+
+/// Balanced sampling of the real batches against mode dropping (`--real-balance RATE`).
+///
+/// Every `realBalanceEvery` steps the frozen attribute network reads 256 images of the current G;
+/// where G shows an attribute value less often than the data, the real batches show it more often
+/// (and less often where G overshoots), so D keeps asking for it. Each value v of head h carries a
+/// log boost b_hv, an integral controller on the gap:
+///
+///     b_hv ← clamp(b_hv + RATE · log((p_hv + 0.01) / (g_hv + 0.01)), ±log 4)   (values with p ≥ 1%)
+///     b_h  ← b_h − log Σ_v p_hv·exp(b_hv)                                      (the data mean stays 1)
+///
+/// with p the data frequency and g G's. The real stream is then thinned: train sample o joins the
+/// batch when u_o < w/8, w = exp(clamp(Σ_h b_h,a_h(o), ±log 8)), u_o a Philox uniform of (seed, o).
+/// Unlike `--attr-balance`, G gets no gradient from the attribute network: it only steers which
+/// renders D sees, so G cannot satisfy it with patterns that fool the network, only by drawing
+/// what D's reals show. The boosts are checkpoint state (`rb.H`), so a resume stays bit-identical.
+extension GANTrainer {
+    /// Number of G images the attribute network reads at each real-balance measurement.
+    public static let realBalanceSamples = 256
+    /// Largest boost of one value, and of one sample's weight (whose inverse is the worst acceptance rate).
+    static let valueBoostCap: Float = 4, sampleWeightCap: Float = 8
+
+    /// Attribute-value frequencies `[head][value]` of `count` images of the current G (Philox seeds
+    /// of step `step`, batches of 64), as the attribute network reads them (arg-max).
+    func generatedFrequencies(_ net: AttributeNet, count: Int = GANTrainer.realBalanceSamples) throws -> [[Float]] {
+        var counts = AttributeHeads.categorical.map { [Int](repeating: 0, count: $0.values.count) }
+        var done = 0
+        while done < count {
+            let n = min(64, count - done)
+            let z = try Tensor.randomNormal([n, generator.styleDim], seed: drawSeed(.balanceZ, step: step), stream: UInt64(done / 64))
+            let img = try generator.generate(z: z, noise: .random(seed: drawSeed(.balanceNoise, step: step) &+ UInt64(done)))
+            let (_, c) = try GANMetrics.read(img, net: net)
+            for h in counts.indices { for v in counts[h].indices { counts[h][v] += c[h][v] } }
+            done += n
+        }
+        return counts.map { $0.map { Float($0) / Float(count) } }
+    }
+
+    /// One controller update of the log boosts (nil: all zero) toward G's frequencies matching the prior.
+    public static func updatedBoosts(_ boosts: [[Float]]?, generated g: [[Float]], prior p: [[Float]], rate: Float) throws -> [[Float]] {
+        guard g.count == p.count, zip(g, p).allSatisfy({ $0.count == $1.count }) else {
+            throw ModelError("real balance: generated frequencies do not match the attribute heads")
+        }
+        var b = boosts ?? p.map { [Float](repeating: 0, count: $0.count) }
+        guard b.count == p.count, zip(b, p).allSatisfy({ $0.count == $1.count }) else {
+            throw ModelError("real balance: the boosts do not match the attribute heads")
+        }
+        let cap = Foundation.log(valueBoostCap)
+        for h in p.indices {
+            for v in p[h].indices where p[h][v] >= 0.01 {
+                let step = rate * Foundation.log((p[h][v] + 0.01) / (g[h][v] + 0.01))
+                b[h][v] = min(cap, max(-cap, b[h][v] + step))
+            }
+            var mean: Float = 0
+            for v in p[h].indices { mean += p[h][v] * Foundation.exp(b[h][v]) }
+            let c = Foundation.log(mean)
+            for v in b[h].indices { b[h][v] -= c }
+        }
+        return b
+    }
+
+    /// The sampling weight of a sample with attributes `a` under log boosts `b`.
+    public static func realWeight(_ a: FaceAttributes, boosts b: [[Float]]) -> Float {
+        var s: Float = 0
+        for (h, head) in AttributeHeads.categorical.enumerated() where h < b.count {
+            let v = head.index(a)
+            if v < b[h].count { s += b[h][v] }
+        }
+        let cap = Foundation.log(sampleWeightCap)
+        return Foundation.exp(min(cap, max(-cap, s)))
+    }
+
+    /// The global indices of the next `batch` train samples from split offset `offset` that pass the
+    /// thinning under `boosts`, and the offset after the last one looked at. Attributes only; nothing is rendered.
+    public static func selectReal(dataSeed: UInt64, seed: UInt64, batch: Int, from offset: Int,
+                                  boosts: [[Float]]) throws -> (indices: [Int], next: Int) {
+        var out: [Int] = [], o = offset
+        let limit = offset + batch * 10_000
+        while out.count < batch {
+            guard o < limit else { throw ModelError("real balance: no full batch in \(limit - offset) train samples from offset \(offset)") }
+            let index = try SynthFaces.Split.train.index(o)
+            let w = realWeight(try SynthFaces.attributes(seed: dataSeed, index: index), boosts: boosts)
+            var rng = Philox(seed: seed ^ 0x5EA1_BA1A_0F_5EED, stream: UInt64(o))
+            if rng.uniform() * sampleWeightCap < w { out.append(index) }
+            o += 1
+        }
+        return (out, o)
+    }
+
+    /// Turns balanced real sampling on (rate > 0, with the attribute network of `b`) or off (0)
+    /// from the next step on; `every` nil keeps the interval. A resumed run may change it.
+    public func setRealBalance(rate: Float, every: Int? = nil, _ b: AttributeBalance?) throws {
+        var o = options
+        o.realBalance = rate
+        if let every { o.realBalanceEvery = every }
+        try o.validate()
+        if rate > 0 {
+            guard let b else { throw ModelError("balanced real sampling needs the attribute network") }
+            guard b.net.config.size == generator.config.size else {
+                throw ModelError("the attribute network reads \(b.net.config.size) px images; the generator makes \(generator.config.size) px")
+            }
+        }
+        options = o
+        reader = rate > 0 ? b : nil
+    }
+
+    /// The values furthest below their data frequency in G's last measurement, as
+    /// `name=value generated/data (boost ×b)` strings, worst first, and how many are under 50%.
+    public func realBalanceReport(limit: Int = 5) -> (worst: [String], under: Int)? {
+        guard let g = lastGenerated, let p = reader?.prior else { return nil }
+        var rows: [(String, Float, Float)] = []
+        for (h, head) in AttributeHeads.categorical.enumerated() {
+            for (v, name) in head.values.enumerated() where p[h][v] >= 0.01 {
+                rows.append(("\(head.name)=\(name)", g[h][v] / p[h][v], Foundation.exp(realBoosts?[h][v] ?? 0)))
+            }
+        }
+        rows.sort { $0.1 < $1.1 }
+        return (rows.prefix(limit).map { String(format: "%@ %.2f (×%.1f)", $0.0, $0.1, $0.2) }, rows.filter { $0.1 < 0.5 }.count)
+    }
+}
