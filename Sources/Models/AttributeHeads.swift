@@ -63,6 +63,39 @@ public enum AttributeHeads {
         Continuous(name: "tilt", center: 0, halfRange: 7, tolerance: 1.5) { $0.tilt },
     ]
 
+    /// A continuous attribute cut into `bins` equal intervals of its range [center − halfRange,
+    /// center + halfRange), so attribute coverage and balanced real sampling see a generator that
+    /// draws every face frontal the way they see one that drops hats.
+    public struct Binned: Sendable {
+        /// Index of the attribute in `continuous`.
+        public let source: Int
+        public let bins: Int
+
+        /// The bin of value `v` (values outside the range go to the end bins; nan to bin 0).
+        public func bin(_ v: Float) -> Int {
+            let c = AttributeHeads.continuous[source]
+            let t = (v - (c.center - c.halfRange)) / (2 * c.halfRange) * Float(bins)
+            guard t.isFinite else { return 0 }
+            return Swift.min(bins - 1, Swift.max(0, Int(Swift.max(-1, Swift.min(Float(bins), t)).rounded(.down))))
+        }
+
+        /// The binned attribute as a categorical head whose values are the intervals ("-1..-0.5"),
+        /// its class read from a sample's true value.
+        public var head: Categorical {
+            let c = AttributeHeads.continuous[source], lo = c.center - c.halfRange, w = 2 * c.halfRange / Float(bins)
+            let names = (0..<bins).map { String(format: "%g..%g", lo + Float($0) * w, lo + Float($0 + 1) * w) }
+            let me = self
+            return Categorical(name: c.name, values: names, index: { me.bin(c.value($0)) })
+        }
+    }
+
+    /// Face width, yaw and tilt in four bins each.
+    public static let binned: [Binned] = continuous.indices.map { Binned(source: $0, bins: 4) }
+
+    /// The heads attribute coverage and balanced real sampling count over: the categorical heads,
+    /// then the binned continuous attributes.
+    public static let coverageHeads: [Categorical] = categorical + binned.map(\.head)
+
     /// Class indices of every categorical head for a batch: `[head][sample]`.
     public static func classTargets(_ attrs: [FaceAttributes]) -> [[Int]] {
         categorical.map { h in attrs.map { h.index($0) } }

@@ -5,14 +5,18 @@ import TensorCore
 /// Balanced sampling of the real batches against mode dropping (`--real-balance RATE`).
 ///
 /// Every `realBalanceEvery` steps the frozen attribute network reads 256 images of the current G;
-/// where G shows an attribute value less often than the data, the real batches show it more often
+/// where G shows an attribute value (a categorical value, or a quarter of the range of face width,
+/// yaw or tilt: `AttributeHeads.coverageHeads`) less often than the data, the real batches show it more often
 /// (and less often where G overshoots), so D keeps asking for it. Each value v of head h carries a
 /// log boost b_hv, an integral controller on the gap:
 ///
 ///     b_hv ← clamp(b_hv + RATE · log((p_hv + 0.01) / (g_hv + 0.01)), ±log 4)   (values with p ≥ 1%)
 ///     b_h  ← b_h − log Σ_v p_hv·exp(b_hv)                                      (the data mean stays 1)
 ///
-/// with p the data frequency and g G's. The real stream is then thinned: train sample o joins the
+/// with p the data's frequency and g G's, both as the attribute network reads them (p from 1,000
+/// train renders, read once and kept in the checkpoint), so the network's own biases cancel: it
+/// reads 30% of the middle-aged renders as young, and a prior of true labels would have the
+/// controller chase that forever. The real stream is then thinned: train sample o joins the
 /// batch when u_o < w/8, w = exp(clamp(Σ_h b_h,a_h(o), ±log 8)), u_o a Philox uniform of (seed, o).
 /// Unlike `--attr-balance`, G gets no gradient from the attribute network: it only steers which
 /// renders D sees, so G cannot satisfy it with patterns that fool the network, only by drawing
@@ -26,13 +30,28 @@ extension GANTrainer {
     /// Attribute-value frequencies `[head][value]` of `count` images of the current G (Philox seeds
     /// of step `step`, batches of 64), as the attribute network reads them (arg-max).
     func generatedFrequencies(_ net: AttributeNet, count: Int = GANTrainer.realBalanceSamples) throws -> [[Float]] {
-        var counts = AttributeHeads.categorical.map { [Int](repeating: 0, count: $0.values.count) }
+        var counts = AttributeHeads.coverageHeads.map { [Int](repeating: 0, count: $0.values.count) }
         var done = 0
         while done < count {
             let n = min(64, count - done)
             let z = try Tensor.randomNormal([n, generator.styleDim], seed: drawSeed(.balanceZ, step: step), stream: UInt64(done / 64))
             let img = try generator.generate(z: z, noise: .random(seed: drawSeed(.balanceNoise, step: step) &+ UInt64(done)))
             let (_, c) = try GANMetrics.read(img, net: net)
+            for h in counts.indices { for v in counts[h].indices { counts[h][v] += c[h][v] } }
+            done += n
+        }
+        return counts.map { $0.map { Float($0) / Float(count) } }
+    }
+
+    /// Attribute-value frequencies `[head][value]` of train samples `[0, count)` of SynthFaces seed
+    /// `dataSeed` as the network reads them (arg-max), in batches of 100.
+    public static func readFrequencies(_ net: AttributeNet, dataSeed: UInt64, count: Int) throws -> [[Float]] {
+        var counts = AttributeHeads.coverageHeads.map { [Int](repeating: 0, count: $0.values.count) }
+        var done = 0
+        while done < count {
+            let n = min(100, count - done), lo = try SynthFaces.Split.train.index(done)
+            let s = try SynthFaces.samples(seed: dataSeed, indices: lo..<(lo + n), size: net.config.size)
+            let (_, c) = try GANMetrics.read(SynthFaces.imageTensor(s), net: net)
             for h in counts.indices { for v in counts[h].indices { counts[h][v] += c[h][v] } }
             done += n
         }
@@ -65,7 +84,7 @@ extension GANTrainer {
     /// The sampling weight of a sample with attributes `a` under log boosts `b`.
     public static func realWeight(_ a: FaceAttributes, boosts b: [[Float]]) -> Float {
         var s: Float = 0
-        for (h, head) in AttributeHeads.categorical.enumerated() where h < b.count {
+        for (h, head) in AttributeHeads.coverageHeads.enumerated() where h < b.count {
             let v = head.index(a)
             if v < b[h].count { s += b[h][v] }
         }
@@ -92,7 +111,8 @@ extension GANTrainer {
 
     /// Turns balanced real sampling on (rate > 0, with the attribute network of `b`) or off (0)
     /// from the next step on; `every` nil keeps the interval. A resumed run may change it.
-    public func setRealBalance(rate: Float, every: Int? = nil, _ b: AttributeBalance?) throws {
+    /// The data's frequencies come from `priorCount` renders the first time it is turned on.
+    public func setRealBalance(rate: Float, every: Int? = nil, _ b: AttributeBalance?, priorCount: Int = 1_000) throws {
         var o = options
         o.realBalance = rate
         if let every { o.realBalanceEvery = every }
@@ -102,6 +122,13 @@ extension GANTrainer {
             guard b.net.config.size == generator.config.size else {
                 throw ModelError("the attribute network reads \(b.net.config.size) px images; the generator makes \(generator.config.size) px")
             }
+            // Checkpoints from before the binned continuous heads hold 19 heads: read the prior again
+            // and start the new heads' boosts at zero.
+            let heads = AttributeHeads.coverageHeads
+            if realPrior?.count != heads.count { realPrior = try GANTrainer.readFrequencies(b.net, dataSeed: o.dataSeed, count: priorCount) }
+            if let old = realBoosts, old.count < heads.count {
+                realBoosts = old + heads[old.count...].map { [Float](repeating: 0, count: $0.values.count) }
+            }
         }
         options = o
         reader = rate > 0 ? b : nil
@@ -110,9 +137,9 @@ extension GANTrainer {
     /// The values furthest below their data frequency in G's last measurement, as
     /// `name=value generated/data (boost ×b)` strings, worst first, and how many are under 50%.
     public func realBalanceReport(limit: Int = 5) -> (worst: [String], under: Int)? {
-        guard let g = lastGenerated, let p = reader?.prior else { return nil }
+        guard let g = lastGenerated, let p = realPrior else { return nil }
         var rows: [(String, Float, Float)] = []
-        for (h, head) in AttributeHeads.categorical.enumerated() {
+        for (h, head) in AttributeHeads.coverageHeads.enumerated() {
             for (v, name) in head.values.enumerated() where p[h][v] >= 0.01 {
                 rows.append(("\(head.name)=\(name)", g[h][v] / p[h][v], Foundation.exp(realBoosts?[h][v] ?? 0)))
             }

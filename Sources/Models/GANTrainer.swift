@@ -138,6 +138,9 @@ public final class GANTrainer {
     /// Log boost per attribute value of balanced real sampling (nil until its first measurement);
     /// saved in checkpoints as optimizer state `rb.H`.
     public internal(set) var realBoosts: [[Float]]?
+    /// The data's attribute-value frequencies as the reader network reads them (set when balanced
+    /// real sampling is first turned on); saved in checkpoints as `rbp.H`.
+    public internal(set) var realPrior: [[Float]]?
     /// G's attribute-value frequencies at the last real-balance measurement (for reports; not saved).
     public internal(set) var lastGenerated: [[Float]]?
     /// Training steps (one D step + one G step each) taken so far.
@@ -192,6 +195,7 @@ public final class GANTrainer {
         }
         balanceMean = try perHead("bal.")
         realBoosts = try perHead("rb.")
+        realPrior = try perHead("rbp.")
         step = c.step
         dataOffset = c.dataOffset
         elapsedSeconds = c.elapsedSeconds
@@ -215,6 +219,7 @@ public final class GANTrainer {
         for (k, v) in dAdam.state { opt["d." + k] = v }
         for (h, q) in (balanceMean ?? []).enumerated() { opt["bal.\(h)"] = try? Tensor(shape: [q.count], scalars: q) }
         for (h, b) in (realBoosts ?? []).enumerated() { opt["rb.\(h)"] = try? Tensor(shape: [b.count], scalars: b) }
+        for (h, p) in (realPrior ?? []).enumerated() { opt["rbp.\(h)"] = try? Tensor(shape: [p.count], scalars: p) }
         var meta = generator.config.metadata.merging(discriminator.config.metadata) { a, _ in a }
         meta.merge(options.metadata) { a, _ in a }
         if let b = balance ?? reader {
@@ -269,9 +274,9 @@ public final class GANTrainer {
             throw ModelError("this run samples reals balanced (rate \(options.realBalance)) but no attribute network was given")
         }
         var measured: [[Float]]?
-        if let r = reader, options.realBalance > 0, step % options.realBalanceEvery == 0 {
+        if let r = reader, let p = realPrior, options.realBalance > 0, step % options.realBalanceEvery == 0 {
             let g = try generatedFrequencies(r.net)
-            realBoosts = try GANTrainer.updatedBoosts(realBoosts, generated: g, prior: r.prior, rate: options.realBalance)
+            realBoosts = try GANTrainer.updatedBoosts(realBoosts, generated: g, prior: p, rate: options.realBalance)
             lastGenerated = g
             measured = g
         }

@@ -161,8 +161,9 @@ public enum GANMetrics {
         public var precision: Double
         public var recall: Double
         public var pairDistance: Double
-        /// Per attribute value: (attribute, value, frequency in these samples, frequency in the data).
-        public var coverage: [(attribute: String, value: String, samples: Double, data: Double)]
+        /// Per attribute value: (attribute, value, frequency in these samples and in the test renders,
+        /// both as the attribute network reads them, and the value's frequency in the renders' labels).
+        public var coverage: [(attribute: String, value: String, samples: Double, data: Double, labels: Double)]
 
         /// Values whose data frequency is ≥ 1% and whose sample frequency is below half of it.
         public var undercovered: [String] {
@@ -178,8 +179,12 @@ public enum GANMetrics {
     static func read(_ images: Tensor, net: AttributeNet) throws -> (Tensor, [[Int]]) {
         let out = try net(images)
         let preds = AttributeNet.predictions(out)
-        var counts = AttributeHeads.categorical.map { [Int](repeating: 0, count: $0.values.count) }
-        for p in preds { for (h, c) in p.classes.enumerated() where h < counts.count && c < counts[h].count { counts[h][c] += 1 } }
+        var counts = AttributeHeads.coverageHeads.map { [Int](repeating: 0, count: $0.values.count) }
+        let nc = AttributeHeads.categorical.count
+        for p in preds {
+            for (h, c) in p.classes.enumerated() where h < nc && c < counts[h].count { counts[h][c] += 1 }
+            for (j, b) in AttributeHeads.binned.enumerated() where b.source < p.values.count { counts[nc + j][b.bin(p.values[b.source])] += 1 }
+        }
         return (out.features, counts)
     }
 
@@ -191,7 +196,7 @@ public enum GANMetrics {
         guard count >= 4, count <= SynthFaces.Split.val.range.count else { throw ModelError("eval count must be in 4...\(SynthFaces.Split.val.range.count), got \(count)") }
         let size = net.config.size
         func renders(_ split: SynthFaces.Split) throws -> (Tensor, [[Int]], [[Int]]) {
-            var feats: [Tensor] = [], pred: [[Int]] = AttributeHeads.categorical.map { [Int](repeating: 0, count: $0.values.count) }
+            var feats: [Tensor] = [], pred: [[Int]] = AttributeHeads.coverageHeads.map { [Int](repeating: 0, count: $0.values.count) }
             var truth = pred
             var done = 0
             while done < count {
@@ -200,18 +205,21 @@ public enum GANMetrics {
                 let (f, c) = try read(SynthFaces.imageTensor(s), net: net)
                 feats.append(f)
                 for h in pred.indices { for v in pred[h].indices { pred[h][v] += c[h][v] } }
-                for smp in s { for (h, cat) in AttributeHeads.categorical.enumerated() { truth[h][cat.index(smp.attributes)] += 1 } }
+                for smp in s { for (h, cat) in AttributeHeads.coverageHeads.enumerated() { truth[h][cat.index(smp.attributes)] += 1 } }
                 done += n
             }
             return (try Tensor.concat(feats, axis: 0), pred, truth)
         }
-        let (testF, _, truth) = try renders(.test)
+        // Coverage compares like with like: samples and renders both as the network reads them, so
+        // its own misreadings (30% of middle-aged renders read as young) do not count against G.
+        let (testF, testPred, truth) = try renders(.test)
         func row(_ name: String, _ f: Tensor, _ counts: [[Int]]) throws -> Row {
             let (p, r) = try precisionRecall(real: testF, fake: f)
-            var cov: [(attribute: String, value: String, samples: Double, data: Double)] = []
-            for (h, cat) in AttributeHeads.categorical.enumerated() {
+            var cov: [(attribute: String, value: String, samples: Double, data: Double, labels: Double)] = []
+            for (h, cat) in AttributeHeads.coverageHeads.enumerated() {
                 for (v, name) in cat.values.enumerated() {
-                    cov.append((cat.name, name, Double(counts[h][v]) / Double(count), Double(truth[h][v]) / Double(count)))
+                    cov.append((cat.name, name, Double(counts[h][v]) / Double(count), Double(testPred[h][v]) / Double(count),
+                                Double(truth[h][v]) / Double(count)))
                 }
             }
             return Row(name: name, fid: try fid(testF, f), precision: p, recall: r, pairDistance: try pairDistance(f), coverage: cov)
@@ -223,7 +231,7 @@ public enum GANMetrics {
                 throw ModelError("\(name): generator makes \(g.config.size) px images; the attribute network reads \(size) px")
             }
             var feats: [Tensor] = []
-            var counts = AttributeHeads.categorical.map { [Int](repeating: 0, count: $0.values.count) }
+            var counts = AttributeHeads.coverageHeads.map { [Int](repeating: 0, count: $0.values.count) }
             var done = 0
             while done < count {
                 let n = min(50, count - done)
@@ -260,7 +268,7 @@ public enum GANMetrics {
                 JSONMember("min_coverage", num(r.minCoverage)),
                 JSONMember("coverage", .array(r.coverage.map {
                     .object([JSONMember("attribute", .string($0.attribute)), JSONMember("value", .string($0.value)),
-                             JSONMember("samples", num($0.samples)), JSONMember("data", num($0.data))])
+                             JSONMember("samples", num($0.samples)), JSONMember("data", num($0.data)), JSONMember("labels", num($0.labels))])
                 })),
             ])
         }

@@ -360,6 +360,7 @@ extension TrainCommand {
             if m.generatedFrequencies != nil, let r = trainer.realBalanceReport() {
                 if tty { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
                 print("step \(m.step - 1) real balance: \(r.under) values under 50% of data; lowest generated/data: \(r.worst.joined(separator: ", "))")
+                fflush(stdout)
             }
             if clock() - lastCkpt >= ckptMinutes * 60 { try save() }
             if tty {

@@ -33,8 +33,19 @@ struct GANRealBalanceTests {
         #expect(throws: ModelError.self) { try GANTrainer.updatedBoosts(nil, generated: [[1]], prior: prior, rate: 0.5) }
     }
 
+    @Test func continuousAttributesAreBinnedOverTheirRange() throws {
+        let yaw = AttributeHeads.binned[1]
+        #expect(AttributeHeads.continuous[yaw.source].name == "yaw" && yaw.head.values == ["-1..-0.5", "-0.5..0", "0..0.5", "0.5..1"])
+        #expect([-3, -1, -0.51, -0.49, 0, 0.49, 0.5, 0.99, 1, 5, .nan].map { yaw.bin($0) } == [0, 0, 0, 1, 2, 2, 3, 3, 3, 3, 0])
+        #expect(AttributeHeads.coverageHeads.count == AttributeHeads.categorical.count + 3)
+        // The labels' bins are about uniform (the renderer draws yaw uniformly).
+        var counts = [0, 0, 0, 0]
+        for i in 0..<400 { counts[yaw.head.index(try SynthFaces.attributes(seed: 0, index: SynthFaces.Split.train.index(i)))] += 1 }
+        #expect(counts.allSatisfy { $0 > 60 && $0 < 140 }, "\(counts)")
+    }
+
     @Test func thinningShowsBoostedValuesMoreOften() throws {
-        var boosts = AttributeHeads.categorical.map { [Float](repeating: 0, count: $0.values.count) }
+        var boosts = AttributeHeads.coverageHeads.map { [Float](repeating: 0, count: $0.values.count) }
         // Plain weights: every sample has weight 1 and passes with probability 1/8.
         let plain = try GANTrainer.selectReal(dataSeed: 0, seed: 1, batch: 16, from: 100, boosts: boosts)
         #expect(plain.indices.count == 16 && plain.next > 100 + 16)
@@ -69,14 +80,14 @@ struct GANRealBalanceTests {
         let reader = try GANBalanceTests.balance(count: 500)
         func trainer() throws -> GANTrainer {
             let t = try GANTrainer(generator: g, discriminator: .init(matching: g), options: .init(batch: 4, r1Every: 2))
-            try t.setRealBalance(rate: 0.5, every: 2, reader)
+            try t.setRealBalance(rate: 0.5, every: 2, reader, priorCount: 200)
             return t
         }
         let a = try trainer()
         let measured = try (0..<4).map { _ in try a.trainStep().generatedFrequencies }
         #expect(measured.map { $0 != nil } == [true, false, true, false])
         if let f = measured[0] { for head in f { #expect(Swift.abs(head.reduce(0, +) - 1) < 1e-5) } }
-        #expect(a.realBoosts?.count == AttributeHeads.categorical.count)
+        #expect(a.realBoosts?.count == AttributeHeads.coverageHeads.count)
         // The real stream was thinned: 4 batches of 4 took more than 16 train samples.
         #expect(a.dataOffset > 16)
         #expect(a.realBalanceReport() != nil)
@@ -84,10 +95,13 @@ struct GANRealBalanceTests {
         for _ in 0..<2 { _ = try b.trainStep() }
         let ck = b.checkpoint
         #expect(ck.metadata["gan.real_balance"] == "0.5" && ck.metadata["gan.real_balance_every"] == "2" && ck.metadata["gan.attr_net_sha256"] == "tiny-5")
-        #expect(ck.optimizer["rb.\(Self.hat)"]?.count == 2)
+        #expect(ck.optimizer["rb.\(Self.hat)"]?.count == 2 && ck.optimizer["rbp.\(Self.hat)"]?.count == 2)
+        // The prior is the network's reading of renders, not the labels.
+        let direct = try GANTrainer.readFrequencies(reader.net, dataSeed: 0, count: 200)
+        #expect(b.realPrior == direct && direct != reader.prior.map { $0 })
         try ck.write(to: path)
         let c = try GANTrainer(checkpoint: TrainingCheckpoint.read(path), path: path)
-        #expect(c.options.realBalance == 0.5 && c.realBoosts == b.realBoosts)
+        #expect(c.options.realBalance == 0.5 && c.realBoosts == b.realBoosts && c.realPrior == b.realPrior)
         #expect(throws: ModelError.self) { try c.trainStep() }   // the rate without the network
         try c.setRealBalance(rate: 0.5, reader)
         for _ in 0..<2 { _ = try c.trainStep() }
