@@ -95,7 +95,7 @@ public final class GANTrainer {
                       // Checkpoints from before β existed used the batch mean alone.
                       attrBalanceBeta: m["gan.attr_balance_beta"] == nil ? 0 : try get("gan.attr_balance_beta"),
                       r1FrozenPatterns: m["gan.r1_patterns"] == "frozen",
-                      // Checkpoints from before 2026-12-07 sampled reals in plain order.
+                      // Older checkpoints sampled reals in plain order.
                       realBalance: m["gan.real_balance"] == nil ? 0 : try get("gan.real_balance"),
                       realBalanceEvery: m["gan.real_balance_every"] == nil ? 100 : try get("gan.real_balance_every"))
             if let v = m["gan.r1_patterns"], v != "frozen", v != "own" {

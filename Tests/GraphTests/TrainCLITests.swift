@@ -61,6 +61,28 @@ struct TrainCLITests {
         #expect(moved.code == 0, "the same network from another path must be accepted: \(moved.stderr)")
     }
 
+    /// Balanced real sampling is switched on, kept and off at resumes; each measurement prints a line.
+    @Test func realBalanceSwitchesOnResume() throws {
+        let dir = try TempDir("train-cli-realbalance")
+        let net = Self.repo.appendingPathComponent("Models/attributes.safetensors").path
+        let tiny64 = ["--size", "64", "--channel-divisor", "128", "--style-dim", "16", "--n-mlp", "2", "--batch", "4"]
+        let bad = try tedi(["train", "generator", "--out", "e", "--steps", "1", "--real-balance", "-1", "--attributes", net] + tiny64, in: dir.url)
+        #expect(bad.code == 2 && bad.stderr.contains("--real-balance expects a rate"), "\(bad.stderr)")
+        let lone = try tedi(["train", "generator", "--out", "e", "--steps", "1", "--real-balance-every", "5"] + tiny64, in: dir.url)
+        #expect(lone.code == 2 && lone.stderr.contains("only read with --real-balance"), "\(lone.stderr)")
+        let first = try tedi(["train", "generator", "--out", "e", "--steps", "1"] + tiny64, in: dir.url)
+        #expect(first.code == 0, "\(first.stderr)")
+        let on = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "3", "--real-balance", "0.5",
+                           "--real-balance-every", "1", "--attributes", net], in: dir.url)
+        #expect(on.code == 0 && on.stdout.contains("balanced real sampling rate 0.0 → 0.5, every 1 steps, from step 1"), "\(on.stdout)\n\(on.stderr)")
+        #expect(on.stdout.contains("step 1 real balance:") && on.stdout.contains("step 2 real balance:") && on.stdout.contains("values under 50% of data; lowest generated/data: "), "\(on.stdout)")
+        let kept = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "4"], in: dir.url)
+        #expect(kept.code == 0 && kept.stdout.contains("step 3 real balance:") && !kept.stdout.contains("→"), "\(kept.stdout)\n\(kept.stderr)")
+        let off = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "5", "--real-balance", "0"], in: dir.url)
+        #expect(off.code == 0 && off.stdout.contains("balanced real sampling off from step 4") && !off.stdout.contains("real balance:"),
+                "\(off.stdout)\n\(off.stderr)")
+    }
+
     /// SIGTERM (`kill`, `scancel`, a Slurm time limit) stops a run like Ctrl-C: it finishes the
     /// step, writes the checkpoint and exits 143; the checkpoint resumes.
     @Test func sigtermCheckpointsAndResumes() throws {
