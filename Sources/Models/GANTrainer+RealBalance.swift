@@ -118,10 +118,7 @@ extension GANTrainer {
         if let every { o.realBalanceEvery = every }
         try o.validate()
         if rate > 0 {
-            guard let b else { throw ModelError("balanced real sampling needs the attribute network") }
-            guard b.net.config.size == generator.config.size else {
-                throw ModelError("the attribute network reads \(b.net.config.size) px images; the generator makes \(generator.config.size) px")
-            }
+            let b = try usableNetwork(b, for: "balanced real sampling")
             // Checkpoints from before the binned continuous heads hold 19 heads: read the prior again
             // and start the new heads' boosts at zero.
             let heads = AttributeHeads.coverageHeads
@@ -129,9 +126,11 @@ extension GANTrainer {
             if let old = realBoosts, old.count < heads.count {
                 realBoosts = old + heads[old.count...].map { [Float](repeating: 0, count: $0.values.count) }
             }
+            reader = b
+        } else {
+            reader = nil
         }
         options = o
-        reader = rate > 0 ? b : nil
     }
 
     /// The values furthest below their data frequency in G's last measurement, as

@@ -389,14 +389,18 @@ public final class GANTrainer {
         o.attrBalance = weight
         if let beta { o.attrBalanceBeta = beta }
         try o.validate()
-        if weight > 0 {
-            guard let b else { throw ModelError("an attribute-balance weight needs the attribute network") }
-            guard b.net.config.size == generator.config.size else {
-                throw ModelError("the attribute network reads \(b.net.config.size) px images; the generator makes \(generator.config.size) px")
-            }
-        }
+        if weight > 0 { _ = try usableNetwork(b, for: "an attribute-balance weight") }
         options = o
         balance = weight > 0 ? b : nil
+    }
+
+    /// `b`, checked to read images of this generator's size.
+    func usableNetwork(_ b: AttributeBalance?, for what: String) throws -> AttributeBalance {
+        guard let b else { throw ModelError("\(what) needs the attribute network") }
+        guard b.net.config.size == generator.config.size else {
+            throw ModelError("the attribute network reads \(b.net.config.size) px images; the generator makes \(generator.config.size) px")
+        }
+        return b
     }
 
     /// One G update against the current D; returns the adversarial loss and L_bal (nan when off).
