@@ -30,32 +30,19 @@ extension GANTrainer {
     /// Attribute-value frequencies `[head][value]` of `count` images of the current G (Philox seeds
     /// of step `step`, batches of 64), as the attribute network reads them (arg-max).
     func generatedFrequencies(_ net: AttributeNet, count: Int = GANTrainer.realBalanceSamples) throws -> [[Float]] {
-        var counts = AttributeHeads.coverageHeads.map { [Int](repeating: 0, count: $0.values.count) }
-        var done = 0
-        while done < count {
-            let n = min(64, count - done)
+        try GANMetrics.frequencies(count: count, batch: 64, net: net) { done, n in
             let z = try Tensor.randomNormal([n, generator.styleDim], seed: drawSeed(.balanceZ, step: step), stream: UInt64(done / 64))
-            let img = try generator.generate(z: z, noise: .random(seed: drawSeed(.balanceNoise, step: step) &+ UInt64(done)))
-            let (_, c) = try GANMetrics.read(img, net: net)
-            for h in counts.indices { for v in counts[h].indices { counts[h][v] += c[h][v] } }
-            done += n
+            return try generator.generate(z: z, noise: .random(seed: drawSeed(.balanceNoise, step: step) &+ UInt64(done)))
         }
-        return counts.map { $0.map { Float($0) / Float(count) } }
     }
 
     /// Attribute-value frequencies `[head][value]` of train samples `[0, count)` of SynthFaces seed
     /// `dataSeed` as the network reads them (arg-max), in batches of 100.
     public static func readFrequencies(_ net: AttributeNet, dataSeed: UInt64, count: Int) throws -> [[Float]] {
-        var counts = AttributeHeads.coverageHeads.map { [Int](repeating: 0, count: $0.values.count) }
-        var done = 0
-        while done < count {
-            let n = min(100, count - done), lo = try SynthFaces.Split.train.index(done)
-            let s = try SynthFaces.samples(seed: dataSeed, indices: lo..<(lo + n), size: net.config.size)
-            let (_, c) = try GANMetrics.read(SynthFaces.imageTensor(s), net: net)
-            for h in counts.indices { for v in counts[h].indices { counts[h][v] += c[h][v] } }
-            done += n
+        try GANMetrics.frequencies(count: count, batch: 100, net: net) { done, n in
+            let lo = try SynthFaces.Split.train.index(done)
+            return try SynthFaces.imageTensor(SynthFaces.samples(seed: dataSeed, indices: lo..<(lo + n), size: net.config.size))
         }
-        return counts.map { $0.map { Float($0) / Float(count) } }
     }
 
     /// One controller update of the log boosts (nil: all zero) toward G's frequencies matching the prior.

@@ -282,7 +282,7 @@ public final class GANTrainer {
         }
         // The background render gets plain values, never `self` (whose state the step mutates).
         let (dataSeed, size) = (options.dataSeed, generator.config.size)
-        let render: @Sendable ([Int]) throws -> [FaceSample] = { try $0.map { try SynthFaces.sample(seed: dataSeed, index: $0, size: size) } }
+        let render: @Sendable ([Int]) throws -> [FaceSample] = { try GANTrainer.render(dataSeed: dataSeed, size: size, indices: $0) }
         let (indices, next) = try realIndices(from: dataOffset)
         let samples = try prefetcher.take(indices, render)
         // The next batch as the boosts stand now; a measurement before it makes `take` render afresh.
@@ -314,7 +314,12 @@ public final class GANTrainer {
 
     /// Renders the real batch at split offset `offset` (the same whatever the thread count).
     func render(offset: Int) throws -> [FaceSample] {
-        try realIndices(from: offset).indices.map { try SynthFaces.sample(seed: options.dataSeed, index: $0, size: generator.config.size) }
+        try GANTrainer.render(dataSeed: options.dataSeed, size: generator.config.size, indices: realIndices(from: offset).indices)
+    }
+
+    /// Renders the samples at global `indices`, one after the other.
+    static func render(dataSeed: UInt64, size: Int, indices: [Int]) throws -> [FaceSample] {
+        try indices.map { try SynthFaces.sample(seed: dataSeed, index: $0, size: size) }
     }
 
     /// One D update on `real` against fakes of the current G; returns the loss and mean logits.

@@ -175,11 +175,32 @@ public enum GANMetrics {
         }
     }
 
+    /// Zero counts for every value of every coverage head (`AttributeHeads.coverageHeads`).
+    static func emptyCounts() -> [[Int]] { AttributeHeads.coverageHeads.map { [Int](repeating: 0, count: $0.values.count) } }
+
+    /// Adds the per-head counts `c` to `counts`.
+    static func add(_ c: [[Int]], to counts: inout [[Int]]) {
+        for h in counts.indices { for v in counts[h].indices { counts[h][v] += c[h][v] } }
+    }
+
+    /// Attribute-value frequencies `[head][value]` of `count` images, as the network reads them
+    /// (arg-max), from `images(first, n)` in batches of `batch`.
+    static func frequencies(count: Int, batch: Int, net: AttributeNet, images: (Int, Int) throws -> Tensor) throws -> [[Float]] {
+        var counts = emptyCounts()
+        var done = 0
+        while done < count {
+            let n = min(batch, count - done)
+            add(try read(images(done, n), net: net).1, to: &counts)
+            done += n
+        }
+        return counts.map { $0.map { Float($0) / Float(count) } }
+    }
+
     /// Features and attribute-value frequencies of images `(N,3,S,S)` (resized to the net's size if needed).
     static func read(_ images: Tensor, net: AttributeNet) throws -> (Tensor, [[Int]]) {
         let out = try net(images)
         let preds = AttributeNet.predictions(out)
-        var counts = AttributeHeads.coverageHeads.map { [Int](repeating: 0, count: $0.values.count) }
+        var counts = emptyCounts()
         let nc = AttributeHeads.categorical.count
         for p in preds {
             for (h, c) in p.classes.enumerated() where h < nc && c < counts[h].count { counts[h][c] += 1 }
@@ -196,7 +217,7 @@ public enum GANMetrics {
         guard count >= 4, count <= SynthFaces.Split.val.range.count else { throw ModelError("eval count must be in 4...\(SynthFaces.Split.val.range.count), got \(count)") }
         let size = net.config.size
         func renders(_ split: SynthFaces.Split) throws -> (Tensor, [[Int]], [[Int]]) {
-            var feats: [Tensor] = [], pred: [[Int]] = AttributeHeads.coverageHeads.map { [Int](repeating: 0, count: $0.values.count) }
+            var feats: [Tensor] = [], pred = emptyCounts()
             var truth = pred
             var done = 0
             while done < count {
@@ -204,7 +225,7 @@ public enum GANMetrics {
                 let s = try SynthFaces.samples(seed: dataSeed, indices: lo..<(lo + n), size: size)
                 let (f, c) = try read(SynthFaces.imageTensor(s), net: net)
                 feats.append(f)
-                for h in pred.indices { for v in pred[h].indices { pred[h][v] += c[h][v] } }
+                add(c, to: &pred)
                 for smp in s { for (h, cat) in AttributeHeads.coverageHeads.enumerated() { truth[h][cat.index(smp.attributes)] += 1 } }
                 done += n
             }
@@ -231,7 +252,7 @@ public enum GANMetrics {
                 throw ModelError("\(name): generator makes \(g.config.size) px images; the attribute network reads \(size) px")
             }
             var feats: [Tensor] = []
-            var counts = AttributeHeads.coverageHeads.map { [Int](repeating: 0, count: $0.values.count) }
+            var counts = emptyCounts()
             var done = 0
             while done < count {
                 let n = min(50, count - done)
@@ -239,7 +260,7 @@ public enum GANMetrics {
                 let img = try g.generate(z: z, noise: .random(seed: seed &+ UInt64(done)))
                 let (f, c) = try read(img, net: net)
                 feats.append(f)
-                for h in counts.indices { for v in counts[h].indices { counts[h][v] += c[h][v] } }
+                add(c, to: &counts)
                 done += n
             }
             rows.append(try row(name, try Tensor.concat(feats, axis: 0), counts))
