@@ -45,16 +45,19 @@ public final class GANTrainer {
         public var realBalance: Float
         /// Steps between its measurements of G's attribute frequencies.
         public var realBalanceEvery: Int
+        /// Largest boost of one attribute value under balanced real sampling (×4 by default); one
+        /// sample's weight is capped at twice it, whose inverse is the worst acceptance rate.
+        public var realBalanceCap: Float
 
         public init(batch: Int = 16, learningRate: Float = 0.002, r1Gamma: Float = 0.2, r1Every: Int = 16, mixing: Float = 0.9,
                     emaHalfLife: Float = 10_000, emaRampup: Float = 0.05, r1Epsilon: Float = 1e-2, dataSeed: UInt64 = 0, seed: UInt64 = 1, attrBalance: Float = 0,
-                    attrBalanceBeta: Float = 0.9, r1FrozenPatterns: Bool = true, realBalance: Float = 0, realBalanceEvery: Int = 100) {
+                    attrBalanceBeta: Float = 0.9, r1FrozenPatterns: Bool = true, realBalance: Float = 0, realBalanceEvery: Int = 100, realBalanceCap: Float = 4) {
             self.batch = batch; self.learningRate = learningRate; self.r1Gamma = r1Gamma; self.r1Every = r1Every
             self.mixing = mixing; self.emaHalfLife = emaHalfLife; self.emaRampup = emaRampup; self.r1Epsilon = r1Epsilon
             self.dataSeed = dataSeed; self.seed = seed; self.attrBalance = attrBalance
             self.attrBalanceBeta = attrBalanceBeta
             self.r1FrozenPatterns = r1FrozenPatterns
-            self.realBalance = realBalance; self.realBalanceEvery = realBalanceEvery
+            self.realBalance = realBalance; self.realBalanceEvery = realBalanceEvery; self.realBalanceCap = realBalanceCap
         }
 
         func validate() throws {
@@ -73,6 +76,7 @@ public final class GANTrainer {
             guard attrBalanceBeta >= 0, attrBalanceBeta < 1 else { throw ModelError("attribute-balance β must be in [0, 1), got \(attrBalanceBeta)") }
             guard realBalance >= 0, realBalance <= 10 else { throw ModelError("real-balance rate must be in [0, 10], got \(realBalance)") }
             guard (1...100_000).contains(realBalanceEvery) else { throw ModelError("real-balance interval must be in 1...100000, got \(realBalanceEvery)") }
+            guard realBalanceCap >= 1, realBalanceCap <= 64 else { throw ModelError("real-balance cap must be in [1, 64], got \(realBalanceCap)") }
         }
 
         var metadata: [String: String] {
@@ -80,7 +84,8 @@ public final class GANTrainer {
              "gan.mixing": String(mixing), "gan.ema_half_life": String(emaHalfLife), "gan.ema_rampup": String(emaRampup), "gan.r1_epsilon": String(r1Epsilon),
              "gan.data_seed": String(dataSeed), "gan.seed": String(seed), "gan.attr_balance": String(attrBalance),
              "gan.attr_balance_beta": String(attrBalanceBeta), "gan.r1_patterns": r1FrozenPatterns ? "frozen" : "own",
-             "gan.real_balance": String(realBalance), "gan.real_balance_every": String(realBalanceEvery)]
+             "gan.real_balance": String(realBalance), "gan.real_balance_every": String(realBalanceEvery),
+             "gan.real_balance_cap": String(realBalanceCap)]
         }
 
         init(metadata m: [String: String], path: String) throws {
@@ -97,7 +102,8 @@ public final class GANTrainer {
                       r1FrozenPatterns: m["gan.r1_patterns"] == "frozen",
                       // Older checkpoints sampled reals in plain order.
                       realBalance: m["gan.real_balance"] == nil ? 0 : try get("gan.real_balance"),
-                      realBalanceEvery: m["gan.real_balance_every"] == nil ? 100 : try get("gan.real_balance_every"))
+                      realBalanceEvery: m["gan.real_balance_every"] == nil ? 100 : try get("gan.real_balance_every"),
+                      realBalanceCap: m["gan.real_balance_cap"] == nil ? 4 : try get("gan.real_balance_cap"))
             if let v = m["gan.r1_patterns"], v != "frozen", v != "own" {
                 throw ModelError("\(path): checkpoint metadata 'gan.r1_patterns' is '\(v)', expected 'frozen' or 'own'")
             }
@@ -276,7 +282,7 @@ public final class GANTrainer {
         var measured: [[Float]]?
         if let r = reader, let p = realPrior, options.realBalance > 0, step % options.realBalanceEvery == 0 {
             let g = try generatedFrequencies(r.net)
-            realBoosts = try GANTrainer.updatedBoosts(realBoosts, generated: g, prior: p, rate: options.realBalance)
+            realBoosts = try GANTrainer.updatedBoosts(realBoosts, generated: g, prior: p, rate: options.realBalance, cap: options.realBalanceCap)
             lastGenerated = g
             measured = g
         }
@@ -303,7 +309,8 @@ public final class GANTrainer {
     /// `[offset, offset + batch)`, or thinned by the real-balance boosts while that is on.
     func realIndices(from offset: Int) throws -> (indices: [Int], next: Int) {
         if options.realBalance > 0, let b = realBoosts {
-            return try GANTrainer.selectReal(dataSeed: options.dataSeed, seed: options.seed, batch: options.batch, from: offset, boosts: b)
+            return try GANTrainer.selectReal(dataSeed: options.dataSeed, seed: options.seed, batch: options.batch, from: offset, boosts: b,
+                                              cap: options.realBalanceCap)
         }
         let split = SynthFaces.Split.train
         guard offset >= 0, offset + options.batch <= split.range.count else {

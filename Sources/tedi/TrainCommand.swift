@@ -30,7 +30,7 @@ enum TrainCommand: Command {
                                 [--channel-divisor 4]
                                 [--channel-multiplier 1] [--style-dim 256] [--n-mlp 4]
                                 [--attr-balance W] [--attr-balance-beta 0.9] [--attributes Models/attributes.safetensors]
-                                [--real-balance RATE] [--real-balance-every 100]
+                                [--real-balance RATE] [--real-balance-every 100] [--real-balance-cap 4]
                                 [--r1-patterns frozen|own] [--checkpoint-minutes 5]
     Trains a StyleGAN2 generator (rosinality layout, narrowed by --channel-divisor) against a
     residual discriminator on the SynthFaces train split: non-saturating loss, lazy R1, style
@@ -52,7 +52,8 @@ enum TrainCommand: Command {
     --real-balance RATE (default 0 = off) samples the real batches balanced against mode dropping:
     every --real-balance-every steps the attribute network reads 256 images of G, and attribute
     values G shows less often than the data get shown more often to D (and less where G overshoots),
-    by boosts (at most ×4 a value) that move by RATE × log(data / generated) per measurement. G gets
+    by boosts (at most ×C a value, C = --real-balance-cap, and ×2C a sample) that move by
+    RATE × log(data / generated) per measurement. G gets
     no gradient from the network, so it cannot game it. It prints the values furthest below the data
     at each measurement; it may be set or changed on --resume (the boosts are saved in the checkpoint).
     """
@@ -75,6 +76,7 @@ enum TrainCommand: Command {
         gan.r1Patterns = try args.option("r1-patterns")
         gan.realBalance = try args.option("real-balance")
         gan.realBalanceEvery = try args.option("real-balance-every")
+        gan.realBalanceCap = try args.option("real-balance-cap")
         let what = args.positionals()
         try args.finish()
         if what == ["generator"] {
@@ -85,8 +87,8 @@ enum TrainCommand: Command {
         }
         if let k = gan.values.first(where: { $0.value != nil })?.key { throw UsageError("--\(k) is for `tedi train generator`") }
         if gan.attrBalance != nil || gan.attributes != nil || gan.attrBalanceBeta != nil || gan.r1Patterns != nil
-            || gan.realBalance != nil || gan.realBalanceEvery != nil {
-            throw UsageError("--attr-balance, --attr-balance-beta, --real-balance, --real-balance-every, --attributes and --r1-patterns are for `tedi train generator`")
+            || gan.realBalance != nil || gan.realBalanceEvery != nil || gan.realBalanceCap != nil {
+            throw UsageError("--attr-balance, --attr-balance-beta, --real-balance, --real-balance-every, --real-balance-cap, --attributes and --r1-patterns are for `tedi train generator`")
         }
         guard what == ["attributes"] else {
             throw UsageError(what.isEmpty ? "say what to train: `tedi train attributes` or `tedi train generator`" : "unknown model '\(what.joined(separator: " "))'; `attributes` and `generator` can be trained")
@@ -250,9 +252,10 @@ struct GeneratorOptions {
     var attributes: String?
     /// `--r1-patterns frozen|own` (allowed with --resume too).
     var r1Patterns: String?
-    /// `--real-balance RATE` and `--real-balance-every N` (allowed with --resume too).
+    /// `--real-balance RATE`, `--real-balance-every N` and `--real-balance-cap C` (allowed with --resume too).
     var realBalance: String?
     var realBalanceEvery: String?
+    var realBalanceCap: String?
 
     /// The R1 form asked for: true = frozen activation patterns; nil when not given.
     func r1Frozen() throws -> Bool? {
@@ -388,7 +391,7 @@ extension TrainCommand {
     /// resumed checkpoint trains with) and hands it to the trainer; a resumed run must use the same network.
     static func attachBalance(_ trainer: GANTrainer, gan: GeneratorOptions, resumedMetadata: [String: String]?) throws {
         var weight = trainer.options.attrBalance, beta = trainer.options.attrBalanceBeta
-        var rate = trainer.options.realBalance, every = trainer.options.realBalanceEvery
+        var rate = trainer.options.realBalance, every = trainer.options.realBalanceEvery, cap = trainer.options.realBalanceCap
         if let s = gan.attrBalance {
             guard let v = Float(s), v >= 0, v <= 100 else { throw UsageError("--attr-balance expects a number in [0, 100], got '\(s)'") }
             weight = v
@@ -405,8 +408,14 @@ extension TrainCommand {
             guard let v = Int(s), (1...100_000).contains(v) else { throw UsageError("--real-balance-every expects a step count in 1...100000, got '\(s)'") }
             every = v
         }
+        if let s = gan.realBalanceCap {
+            guard let v = Float(s), v >= 1, v <= 64 else { throw UsageError("--real-balance-cap expects a factor in [1, 64], got '\(s)'") }
+            cap = v
+        }
         if gan.attrBalanceBeta != nil && weight == 0 { throw UsageError("--attr-balance-beta is only read with --attr-balance W > 0") }
-        if gan.realBalanceEvery != nil && rate == 0 { throw UsageError("--real-balance-every is only read with --real-balance RATE > 0") }
+        if (gan.realBalanceEvery != nil || gan.realBalanceCap != nil) && rate == 0 {
+            throw UsageError("--real-balance-every and --real-balance-cap are only read with --real-balance RATE > 0")
+        }
         let resumed = resumedMetadata != nil
         func announce() {
             guard resumed else { return }
@@ -415,9 +424,9 @@ extension TrainCommand {
                 print(weight == 0 ? "attribute balance off from step \(trainer.step) on (recorded in the next checkpoint)"
                                   : "attribute balance \(o.attrBalance) (β \(o.attrBalanceBeta)) → \(weight) (β \(beta)) from step \(trainer.step) on (recorded in the next checkpoint)")
             }
-            if rate != o.realBalance || every != o.realBalanceEvery {
+            if rate != o.realBalance || every != o.realBalanceEvery || (rate > 0 && cap != o.realBalanceCap) {
                 print(rate == 0 ? "balanced real sampling off from step \(trainer.step) on (recorded in the next checkpoint)"
-                                : "balanced real sampling rate \(o.realBalance) → \(rate), every \(every) steps, from step \(trainer.step) on (recorded in the next checkpoint)")
+                                : "balanced real sampling rate \(o.realBalance) → \(rate), every \(every) steps, cap ×\(o.realBalanceCap) → ×\(cap), from step \(trainer.step) on (recorded in the next checkpoint)")
             }
         }
         guard weight > 0 || rate > 0 else {
@@ -450,7 +459,7 @@ extension TrainCommand {
         let balance = try AttributeBalance(net: AttributeNet.load(path), netDigest: digest, netPath: absolute, dataSeed: trainer.options.dataSeed)
         announce()
         try trainer.setAttributeBalance(weight: weight, beta: beta, balance)
-        try trainer.setRealBalance(rate: rate, every: every, balance)
+        try trainer.setRealBalance(rate: rate, every: every, cap: cap, balance)
     }
 
     /// The GAN loss plot: D and G losses, and R1 (log scale) where it was computed.

@@ -74,12 +74,18 @@ struct TrainCLITests {
         #expect(first.code == 0, "\(first.stderr)")
         let on = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "3", "--real-balance", "0.5",
                            "--real-balance-every", "1", "--attributes", net], in: dir.url)
-        #expect(on.code == 0 && on.stdout.contains("balanced real sampling rate 0.0 → 0.5, every 1 steps, from step 1"), "\(on.stdout)\n\(on.stderr)")
+        #expect(on.code == 0 && on.stdout.contains("balanced real sampling rate 0.0 → 0.5, every 1 steps, cap ×4.0 → ×4.0, from step 1"), "\(on.stdout)\n\(on.stderr)")
         #expect(on.stdout.contains("step 1 real balance:") && on.stdout.contains("step 2 real balance:") && on.stdout.contains("values under 50% of data; lowest generated/data: "), "\(on.stdout)")
         let kept = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "4"], in: dir.url)
         #expect(kept.code == 0 && kept.stdout.contains("step 3 real balance:") && !kept.stdout.contains("→"), "\(kept.stdout)\n\(kept.stderr)")
-        let off = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "5", "--real-balance", "0"], in: dir.url)
-        #expect(off.code == 0 && off.stdout.contains("balanced real sampling off from step 4") && !off.stdout.contains("real balance:"),
+        let badCap = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "5", "--real-balance-cap", "0.5"], in: dir.url)
+        #expect(badCap.code == 2 && badCap.stderr.contains("--real-balance-cap expects a factor in [1, 64]"), "\(badCap.stderr)")
+        let cap = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "5", "--real-balance-cap", "16"], in: dir.url)
+        #expect(cap.code == 0 && cap.stdout.contains("cap ×4.0 → ×16.0, from step 4") && cap.stdout.contains("step 4 real balance:"), "\(cap.stdout)\n\(cap.stderr)")
+        let header = try Data(contentsOf: URL(fileURLWithPath: dir.path("e/checkpoint.safetensors"))).prefix(1 << 16)
+        #expect(String(decoding: header, as: UTF8.self).contains("\"gan.real_balance_cap\":\"16.0\""), "the checkpoint records the cap")
+        let off = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "6", "--real-balance", "0"], in: dir.url)
+        #expect(off.code == 0 && off.stdout.contains("balanced real sampling off from step 5") && !off.stdout.contains("real balance:"),
                 "\(off.stdout)\n\(off.stderr)")
     }
 

@@ -30,6 +30,13 @@ struct GANRealBalanceTests {
             #expect(spread <= 2 * Foundation.log(Float(4)) + 1e-5)
         }
         #expect(b[1][1] - b[1][0] > Foundation.log(Float(4)) - 1e-4, "saturated: \(b[1])")
+        // The unsteered rare value keeps a boost near 1 however long the controller runs.
+        #expect(Swift.abs(b[1][2]) < Foundation.log(Float(4)), "rare value: \(b[1])")
+        // A larger cap (`--real-balance-cap 16`) lets the missing value go further, up to ×16 against the others.
+        var wide = try GANTrainer.updatedBoosts(nil, generated: gen, prior: prior, rate: 0.5, cap: 16)
+        for _ in 0..<40 { wide = try GANTrainer.updatedBoosts(wide, generated: gen, prior: prior, rate: 0.5, cap: 16) }
+        #expect(wide[1][1] - wide[1][0] > Foundation.log(Float(12)) && wide[1].max()! - wide[1].min()! <= 2 * Foundation.log(Float(16)) + 1e-5, "\(wide[1])")
+        #expect(Swift.abs(wide[1][2]) < Foundation.log(Float(16)), "rare value: \(wide[1])")
         #expect(throws: ModelError.self) { try GANTrainer.updatedBoosts(nil, generated: [[1]], prior: prior, rate: 0.5) }
     }
 
@@ -71,6 +78,18 @@ struct GANRealBalanceTests {
         #expect(p > 0.03 && p < 0.2, "hat frequency in the stream \(p)")
         #expect(Swift.abs(got - want) < 4 * se, "hats in the thinned batches \(got), expected \(want) ± \(se)")
         #expect(got > 2 * p)
+        // One sample's weight is capped at twice the value cap: ×8 by default, ×32 under cap 16.
+        boosts[Self.hat][1] = Foundation.log(20)
+        var a = try SynthFaces.attributes(seed: 0, index: SynthFaces.Split.train.index(0))
+        a.hat = true
+        #expect(Swift.abs(GANTrainer.realWeight(a, boosts: boosts) - 8) < 1e-4)
+        #expect(Swift.abs(GANTrainer.realWeight(a, boosts: boosts, cap: 16) - 20) < 1e-3)
+        // Under cap 16 a plain sample passes with probability 1/32: the stream is read four times as fast.
+        let zero = AttributeHeads.coverageHeads.map { [Float](repeating: 0, count: $0.values.count) }
+        var read = 0, o = 0
+        for _ in 0..<20 { let s = try GANTrainer.selectReal(dataSeed: 0, seed: 1, batch: 16, from: o, boosts: zero, cap: 16); o = s.next }
+        read = o
+        #expect(read > 320 * 32 * 3 / 4 && read < 320 * 32 * 5 / 4, "\(read) samples read for 320")
     }
 
     @Test func trainerMeasuresThinsAndResumesBitIdentically() throws {
