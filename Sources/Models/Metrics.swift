@@ -209,31 +209,66 @@ public enum GANMetrics {
         return (out.features, counts)
     }
 
+    /// Name of the eval's second row: the floor's renders under `binomialBlur`.
+    public static let blurredRowName = "renders blurred once (3×3 binomial, yardstick)"
+
+    /// Images `(N,C,H,W)` filtered once with the 3×3 binomial kernel [1,2,1]ᵀ[1,2,1]/16, edges
+    /// replicated: the mildest blur there is, as a yardstick for how far sharpness alone moves
+    /// the feature-space metrics.
+    public static func binomialBlur(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 4 else { throw ModelError("binomialBlur expects (N,C,H,W) images, got \(x.shape)") }
+        let (h, w) = (x.shape[2], x.shape[3])
+        let planes = x.shape[0] * x.shape[1]
+        var tmp = x.scalars, out = x.scalars
+        let src = x.scalars
+        for p in 0..<planes {
+            let base = p * h * w
+            for y in 0..<h {
+                let row = base + y * w
+                for i in 0..<w { tmp[row + i] = (src[row + Swift.max(i - 1, 0)] + 2 * src[row + i] + src[row + Swift.min(i + 1, w - 1)]) / 4 }
+            }
+            for y in 0..<h {
+                let up = base + Swift.max(y - 1, 0) * w, mid = base + y * w, down = base + Swift.min(y + 1, h - 1) * w
+                for i in 0..<w { out[mid + i] = (tmp[up + i] + 2 * tmp[mid + i] + tmp[down + i]) / 4 }
+            }
+        }
+        return try Tensor(shape: x.shape, scalars: out)
+    }
+
     /// The eval rows: held-out renders (split `reference`) against renders (test split) as the
-    /// floor, then each generator's `count` samples (Philox z seed `seed`, random noise) against
+    /// floor, the same renders blurred once (`binomialBlur`) as a yardstick, then each generator's `count` samples (Philox z seed `seed`, random noise) against
     /// the test renders. Batches of 50.
     public static func evaluate(generators: [(name: String, model: StyleGAN2Generator)], net: AttributeNet, count: Int,
                                 dataSeed: UInt64 = 0, seed: UInt64 = 1234) throws -> [Row] {
         guard count >= 4, count <= SynthFaces.Split.val.range.count else { throw ModelError("eval count must be in 4...\(SynthFaces.Split.val.range.count), got \(count)") }
         let size = net.config.size
-        func renders(_ split: SynthFaces.Split) throws -> (Tensor, [[Int]], [[Int]]) {
+        // Features and read counts of a split's renders, their labels' counts, and (blurred: true)
+        // the features and read counts of the same renders under `binomialBlur`.
+        func renders(_ split: SynthFaces.Split, blurred: Bool = false) throws -> (Tensor, [[Int]], [[Int]], (Tensor, [[Int]])?) {
             var feats: [Tensor] = [], pred = emptyCounts()
-            var truth = pred
+            var truth = pred, blurPred = pred
+            var blurFeats: [Tensor] = []
             var done = 0
             while done < count {
                 let n = min(50, count - done), lo = try split.index(done)
                 let s = try SynthFaces.samples(seed: dataSeed, indices: lo..<(lo + n), size: size)
-                let (f, c) = try read(SynthFaces.imageTensor(s), net: net)
+                let images = try SynthFaces.imageTensor(s)
+                let (f, c) = try read(images, net: net)
                 feats.append(f)
                 add(c, to: &pred)
+                if blurred {
+                    let (bf, bc) = try read(binomialBlur(images), net: net)
+                    blurFeats.append(bf)
+                    add(bc, to: &blurPred)
+                }
                 for smp in s { for (h, cat) in AttributeHeads.coverageHeads.enumerated() { truth[h][cat.index(smp.attributes)] += 1 } }
                 done += n
             }
-            return (try Tensor.concat(feats, axis: 0), pred, truth)
+            return (try Tensor.concat(feats, axis: 0), pred, truth, blurred ? (try Tensor.concat(blurFeats, axis: 0), blurPred) : nil)
         }
         // Coverage compares like with like: samples and renders both as the network reads them, so
         // its own misreadings (30% of middle-aged renders read as young) do not count against G.
-        let (testF, testPred, truth) = try renders(.test)
+        let (testF, testPred, truth, _) = try renders(.test)
         func row(_ name: String, _ f: Tensor, _ counts: [[Int]]) throws -> Row {
             let (p, r) = try precisionRecall(real: testF, fake: f)
             var cov: [(attribute: String, value: String, samples: Double, data: Double, labels: Double)] = []
@@ -245,8 +280,10 @@ public enum GANMetrics {
             }
             return Row(name: name, fid: try fid(testF, f), precision: p, recall: r, pairDistance: try pairDistance(f), coverage: cov)
         }
-        let (valF, valPred, _) = try renders(.val)
+        let (valF, valPred, _, blur) = try renders(.val, blurred: true)
         var rows = [try row("renders (val vs test, floor)", valF, valPred)]
+        // A yardstick for the numbers below: the same renders, only a little softer.
+        if let (bf, bc) = blur { rows.append(try row(blurredRowName, bf, bc)) }
         for (name, g) in generators {
             guard g.config.size == size else {
                 throw ModelError("\(name): generator makes \(g.config.size) px images; the attribute network reads \(size) px")

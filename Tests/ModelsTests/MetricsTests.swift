@@ -66,4 +66,21 @@ import TensorCore
         #expect(abs(try GANMetrics.pairDistance(x) - 2.0.squareRoot() / 2) < 1e-12)
         #expect(throws: ModelError.self) { try GANMetrics.fid(x, try Tensor.zeros([4, 3])) }
     }
+
+    /// The eval's yardstick blur: [1,2,1]ᵀ[1,2,1]/16 with replicated edges, plane by plane.
+    @Test func binomialBlurWeightsAndEdges() throws {
+        // An impulse inside a 5×5 plane spreads into the binomial weights; a second plane stays constant.
+        var v = [Float](repeating: 0, count: 25) + [Float](repeating: 0.5, count: 25)
+        v[12] = 16
+        let b = try GANMetrics.binomialBlur(Tensor(shape: [1, 2, 5, 5], scalars: v)).scalars
+        let want: [Float] = [0, 0, 0, 0, 0, 0, 1, 2, 1, 0, 0, 2, 4, 2, 0, 0, 1, 2, 1, 0, 0, 0, 0, 0, 0]
+        #expect(Array(b[0..<25]) == want)
+        #expect(b[25...].allSatisfy { $0 == 0.5 })
+        // A corner impulse keeps its mass in the plane: the replicated edge folds the weights back.
+        var c = [Float](repeating: 0, count: 9)
+        c[0] = 16
+        let e = try GANMetrics.binomialBlur(Tensor(shape: [1, 1, 3, 3], scalars: c)).scalars
+        #expect(e == [9, 3, 0, 3, 1, 0, 0, 0, 0], "\(e)")
+        #expect(throws: ModelError.self) { try GANMetrics.binomialBlur(Tensor.zeros([3, 3])) }
+    }
 }
