@@ -188,6 +188,12 @@ public struct StyleGAN2Discriminator {
     /// min(N, 4) (the minibatch-stddev groups). With `patterns`, the leaky ReLUs record their
     /// activation patterns (a new object) or replay them (after `replay()`).
     public func callAsFunction(_ x: Tensor, patterns: ActivationPatterns? = nil) throws -> Tensor {
+        try logitsAndHidden(x, patterns: patterns).logits
+    }
+
+    /// The logits `(N,1)` and the layer before them, `final_linear.0`'s activations `(N,C₄)`
+    /// (what an auxiliary head on D reads: `GANTrainer`'s pose head).
+    public func logitsAndHidden(_ x: Tensor, patterns: ActivationPatterns? = nil) throws -> (logits: Tensor, hidden: Tensor) {
         let s = config.size
         guard x.rank == 4, x.shape[0] >= 1, x.shape[1] == 3, x.shape[2] == s, x.shape[3] == s else {
             throw ModelError("discriminator: input must be (N,3,\(s),\(s)), got \(x.shape)")
@@ -212,7 +218,7 @@ public struct StyleGAN2Discriminator {
         h = try h.reshaped([n, h.count / n])
         let w0 = try parameter("final_linear.0.weight"), w1 = try parameter("final_linear.1.weight")
         h = try act(Tensor.linear(h, weight: w0.scaled(1 / Float(w0.shape[1]).squareRoot())), "final_linear.0.bias", patterns)
-        return try Tensor.linear(h, weight: w1.scaled(1 / Float(w1.shape[1]).squareRoot()), bias: parameter("final_linear.1.bias"))
+        return (try Tensor.linear(h, weight: w1.scaled(1 / Float(w1.shape[1]).squareRoot()), bias: parameter("final_linear.1.bias")), h)
     }
 
     /// rosinality's minibatch stddev (group G = min(N,4), 1 feature): sample n = g·M + m is grouped

@@ -48,16 +48,20 @@ public final class GANTrainer {
         /// Largest boost of one attribute value under balanced real sampling (×4 by default); one
         /// sample's weight is capped at twice it, whose inverse is the worst acceptance rate.
         public var realBalanceCap: Float
+        /// Weight of D's geometry head (`GANTrainer+GeometryHead`): D also regresses the real
+        /// batch's face width, yaw and tilt from its last hidden layer; 0 turns it off.
+        public var dGeometry: Float
 
         public init(batch: Int = 16, learningRate: Float = 0.002, r1Gamma: Float = 0.2, r1Every: Int = 16, mixing: Float = 0.9,
                     emaHalfLife: Float = 10_000, emaRampup: Float = 0.05, r1Epsilon: Float = 1e-2, dataSeed: UInt64 = 0, seed: UInt64 = 1, attrBalance: Float = 0,
-                    attrBalanceBeta: Float = 0.9, r1FrozenPatterns: Bool = true, realBalance: Float = 0, realBalanceEvery: Int = 100, realBalanceCap: Float = 4) {
+                    attrBalanceBeta: Float = 0.9, r1FrozenPatterns: Bool = true, realBalance: Float = 0, realBalanceEvery: Int = 100, realBalanceCap: Float = 4, dGeometry: Float = 0) {
             self.batch = batch; self.learningRate = learningRate; self.r1Gamma = r1Gamma; self.r1Every = r1Every
             self.mixing = mixing; self.emaHalfLife = emaHalfLife; self.emaRampup = emaRampup; self.r1Epsilon = r1Epsilon
             self.dataSeed = dataSeed; self.seed = seed; self.attrBalance = attrBalance
             self.attrBalanceBeta = attrBalanceBeta
             self.r1FrozenPatterns = r1FrozenPatterns
             self.realBalance = realBalance; self.realBalanceEvery = realBalanceEvery; self.realBalanceCap = realBalanceCap
+            self.dGeometry = dGeometry
         }
 
         func validate() throws {
@@ -77,6 +81,7 @@ public final class GANTrainer {
             guard realBalance >= 0, realBalance <= 10 else { throw ModelError("real-balance rate must be in [0, 10], got \(realBalance)") }
             guard (1...100_000).contains(realBalanceEvery) else { throw ModelError("real-balance interval must be in 1...100000, got \(realBalanceEvery)") }
             guard realBalanceCap >= 1, realBalanceCap <= 64 else { throw ModelError("real-balance cap must be in [1, 64], got \(realBalanceCap)") }
+            guard dGeometry >= 0, dGeometry <= 100 else { throw ModelError("D geometry-head weight must be in [0, 100], got \(dGeometry)") }
         }
 
         var metadata: [String: String] {
@@ -85,7 +90,7 @@ public final class GANTrainer {
              "gan.data_seed": String(dataSeed), "gan.seed": String(seed), "gan.attr_balance": String(attrBalance),
              "gan.attr_balance_beta": String(attrBalanceBeta), "gan.r1_patterns": r1FrozenPatterns ? "frozen" : "own",
              "gan.real_balance": String(realBalance), "gan.real_balance_every": String(realBalanceEvery),
-             "gan.real_balance_cap": String(realBalanceCap)]
+             "gan.real_balance_cap": String(realBalanceCap), "gan.d_geometry": String(dGeometry)]
         }
 
         init(metadata m: [String: String], path: String) throws {
@@ -103,7 +108,8 @@ public final class GANTrainer {
                       // Older checkpoints sampled reals in plain order.
                       realBalance: m["gan.real_balance"] == nil ? 0 : try get("gan.real_balance"),
                       realBalanceEvery: m["gan.real_balance_every"] == nil ? 100 : try get("gan.real_balance_every"),
-                      realBalanceCap: m["gan.real_balance_cap"] == nil ? 4 : try get("gan.real_balance_cap"))
+                      realBalanceCap: m["gan.real_balance_cap"] == nil ? 4 : try get("gan.real_balance_cap"),
+                      dGeometry: m["gan.d_geometry"] == nil ? 0 : try get("gan.d_geometry"))
             if let v = m["gan.r1_patterns"], v != "frozen", v != "own" {
                 throw ModelError("\(path): checkpoint metadata 'gan.r1_patterns' is '\(v)', expected 'frozen' or 'own'")
             }
@@ -127,6 +133,8 @@ public final class GANTrainer {
         public var balance: Float
         /// G's attribute-value frequencies when balanced real sampling measured them before this step.
         public var generatedFrequencies: [[Float]]? = nil
+        /// Mean squared error of D's geometry head on the real batch (normalized units; nan when off).
+        public var geometry: Float = .nan
     }
 
     public private(set) var generator: StyleGAN2Generator
@@ -157,6 +165,10 @@ public final class GANTrainer {
     public var elapsedSeconds: Double
     let gAdam: Adam
     let dAdam: Adam
+    /// D's geometry head (`weight` (3, C₄), `bias` (3)) once it has been turned on; saved as `dgeo.*`.
+    public internal(set) var geometryHead: [String: Tensor]?
+    /// The head's own Adam (D's settings), so D's step count stays that of D's updates.
+    let geometryAdam: Adam
     private let prefetcher = Prefetcher()
 
     /// A fresh run: G from rosinality's init under `seed`, D under `seed + 1`, EMA = G.
@@ -168,6 +180,7 @@ public final class GANTrainer {
         discriminator = try StyleGAN2Discriminator.random(config: dc, seed: options.seed &+ 1)
         ema = generator
         (gAdam, dAdam) = GANTrainer.optimizers(options)
+        geometryAdam = GANTrainer.optimizers(options).1
         step = 0
         dataOffset = 0
         elapsedSeconds = 0
@@ -191,6 +204,13 @@ public final class GANTrainer {
         (gAdam, dAdam) = GANTrainer.optimizers(options)
         try gAdam.load(state: part("g.", c.optimizer))
         try dAdam.load(state: part("d.", c.optimizer))
+        geometryAdam = GANTrainer.optimizers(options).1
+        let head = part("dgeo.", c.params)
+        if !head.isEmpty {
+            try GANTrainer.checkGeometryHead(head, discriminator: dc, path: path)
+            geometryHead = head
+            try geometryAdam.load(state: part("dgeo.", c.optimizer))
+        }
         func perHead(_ prefix: String) throws -> [[Float]]? {
             let heads = part(prefix, c.optimizer)
             if heads.isEmpty { return nil }
@@ -223,6 +243,8 @@ public final class GANTrainer {
         for (k, v) in discriminator.parameters { params["d." + k] = v }
         for (k, v) in gAdam.state { opt["g." + k] = v }
         for (k, v) in dAdam.state { opt["d." + k] = v }
+        for (k, v) in geometryHead ?? [:] { params["dgeo." + k] = v }
+        if geometryHead != nil { for (k, v) in geometryAdam.state { opt["dgeo." + k] = v } }
         for (h, q) in (balanceMean ?? []).enumerated() { opt["bal.\(h)"] = try? Tensor(shape: [q.count], scalars: q) }
         for (h, b) in (realBoosts ?? []).enumerated() { opt["rb.\(h)"] = try? Tensor(shape: [b.count], scalars: b) }
         for (h, p) in (realPrior ?? []).enumerated() { opt["rbp.\(h)"] = try? Tensor(shape: [p.count], scalars: p) }
@@ -294,7 +316,7 @@ public final class GANTrainer {
         // The next batch as the boosts stand now; a measurement before it makes `take` render afresh.
         prefetcher.start(try realIndices(from: next).indices, render)
         let real = try SynthFaces.imageTensor(samples)
-        let d = try discriminatorStep(real: real)
+        let d = try discriminatorStep(real: real, geometry: options.dGeometry > 0 ? GANTrainer.geometryTargets(samples) : nil)
         var r1 = Float.nan
         if options.r1Gamma > 0 && step % options.r1Every == 0 { r1 = try r1Step(real: real) }
         let (gl, bal) = try generatorStep()
@@ -302,7 +324,7 @@ public final class GANTrainer {
         step += 1
         dataOffset = next
         return StepMetrics(step: step, dLoss: d.loss, gLoss: gl, r1: r1, realScore: d.real, fakeScore: d.fake, balance: bal,
-                           generatedFrequencies: measured)
+                           generatedFrequencies: measured, geometry: d.geometry)
     }
 
     /// Global indices of the real batch that starts at split offset `offset`, and the offset after it:
@@ -331,18 +353,36 @@ public final class GANTrainer {
 
     /// One D update on `real` against fakes of the current G; returns the loss and mean logits.
     @discardableResult
-    func discriminatorStep(real: Tensor) throws -> (loss: Float, real: Float, fake: Float) {
+    /// With `geometry` targets (N,3) and the geometry head on, D's loss adds
+    /// dGeometry × the head's mean squared error on the real batch; `loss` is the adversarial part.
+    func discriminatorStep(real: Tensor, geometry targets: Tensor? = nil) throws -> (loss: Float, real: Float, fake: Float, geometry: Float) {
         let n = real.shape[0]
         let fake = try generator.synthesis(latents(generator, count: n, z1: .dZ1, z2: .dZ2, step: step),
                                            noise: .random(seed: drawSeed(.dNoise, step: step)))
         let tape = Tape()
         let names = discriminator.trainableNames
         let dw = try discriminator.watchingParameters(on: tape, names: names)
-        let fp = try dw(fake), rp = try dw(real)
-        let loss = try fp.softplus().mean() + (-rp).softplus().mean()
-        let g = try tape.gradients(of: loss, wrt: names.map { dw.parameters[$0]! })
+        let fp = try dw(fake)
+        let (rp, hidden) = try dw.logitsAndHidden(real)
+        let adv = try fp.softplus().mean() + (-rp).softplus().mean()
+        var loss = adv, mse = Float.nan
+        var wrt = names.map { dw.parameters[$0]! }
+        var head: [String: Tensor] = [:]
+        if let targets, options.dGeometry > 0 {
+            guard let h = geometryHead else { throw ModelError("this run trains D's geometry head (weight \(options.dGeometry)) but has none; turn it on with setDGeometry") }
+            head = h.mapValues { tape.watch($0) }
+            let e = try GANTrainer.geometryError(hidden, head: head, targets: targets)
+            mse = try e.item()
+            loss = try adv + e.scaled(options.dGeometry)
+            wrt += GANTrainer.geometryNames.map { head[$0]! }
+        }
+        let g = try tape.gradients(of: loss, wrt: wrt)
         try dAdam.update(&discriminator.parameters, gradients: Dictionary(uniqueKeysWithValues: zip(names, g)))
-        return (try loss.item(), try rp.mean().item(), try fp.mean().item())
+        if !head.isEmpty, var h = geometryHead {
+            try geometryAdam.update(&h, gradients: Dictionary(uniqueKeysWithValues: zip(GANTrainer.geometryNames, g[names.count...])))
+            geometryHead = h
+        }
+        return (try adv.item(), try rp.mean().item(), try fp.mean().item(), mse)
     }
 
     /// The lazy R1 update (weight γ/2 · r1Every); returns R1.

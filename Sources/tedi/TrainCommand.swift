@@ -31,7 +31,7 @@ enum TrainCommand: Command {
                                 [--channel-multiplier 1] [--style-dim 256] [--n-mlp 4]
                                 [--attr-balance W] [--attr-balance-beta 0.9] [--attributes Models/attributes.safetensors]
                                 [--real-balance RATE] [--real-balance-every 100] [--real-balance-cap 4]
-                                [--r1-patterns frozen|own] [--checkpoint-minutes 5]
+                                [--d-geometry W] [--r1-patterns frozen|own] [--checkpoint-minutes 5]
     Trains a StyleGAN2 generator (rosinality layout, narrowed by --channel-divisor) against a
     residual discriminator on the SynthFaces train split: non-saturating loss, lazy R1, style
     mixing, EMA of G, Adam β (0, 0.99). DIR gets checkpoint.safetensors (G, D, EMA, both Adam
@@ -56,6 +56,10 @@ enum TrainCommand: Command {
     RATE × log(data / generated) per measurement. G gets
     no gradient from the network, so it cannot game it. It prints the values furthest below the data
     at each measurement; it may be set or changed on --resume (the boosts are saved in the checkpoint).
+    --d-geometry W (default 0 = off) gives D a head that regresses the real batch's face width, yaw
+    and tilt from its last hidden layer, adding W × its mean squared error to D's loss (log.csv:
+    d_geometry), so D's features see pose and D can ask G for turned and tilted heads. It may be
+    set or changed on --resume.
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
@@ -77,6 +81,7 @@ enum TrainCommand: Command {
         gan.realBalance = try args.option("real-balance")
         gan.realBalanceEvery = try args.option("real-balance-every")
         gan.realBalanceCap = try args.option("real-balance-cap")
+        gan.dGeometry = try args.option("d-geometry")
         let what = args.positionals()
         try args.finish()
         if what == ["generator"] {
@@ -87,8 +92,8 @@ enum TrainCommand: Command {
         }
         if let k = gan.values.first(where: { $0.value != nil })?.key { throw UsageError("--\(k) is for `tedi train generator`") }
         if gan.attrBalance != nil || gan.attributes != nil || gan.attrBalanceBeta != nil || gan.r1Patterns != nil
-            || gan.realBalance != nil || gan.realBalanceEvery != nil || gan.realBalanceCap != nil {
-            throw UsageError("--attr-balance, --attr-balance-beta, --real-balance, --real-balance-every, --real-balance-cap, --attributes and --r1-patterns are for `tedi train generator`")
+            || gan.realBalance != nil || gan.realBalanceEvery != nil || gan.realBalanceCap != nil || gan.dGeometry != nil {
+            throw UsageError("--attr-balance, --attr-balance-beta, --real-balance, --real-balance-every, --real-balance-cap, --d-geometry, --attributes and --r1-patterns are for `tedi train generator`")
         }
         guard what == ["attributes"] else {
             throw UsageError(what.isEmpty ? "say what to train: `tedi train attributes` or `tedi train generator`" : "unknown model '\(what.joined(separator: " "))'; `attributes` and `generator` can be trained")
@@ -256,6 +261,8 @@ struct GeneratorOptions {
     var realBalance: String?
     var realBalanceEvery: String?
     var realBalanceCap: String?
+    /// `--d-geometry W` (allowed with --resume too).
+    var dGeometry: String?
 
     /// The R1 form asked for: true = frozen activation patterns; nil when not given.
     func r1Frozen() throws -> Bool? {
@@ -291,7 +298,7 @@ extension TrainCommand {
         var resumedMetadata: [String: String] = [:]
         if resume {
             guard [sizeArg, batchArg, lrArg, seedArg, dataSeedArg].allSatisfy({ $0 == nil }), !gan.anyGiven else {
-                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes, --r1-patterns and the --attr-balance, --real-balance and --attributes options")
+                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes, --r1-patterns, --d-geometry and the --attr-balance, --real-balance and --attributes options")
             }
             try checkCheckpoint(ckptPath, resume: true)
             let ckpt = try TrainingCheckpoint.read(ckptPath)
@@ -324,7 +331,14 @@ extension TrainCommand {
             return 0
         }
         try attachBalance(trainer, gan: gan, resumedMetadata: resume ? resumedMetadata : nil)
-        let log = try TrainingLog(path: out + "/log.csv", columns: ["step", "seconds", "d_loss", "g_loss", "r1", "real_score", "fake_score", "attr_kl"],
+        if let s = gan.dGeometry {
+            guard let w = Float(s), w >= 0, w <= 100 else { throw UsageError("--d-geometry expects a weight in [0, 100], got '\(s)'") }
+            if resume && w != trainer.options.dGeometry {
+                print("D geometry head \(trainer.options.dGeometry) → \(w) from step \(trainer.step) on (recorded in the next checkpoint)")
+            }
+            try trainer.setDGeometry(w)
+        }
+        let log = try TrainingLog(path: out + "/log.csv", columns: ["step", "seconds", "d_loss", "g_loss", "r1", "real_score", "fake_score", "attr_kl", "d_geometry"],
                                   resumeStep: resume ? trainer.step : nil)
         let stop = StopFlag.onInterrupt()
         defer { stop.release() }
@@ -355,7 +369,7 @@ extension TrainCommand {
             let m = try trainer.trainStep()
             last = m
             try log.append([Double(m.step), startElapsed + clock() - start, Double(m.dLoss), Double(m.gLoss), Double(m.r1),
-                            Double(m.realScore), Double(m.fakeScore), Double(m.balance)])
+                            Double(m.realScore), Double(m.fakeScore), Double(m.balance), Double(m.geometry)])
             guard m.dLoss.isFinite, m.gLoss.isFinite, m.balance.isFinite || trainer.options.attrBalance == 0 else {
                 try save()
                 throw ModelError("the GAN losses became D \(m.dLoss), G \(m.gLoss), balance \(m.balance) at step \(m.step); lower --lr or raise --r1 and start again")
@@ -472,6 +486,8 @@ extension TrainCommand {
         if !r1.isEmpty { panels.append(.init(series: [.init(name: "R1", points: r1, color: (40, 150, 60))], logY: true)) }
         let kl = log.rows.filter { $0.count > 7 && $0[7].isFinite }.map { ($0[0], $0[7]) }
         if !kl.isEmpty { panels.append(.init(series: [.init(name: "attribute KL", points: kl, color: (150, 60, 160))], logY: false)) }
+        let geo = log.rows.filter { $0.count > 8 && $0[8].isFinite }.map { ($0[0], $0[8]) }
+        if !geo.isEmpty { panels.append(.init(series: [.init(name: "D geometry MSE", points: geo, color: (200, 130, 20))], logY: true)) }
         return try TrainingPlot.render(panels)
     }
 }

@@ -17,7 +17,7 @@ struct TrainCLITests {
             #expect(FileManager.default.fileExists(atPath: dir.path("a/" + f)), "a/\(f) missing")
         }
         let log = try String(contentsOfFile: dir.path("a/log.csv"), encoding: .utf8).split(separator: "\n")
-        #expect(log.first == "step,seconds,d_loss,g_loss,r1,real_score,fake_score,attr_kl" && log.count == 6, "\(log)")
+        #expect(log.first == "step,seconds,d_loss,g_loss,r1,real_score,fake_score,attr_kl,d_geometry" && log.count == 6, "\(log)")
 
         let first = try tedi(["train", "generator", "--out", "b", "--steps", "2"] + Self.tiny, in: dir.url)
         #expect(first.code == 0, "\(first.stderr)")
@@ -53,7 +53,7 @@ struct TrainCLITests {
         let rest = try tedi(["train", "generator", "--out", "d", "--resume", "--steps", "2"], in: dir.url)
         #expect(rest.code == 0 && rest.stdout.contains("stopped at step 2"), "\(rest.stdout)\n\(rest.stderr)")
         let log = try String(contentsOfFile: dir.path("d/log.csv"), encoding: .utf8).split(separator: "\n")
-        #expect(log.count == 3 && log.dropFirst().allSatisfy { !$0.hasSuffix(",nan") }, "attr_kl missing: \(log)")
+        #expect(log.count == 3 && log.dropFirst().allSatisfy { $0.split(separator: ",").count == 9 && $0.split(separator: ",")[7] != "nan" }, "attr_kl missing: \(log)")
         // The same bytes under another path: the digest matches, so no switch is reported.
         try FileManager.default.createDirectory(atPath: dir.path("net"), withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: net, toPath: dir.path("net/a.safetensors"))
@@ -109,6 +109,26 @@ struct TrainCLITests {
         let steps = try String(contentsOfFile: dir.path("t/log.csv"), encoding: .utf8).split(separator: "\n").count - 1
         let rest = try tedi(["train", "generator", "--out", "t", "--resume", "--steps", String(steps + 1)], in: dir.url)
         #expect(rest.code == 0 && rest.stdout.contains("stopped at step \(steps + 1)"), "\(rest.stdout)\n\(rest.stderr)")
+    }
+
+    /// D's geometry head: on for a new run or at a resume, logged as d_geometry, and refused outside its range.
+    @Test func dGeometryHeadLogsAndSwitchesOnResume() throws {
+        let dir = try TempDir("train-cli-geometry")
+        let bad = try tedi(["train", "generator", "--out", "g", "--steps", "1", "--d-geometry", "-2"] + Self.tiny, in: dir.url)
+        #expect(bad.code == 2 && bad.stderr.contains("--d-geometry expects a weight in [0, 100]"), "\(bad.stderr)")
+        let first = try tedi(["train", "generator", "--out", "g", "--steps", "2"] + Self.tiny, in: dir.url)
+        #expect(first.code == 0, "\(first.stderr)")
+        let on = try tedi(["train", "generator", "--out", "g", "--resume", "--steps", "4", "--d-geometry", "1"], in: dir.url)
+        #expect(on.code == 0 && on.stdout.contains("D geometry head 0.0 → 1.0 from step 2"), "\(on.stdout)\n\(on.stderr)")
+        let rows = try String(contentsOfFile: dir.path("g/log.csv"), encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",") }
+        #expect(rows[0].last == "d_geometry" && rows.count == 5, "\(rows)")
+        #expect(rows[1].last == "nan" && rows[2].last == "nan" && Double(rows[3].last!)!.isFinite && Double(rows[4].last!)! > 0, "\(rows)")
+        let kept = try tedi(["train", "generator", "--out", "g", "--resume", "--steps", "5"], in: dir.url)
+        #expect(kept.code == 0 && !kept.stdout.contains("geometry head"), "\(kept.stdout)")
+        let last = try String(contentsOfFile: dir.path("g/log.csv"), encoding: .utf8).split(separator: "\n").last!.split(separator: ",")
+        #expect(Double(last.last!)!.isFinite, "the weight stays on at a resume: \(last)")
+        let attr = try tedi(["train", "attributes", "--out", "a", "--steps", "1", "--d-geometry", "1"], in: dir.url)
+        #expect(attr.code == 2 && attr.stderr.contains("are for `tedi train generator`"), "\(attr.stderr)")
     }
 
     /// New runs use frozen R1 activation patterns; a resumed run may switch, and says so.
