@@ -111,13 +111,18 @@ struct TrainCLITests {
         #expect(rest.code == 0 && rest.stdout.contains("stopped at step \(steps + 1)"), "\(rest.stdout)\n\(rest.stderr)")
     }
 
+    /// A new tiny run with option `bad` is refused with `message` (exit 2); then one of `steps` steps starts in `out`.
+    func refuseThenStart(in dir: TempDir, out: String, steps: Int, bad: [String], message: String) throws {
+        let refused = try tedi(["train", "generator", "--out", out, "--steps", "1"] + bad + Self.tiny, in: dir.url)
+        #expect(refused.code == 2 && refused.stderr.contains(message), "\(refused.stderr)")
+        let first = try tedi(["train", "generator", "--out", out, "--steps", String(steps)] + Self.tiny, in: dir.url)
+        #expect(first.code == 0, "\(first.stderr)")
+    }
+
     /// D's geometry head: on for a new run or at a resume, logged as d_geometry, and refused outside its range.
     @Test func dGeometryHeadLogsAndSwitchesOnResume() throws {
         let dir = try TempDir("train-cli-geometry")
-        let bad = try tedi(["train", "generator", "--out", "g", "--steps", "1", "--d-geometry", "-2"] + Self.tiny, in: dir.url)
-        #expect(bad.code == 2 && bad.stderr.contains("--d-geometry expects a weight in [0, 100]"), "\(bad.stderr)")
-        let first = try tedi(["train", "generator", "--out", "g", "--steps", "2"] + Self.tiny, in: dir.url)
-        #expect(first.code == 0, "\(first.stderr)")
+        try refuseThenStart(in: dir, out: "g", steps: 2, bad: ["--d-geometry", "-2"], message: "--d-geometry expects a weight in [0, 100]")
         let on = try tedi(["train", "generator", "--out", "g", "--resume", "--steps", "4", "--d-geometry", "1"], in: dir.url)
         #expect(on.code == 0 && on.stdout.contains("D geometry head 0.0 → 1.0 from step 2"), "\(on.stdout)\n\(on.stderr)")
         let rows = try String(contentsOfFile: dir.path("g/log.csv"), encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",") }
@@ -134,10 +139,7 @@ struct TrainCLITests {
     /// New runs use frozen R1 activation patterns; a resumed run may switch, and says so.
     @Test func r1PatternsDefaultAndSwitchOnResume() throws {
         let dir = try TempDir("train-cli-r1")
-        let bad = try tedi(["train", "generator", "--out", "r", "--steps", "1", "--r1-patterns", "exact"] + Self.tiny, in: dir.url)
-        #expect(bad.code == 2 && bad.stderr.contains("'frozen' or 'own'"), "\(bad.stderr)")
-        let first = try tedi(["train", "generator", "--out", "r", "--steps", "1"] + Self.tiny, in: dir.url)
-        #expect(first.code == 0, "\(first.stderr)")
+        try refuseThenStart(in: dir, out: "r", steps: 1, bad: ["--r1-patterns", "exact"], message: "'frozen' or 'own'")
         let same = try tedi(["train", "generator", "--out", "r", "--resume", "--steps", "2", "--r1-patterns", "frozen"], in: dir.url)
         #expect(same.code == 0 && !same.stdout.contains("R1 activation patterns"), "\(same.stdout)\n\(same.stderr)")
         let own = try tedi(["train", "generator", "--out", "r", "--resume", "--steps", "3", "--r1-patterns", "own"], in: dir.url)
