@@ -12,7 +12,6 @@ stream can give G a gradient toward it. A diagnostic only; tedi never runs it.
 
 D runs in groups of 4 consecutive images (its minibatch-stddev group), in the dataset's order.
 """
-import glob
 import json
 import os
 import struct
@@ -59,9 +58,11 @@ def main():
         sys.exit(__doc__)
     d, size = load_d(sys.argv[1])
     rows = [json.loads(line) for line in open(os.path.join(sys.argv[2], "attributes.jsonl"))]
-    files = sorted(glob.glob(os.path.join(sys.argv[2], "images", "*.png")))
-    if len(files) != len(rows) or len(rows) < 8:
-        sys.exit(f"{sys.argv[2]}: {len(files)} images for {len(rows)} attribute rows; write it with `tedi dataset`")
+    files = [os.path.join(sys.argv[2], "images", f"{r['index']:06d}.png") for r in rows]
+    missing = [f for f in files if not os.path.exists(f)]
+    if missing or len(rows) < 8:
+        sys.exit(f"{sys.argv[2]}: {len(rows)} attribute rows, {len(missing)} of their images missing (first: "
+                 f"{missing[0] if missing else '-'}); write it with `tedi dataset`")
     x = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])
     if x.shape[1] != size:
         sys.exit(f"{sys.argv[2]} holds {x.shape[1]} px images, the discriminator reads {size} px")

@@ -50,11 +50,13 @@ extension GANTrainer {
         var o = options
         o.dGeometry = weight
         try o.validate()
-        if weight > 0 && geometryHead == nil {
-            let k = AttributeHeads.continuous.count, c4 = discriminator.config.channels(atResolution: 4)
-            geometryHead = ["weight": try Tensor.randomNormal([k, c4], seed: options.seed ^ 0xD6E0_11EA_D000_0001, stream: 0),
-                            "bias": try Tensor.zeros([k])]
-        }
+        if weight > 0 && geometryHead == nil { geometryHead = try GANTrainer.newGeometryHead(discriminator.config, seed: options.seed) }
         options = o
+    }
+
+    /// A new head for D of config `dc`: Philox N(0,1) weights under the run's `seed`, zero bias.
+    static func newGeometryHead(_ dc: StyleGAN2Discriminator.Config, seed: UInt64) throws -> [String: Tensor] {
+        let k = AttributeHeads.continuous.count, c4 = dc.channels(atResolution: 4)
+        return ["weight": try Tensor.randomNormal([k, c4], seed: seed ^ 0xD6E0_11EA_D000_0001, stream: 0), "bias": try Tensor.zeros([k])]
     }
 }

@@ -46,7 +46,7 @@ public final class GANTrainer {
         /// Steps between its measurements of G's attribute frequencies.
         public var realBalanceEvery: Int
         /// Largest boost of one attribute value under balanced real sampling (×4 by default); one
-        /// sample's weight is capped at twice it, whose inverse is the worst acceptance rate.
+        /// sample's weight is capped at twice it, so a sample of weight 1 is accepted with probability 1/(2·cap).
         public var realBalanceCap: Float
         /// Weight of D's geometry head (`GANTrainer+GeometryHead`): D also regresses the real
         /// batch's face width, yaw and tilt from its last hidden layer; 0 turns it off.
@@ -181,6 +181,7 @@ public final class GANTrainer {
         ema = generator
         (gAdam, dAdam) = GANTrainer.optimizers(options)
         geometryAdam = GANTrainer.optimizers(options).1
+        if options.dGeometry > 0 { geometryHead = try GANTrainer.newGeometryHead(discriminator.config, seed: options.seed) }
         step = 0
         dataOffset = 0
         elapsedSeconds = 0
@@ -209,7 +210,15 @@ public final class GANTrainer {
         if !head.isEmpty {
             try GANTrainer.checkGeometryHead(head, discriminator: dc, path: path)
             geometryHead = head
-            try geometryAdam.load(state: part("dgeo.", c.optimizer))
+            let state = part("dgeo.", c.optimizer)
+            for (k, t) in head where state["m." + k].map({ $0.count != t.count }) ?? false || state["v." + k].map({ $0.count != t.count }) ?? false {
+                throw ModelError("\(path): the Adam state of D's geometry head (dgeo.m.\(k), dgeo.v.\(k)) does not fit its \(t.shape) tensor")
+            }
+            do { try geometryAdam.load(state: state) } catch {
+                throw ModelError("\(path): the Adam state of D's geometry head (dgeo.*) is unreadable: \(error)")
+            }
+        } else if options.dGeometry > 0 {
+            throw ModelError("\(path): the checkpoint trains D's geometry head (gan.d_geometry \(options.dGeometry)) but holds no dgeo.* tensors")
         }
         func perHead(_ prefix: String) throws -> [[Float]]? {
             let heads = part(prefix, c.optimizer)
@@ -301,6 +310,9 @@ public final class GANTrainer {
         if options.realBalance > 0 && reader == nil {
             throw ModelError("this run samples reals balanced (rate \(options.realBalance)) but no attribute network was given")
         }
+        if options.dGeometry > 0 && geometryHead == nil {
+            throw ModelError("this run trains D's geometry head (weight \(options.dGeometry)) but has none; turn it on with setDGeometry")
+        }
         var measured: [[Float]]?
         if let r = reader, let p = realPrior, options.realBalance > 0, step % options.realBalanceEvery == 0 {
             let g = try generatedFrequencies(r.net)
@@ -352,9 +364,9 @@ public final class GANTrainer {
     }
 
     /// One D update on `real` against fakes of the current G; returns the loss and mean logits.
-    @discardableResult
     /// With `geometry` targets (N,3) and the geometry head on, D's loss adds
     /// dGeometry × the head's mean squared error on the real batch; `loss` is the adversarial part.
+    @discardableResult
     func discriminatorStep(real: Tensor, geometry targets: Tensor? = nil) throws -> (loss: Float, real: Float, fake: Float, geometry: Float) {
         let n = real.shape[0]
         let fake = try generator.synthesis(latents(generator, count: n, z1: .dZ1, z2: .dZ2, step: step),

@@ -58,8 +58,8 @@ enum TrainCommand: Command {
     at each measurement; it may be set or changed on --resume (the boosts are saved in the checkpoint).
     --d-geometry W (default 0 = off) gives D a head that regresses the real batch's face width, yaw
     and tilt from its last hidden layer, adding W × its mean squared error to D's loss (log.csv:
-    d_geometry), so D's features see pose and D can ask G for turned and tilted heads. It may be
-    set or changed on --resume.
+    d_geometry; d_loss stays the adversarial part), so D's features see pose and D can ask G for
+    turned and tilted heads. It may be set or changed on --resume.
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
@@ -292,6 +292,10 @@ extension TrainCommand {
                              batch batchArg: String?, lr lrArg: String?, seed seedArg: String?, dataSeed dataSeedArg: String?,
                              checkpointMinutes ckptMinutes: Double, gan: GeneratorOptions) throws -> Int32 {
         let (stepTarget, deadline) = try stopCondition(steps: stepsArg, minutes: minutesArg)
+        let geometryWeight = try gan.dGeometry.map { s -> Float in
+            guard let w = Float(s), w >= 0, w <= 100 else { throw UsageError("--d-geometry expects a weight in [0, 100], got '\(s)'") }
+            return w
+        }
         try FileManager.default.createDirectory(atPath: out + "/snapshots", withIntermediateDirectories: true)
         let ckptPath = out + "/checkpoint.safetensors"
         let trainer: GANTrainer
@@ -331,8 +335,7 @@ extension TrainCommand {
             return 0
         }
         try attachBalance(trainer, gan: gan, resumedMetadata: resume ? resumedMetadata : nil)
-        if let s = gan.dGeometry {
-            guard let w = Float(s), w >= 0, w <= 100 else { throw UsageError("--d-geometry expects a weight in [0, 100], got '\(s)'") }
+        if let w = geometryWeight {
             if resume && w != trainer.options.dGeometry {
                 print("D geometry head \(trainer.options.dGeometry) → \(w) from step \(trainer.step) on (recorded in the next checkpoint)")
             }
@@ -370,9 +373,10 @@ extension TrainCommand {
             last = m
             try log.append([Double(m.step), startElapsed + clock() - start, Double(m.dLoss), Double(m.gLoss), Double(m.r1),
                             Double(m.realScore), Double(m.fakeScore), Double(m.balance), Double(m.geometry)])
-            guard m.dLoss.isFinite, m.gLoss.isFinite, m.balance.isFinite || trainer.options.attrBalance == 0 else {
+            guard m.dLoss.isFinite, m.gLoss.isFinite, m.balance.isFinite || trainer.options.attrBalance == 0,
+                  m.geometry.isFinite || trainer.options.dGeometry == 0 else {
                 try save()
-                throw ModelError("the GAN losses became D \(m.dLoss), G \(m.gLoss), balance \(m.balance) at step \(m.step); lower --lr or raise --r1 and start again")
+                throw ModelError("the GAN losses became D \(m.dLoss), G \(m.gLoss), balance \(m.balance), D geometry \(m.geometry) at step \(m.step); lower --lr or raise --r1 and start again")
             }
             if m.generatedFrequencies != nil, let r = trainer.realBalanceReport() {
                 if tty { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }

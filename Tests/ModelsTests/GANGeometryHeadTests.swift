@@ -78,5 +78,15 @@ struct GANGeometryHeadTests {
         let kept = f.geometryHead
         #expect(try f.trainStep().geometry.isNaN && f.geometryHead?["weight"]?.scalars == kept?["weight"]?.scalars)
         #expect(throws: ModelError.self) { try f.setDGeometry(-1) }
+        // A run built with the weight in its options has its head from the start.
+        let direct = try GANTrainer(generator: g, discriminator: .init(matching: g), options: .init(batch: 4, r1Every: 2, dGeometry: 2))
+        let fresh = try GANTrainer.newGeometryHead(direct.discriminator.config, seed: 1)
+        #expect(direct.geometryHead?["weight"]?.scalars == fresh["weight"]?.scalars && fresh["weight"]?.shape == [3, direct.discriminator.config.channels(atResolution: 4)])
+        #expect(try direct.trainStep().geometry.isFinite)
+        // A checkpoint that trains the head but lacks its tensors is refused by name.
+        var broken = ck
+        for k in broken.params.keys where k.hasPrefix("dgeo.") { broken.params[k] = nil }
+        #expect(throws: ModelError.self) { try GANTrainer(checkpoint: broken, path: "broken") }
+        do { _ = try GANTrainer(checkpoint: broken, path: "broken") } catch { #expect("\(error)".contains("no dgeo.* tensors"), "\(error)") }
     }
 }
