@@ -31,6 +31,9 @@ public final class Adam {
             }
             var mi = m[name] ?? [Float](repeating: 0, count: p.count)
             var vi = v[name] ?? [Float](repeating: 0, count: p.count)
+            guard mi.count == p.count, vi.count == p.count else {
+                throw TensorError.shape(op: "Adam", "the saved moments of '\(name)' hold \(mi.count) and \(vi.count) values for a parameter of \(p.count) (\(p.shape)); the optimizer state belongs to another model")
+            }
             params[name] = nil   // keep `p` uniquely referenced so the update is in place
             p.tapeRef = nil
             let (lr, b1, b2, eps) = (learningRate, beta1, beta2, epsilon)

@@ -151,6 +151,10 @@ import Foundation
         try a.update(&p1, gradients: g)
         try c.update(&p2, gradients: g)
         #expect(p1["w"]! == p2["w"]!)
+        // Moments saved for another shape are refused, not indexed out of range.
+        var small = ["w": try Tensor.randomNormal([3], seed: 3)]
+        #expect(throws: TensorError.self) { try c.update(&small, gradients: ["w": try Tensor.randomNormal([3], seed: 4)]) }
+        #expect(small["w"]?.count == 3, "the parameter stays in place")
     }
 }
 
