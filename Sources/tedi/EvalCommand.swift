@@ -21,8 +21,8 @@ enum EvalCommand: Command {
     renders in the attribute network's feature space: FID, k-NN precision and recall (k 3),
     LPIPS-style distance and attribute coverage: the floor row (val renders against the test
     renders), a yardstick row (the same val renders blurred once with a 3×3 binomial: how far
-    sharpness alone moves the numbers), then one row per model. Markdown table, or JSON with --json. Without --model:
-    the shipped Models/synthfaces64.safetensors and its early checkpoint
+    sharpness alone moves the numbers), then one row per model. Markdown table, or JSON with
+    --json. Without --model: the shipped Models/synthfaces64.safetensors and its early checkpoint
     Models/synthfaces64_early.safetensors (the weak baseline). --mixing PAIRS adds, for the
     first model, what its w+ layer groups carry: over PAIRS pairs of faces A and B, per attribute,
     the share of pairs (among those read differently) whose mix of A with B's coarse (0-3),
