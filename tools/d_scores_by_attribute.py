@@ -19,6 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_train_torch import Discriminator  # exits with the install hint when torch is missing
+from make_fixtures import stylegan2_channels
 import numpy as np
 import torch
 
@@ -39,8 +40,7 @@ def load_d(path):
         sys.exit(f"{path}: no discriminator metadata (d.size); give a `tedi train generator` checkpoint.safetensors")
     size = int(meta["d.size"])
     mult, div = int(meta.get("d.channel_multiplier", "1")), int(meta.get("d.channel_divisor", "1"))
-    channels = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * mult, 128: 128 * mult, 256: 64 * mult}
-    d = Discriminator(size, {k: max(1, v // div) for k, v in channels.items()})
+    d = Discriminator(size, stylegan2_channels(mult, div))
     state = {}
     for key, m in header.items():
         if key.startswith("param.d."):

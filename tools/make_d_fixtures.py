@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_train_torch import Discriminator  # exits with the install hint when torch is missing
-from make_fixtures import write_safetensors
+from make_fixtures import stylegan2_channels, write_safetensors
 import numpy as np
 import torch
 
@@ -26,9 +26,7 @@ import torch
 def main(out_dir, size=32, multiplier=2, divisor=32, batch=8, seed=7):
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(seed)
-    channels = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * multiplier, 128: 128 * multiplier,
-                256: 64 * multiplier, 512: 32 * multiplier, 1024: 16 * multiplier}
-    channels = {k: max(1, v // divisor) for k, v in channels.items()}
+    channels = stylegan2_channels(multiplier, divisor)
     d = Discriminator(size, channels)
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():

@@ -262,6 +262,14 @@ class ToRGB(nn.Module):
         return out
 
 
+
+def stylegan2_channels(channel_multiplier, channel_divisor=1):
+    """rosinality's channel table per resolution, divided by channel_divisor (at least 1): G and D share it."""
+    channels = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * channel_multiplier, 128: 128 * channel_multiplier,
+                256: 64 * channel_multiplier, 512: 32 * channel_multiplier, 1024: 16 * channel_multiplier}
+    return {k: max(1, v // channel_divisor) for k, v in channels.items()}
+
+
 class Generator(nn.Module):
     def __init__(self, size, style_dim, n_mlp, channel_multiplier=2, blur_kernel=[1, 3, 3, 1], lr_mlp=0.01,
                  channel_divisor=1, fused=True):
@@ -272,12 +280,7 @@ class Generator(nn.Module):
         for i in range(n_mlp):
             layers.append(EqualLinear(style_dim, style_dim, lr_mul=lr_mlp, activation="fused_lrelu"))
         self.style = nn.Sequential(*layers)
-        self.channels = {
-            4: 512, 8: 512, 16: 512, 32: 512,
-            64: 256 * channel_multiplier, 128: 128 * channel_multiplier, 256: 64 * channel_multiplier,
-            512: 32 * channel_multiplier, 1024: 16 * channel_multiplier,
-        }
-        self.channels = {k: max(1, v // channel_divisor) for k, v in self.channels.items()}
+        self.channels = stylegan2_channels(channel_multiplier, channel_divisor)
         self.input = ConstantInput(self.channels[4])
         self.conv1 = StyledConv(self.channels[4], self.channels[4], 3, style_dim, blur_kernel=blur_kernel, fused=fused)
         self.to_rgb1 = ToRGB(self.channels[4], style_dim, upsample=False, fused=fused)

@@ -35,12 +35,23 @@ extension GANTrainer {
         return try (d * d).mean()
     }
 
+    /// The head's shapes for D of config `dc`: weight (3, C₄), bias (3).
+    static func geometryShapes(_ dc: StyleGAN2Discriminator.Config) -> [String: [Int]] {
+        let k = AttributeHeads.continuous.count
+        return ["weight": [k, dc.channels(atResolution: 4)], "bias": [k]]
+    }
+
     /// Checks a saved head against D's width.
     static func checkGeometryHead(_ head: [String: Tensor], discriminator dc: StyleGAN2Discriminator.Config, path: String) throws {
-        let k = AttributeHeads.continuous.count, c4 = dc.channels(atResolution: 4)
-        guard Set(head.keys) == Set(geometryNames), head["weight"]?.shape == [k, c4], head["bias"]?.shape == [k] else {
-            throw ModelError("\(path): D's geometry head (dgeo.*) should be weight \([k, c4]) and bias \([k]), got \(head.mapValues(\.shape))")
+        let want = geometryShapes(dc)
+        guard head.mapValues(\.shape) == want else {
+            throw ModelError("\(path): D's geometry head (dgeo.*) should be \(want), got \(head.mapValues(\.shape))")
         }
+    }
+
+    /// The refusal of a step whose options train the head while the trainer has none.
+    var missingGeometryHead: ModelError {
+        ModelError("this run trains D's geometry head (weight \(options.dGeometry)) but has none; turn it on with setDGeometry")
     }
 
     /// Turns D's geometry head on (weight > 0; a new head starts from Philox N(0,1) weights and zero
@@ -56,7 +67,7 @@ extension GANTrainer {
 
     /// A new head for D of config `dc`: Philox N(0,1) weights under the run's `seed`, zero bias.
     static func newGeometryHead(_ dc: StyleGAN2Discriminator.Config, seed: UInt64) throws -> [String: Tensor] {
-        let k = AttributeHeads.continuous.count, c4 = dc.channels(atResolution: 4)
-        return ["weight": try Tensor.randomNormal([k, c4], seed: seed ^ 0xD6E0_11EA_D000_0001, stream: 0), "bias": try Tensor.zeros([k])]
+        let shapes = geometryShapes(dc)
+        return ["weight": try Tensor.randomNormal(shapes["weight"]!, seed: seed ^ 0xD6E0_11EA_D000_0001, stream: 0), "bias": try Tensor.zeros(shapes["bias"]!)]
     }
 }

@@ -26,6 +26,8 @@ import TensorCore
 extension GANTrainer {
     /// Number of G images the attribute network reads at each real-balance measurement.
     public static let realBalanceSamples = 256
+    /// The default `--real-balance-cap`: the largest boost of one value (a sample's weight: twice it).
+    public static let defaultRealBalanceCap: Float = 4
 
     /// Attribute-value frequencies `[head][value]` of `count` images of the current G (Philox seeds
     /// of step `step`, batches of 64), as the attribute network reads them (arg-max).
@@ -46,7 +48,7 @@ extension GANTrainer {
     }
 
     /// One controller update of the log boosts (nil: all zero) toward G's frequencies matching the prior.
-    public static func updatedBoosts(_ boosts: [[Float]]?, generated g: [[Float]], prior p: [[Float]], rate: Float, cap boostCap: Float = 4) throws -> [[Float]] {
+    public static func updatedBoosts(_ boosts: [[Float]]?, generated g: [[Float]], prior p: [[Float]], rate: Float, cap boostCap: Float = defaultRealBalanceCap) throws -> [[Float]] {
         guard g.count == p.count, zip(g, p).allSatisfy({ $0.count == $1.count }) else {
             throw ModelError("real balance: generated frequencies do not match the attribute heads")
         }
@@ -72,7 +74,7 @@ extension GANTrainer {
     }
 
     /// The sampling weight of a sample with attributes `a` under log boosts `b`, at most `2·cap`.
-    public static func realWeight(_ a: FaceAttributes, boosts b: [[Float]], cap boostCap: Float = 4) -> Float {
+    public static func realWeight(_ a: FaceAttributes, boosts b: [[Float]], cap boostCap: Float = defaultRealBalanceCap) -> Float {
         var s: Float = 0
         for (h, head) in AttributeHeads.coverageHeads.enumerated() where h < b.count {
             let v = head.index(a)
@@ -85,7 +87,7 @@ extension GANTrainer {
     /// The global indices of the next `batch` train samples from split offset `offset` that pass the
     /// thinning under `boosts`, and the offset after the last one looked at. Attributes only; nothing is rendered.
     public static func selectReal(dataSeed: UInt64, seed: UInt64, batch: Int, from offset: Int,
-                                  boosts: [[Float]], cap: Float = 4) throws -> (indices: [Int], next: Int) {
+                                  boosts: [[Float]], cap: Float = defaultRealBalanceCap) throws -> (indices: [Int], next: Int) {
         var out: [Int] = [], o = offset
         let limit = offset + batch * 10_000
         while out.count < batch {

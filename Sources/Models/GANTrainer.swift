@@ -54,7 +54,7 @@ public final class GANTrainer {
 
         public init(batch: Int = 16, learningRate: Float = 0.002, r1Gamma: Float = 0.2, r1Every: Int = 16, mixing: Float = 0.9,
                     emaHalfLife: Float = 10_000, emaRampup: Float = 0.05, r1Epsilon: Float = 1e-2, dataSeed: UInt64 = 0, seed: UInt64 = 1, attrBalance: Float = 0,
-                    attrBalanceBeta: Float = 0.9, r1FrozenPatterns: Bool = true, realBalance: Float = 0, realBalanceEvery: Int = 100, realBalanceCap: Float = 4, dGeometry: Float = 0) {
+                    attrBalanceBeta: Float = 0.9, r1FrozenPatterns: Bool = true, realBalance: Float = 0, realBalanceEvery: Int = 100, realBalanceCap: Float = GANTrainer.defaultRealBalanceCap, dGeometry: Float = 0) {
             self.batch = batch; self.learningRate = learningRate; self.r1Gamma = r1Gamma; self.r1Every = r1Every
             self.mixing = mixing; self.emaHalfLife = emaHalfLife; self.emaRampup = emaRampup; self.r1Epsilon = r1Epsilon
             self.dataSeed = dataSeed; self.seed = seed; self.attrBalance = attrBalance
@@ -108,7 +108,7 @@ public final class GANTrainer {
                       // Older checkpoints sampled reals in plain order.
                       realBalance: m["gan.real_balance"] == nil ? 0 : try get("gan.real_balance"),
                       realBalanceEvery: m["gan.real_balance_every"] == nil ? 100 : try get("gan.real_balance_every"),
-                      realBalanceCap: m["gan.real_balance_cap"] == nil ? 4 : try get("gan.real_balance_cap"),
+                      realBalanceCap: m["gan.real_balance_cap"] == nil ? GANTrainer.defaultRealBalanceCap : try get("gan.real_balance_cap"),
                       dGeometry: m["gan.d_geometry"] == nil ? 0 : try get("gan.d_geometry"))
             if let v = m["gan.r1_patterns"], v != "frozen", v != "own" {
                 throw ModelError("\(path): checkpoint metadata 'gan.r1_patterns' is '\(v)', expected 'frozen' or 'own'")
@@ -310,9 +310,7 @@ public final class GANTrainer {
         if options.realBalance > 0 && reader == nil {
             throw ModelError("this run samples reals balanced (rate \(options.realBalance)) but no attribute network was given")
         }
-        if options.dGeometry > 0 && geometryHead == nil {
-            throw ModelError("this run trains D's geometry head (weight \(options.dGeometry)) but has none; turn it on with setDGeometry")
-        }
+        if options.dGeometry > 0 && geometryHead == nil { throw missingGeometryHead }
         var measured: [[Float]]?
         if let r = reader, let p = realPrior, options.realBalance > 0, step % options.realBalanceEvery == 0 {
             let g = try generatedFrequencies(r.net)
@@ -381,7 +379,7 @@ public final class GANTrainer {
         var wrt = names.map { dw.parameters[$0]! }
         var head: [String: Tensor] = [:]
         if let targets, options.dGeometry > 0 {
-            guard let h = geometryHead else { throw ModelError("this run trains D's geometry head (weight \(options.dGeometry)) but has none; turn it on with setDGeometry") }
+            guard let h = geometryHead else { throw missingGeometryHead }
             head = h.mapValues { tape.watch($0) }
             let e = try GANTrainer.geometryError(hidden, head: head, targets: targets)
             mse = try e.item()
