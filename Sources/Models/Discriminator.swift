@@ -1,4 +1,5 @@
 import Foundation
+import SynthFaces
 import TensorCore
 
 /// rosinality/stylegan2-pytorch's residual `Discriminator` on the tensor core, with the same
@@ -17,10 +18,14 @@ public struct StyleGAN2Discriminator {
         public var channelMultiplier: Int
         /// Divides every channel count (1 in rosinality).
         public var channelDivisor: Int
+        /// Reads SynthFaces attributes beside the image (`FaceCondition`): a projection term on the
+        /// last hidden layer, `cond.weight (C₄, K)` in the state dict (not in rosinality).
+        public var conditioning: Bool
 
         /// A validated config.
-        public init(size: Int, channelMultiplier: Int = 2, channelDivisor: Int = 1) throws {
+        public init(size: Int, channelMultiplier: Int = 2, channelDivisor: Int = 1, conditioning: Bool = false) throws {
             self.size = size; self.channelMultiplier = channelMultiplier; self.channelDivisor = channelDivisor
+            self.conditioning = conditioning
             guard size >= 8, StyleGAN2Config.sizes.contains(size) else { throw ModelError("discriminator: size must be a power of two in 8...1024, got \(size)") }
             guard (1...8).contains(channelMultiplier) else { throw ModelError("discriminator: channel_multiplier must be in 1...8, got \(channelMultiplier)") }
             guard (1...512).contains(channelDivisor) else { throw ModelError("discriminator: channel_divisor must be in 1...512, got \(channelDivisor)") }
@@ -28,7 +33,7 @@ public struct StyleGAN2Discriminator {
 
         /// The discriminator matching a generator's size and widths.
         public init(matching g: StyleGAN2Config) throws {
-            try self.init(size: g.size, channelMultiplier: g.channelMultiplier, channelDivisor: g.channelDivisor)
+            try self.init(size: g.size, channelMultiplier: g.channelMultiplier, channelDivisor: g.channelDivisor, conditioning: g.conditioning)
         }
 
         /// Channels at `resolution` px (the generator's table).
@@ -66,12 +71,15 @@ public struct StyleGAN2Discriminator {
             out.append(("final_linear.0.bias", [c4]))
             out.append(("final_linear.1.weight", [1, c4]))
             out.append(("final_linear.1.bias", [1]))
+            if conditioning { out.append(("cond.weight", [c4, FaceCondition.dimension])) }
             return out
         }
 
         /// `__metadata__` entries (prefix `d.` so they sit beside a generator's).
         public var metadata: [String: String] {
-            ["d.size": "\(size)", "d.channel_multiplier": "\(channelMultiplier)", "d.channel_divisor": "\(channelDivisor)"]
+            var m = ["d.size": "\(size)", "d.channel_multiplier": "\(channelMultiplier)", "d.channel_divisor": "\(channelDivisor)"]
+            if conditioning { m["d.conditioning"] = FaceCondition.metadataValue }
+            return m
         }
 
         /// Reads `metadata`'s keys back.
@@ -80,11 +88,16 @@ public struct StyleGAN2Discriminator {
                 guard let s = m[k], let v = Int(s) else { throw ModelError("\(source): metadata '\(k)' is missing or not an integer") }
                 return v
             }
-            try self.init(size: int("d.size"), channelMultiplier: int("d.channel_multiplier"), channelDivisor: int("d.channel_divisor"))
+            if let c = m["d.conditioning"], c != FaceCondition.metadataValue {
+                throw ModelError("\(source): metadata 'd.conditioning' is '\(c)', expected '\(FaceCondition.metadataValue)'")
+            }
+            try self.init(size: int("d.size"), channelMultiplier: int("d.channel_multiplier"), channelDivisor: int("d.channel_divisor"),
+                          conditioning: m["d.conditioning"] != nil)
         }
 
         public var description: String {
-            "Discriminator(size \(size), channel_multiplier \(channelMultiplier)" + (channelDivisor != 1 ? ", channel_divisor \(channelDivisor)" : "") + ")"
+            "Discriminator(size \(size), channel_multiplier \(channelMultiplier)" + (channelDivisor != 1 ? ", channel_divisor \(channelDivisor)" : "")
+                + (conditioning ? ", conditioned on SynthFaces attributes" : "") + ")"
         }
     }
 
@@ -120,7 +133,7 @@ public struct StyleGAN2Discriminator {
         let blur = try Tensor.blurKernel2d([1, 3, 3, 1])
         for (i, (name, shape)) in config.expectedShapes.enumerated() {
             if name.hasSuffix(".kernel") { p[name] = blur }
-            else if name.hasSuffix("bias") { p[name] = try Tensor.zeros(shape) }
+            else if name.hasSuffix("bias") || name == "cond.weight" { p[name] = try Tensor.zeros(shape) }
             else { p[name] = try Tensor.randomNormal(shape, seed: seed, stream: UInt64(i)) }
         }
         return try StyleGAN2Discriminator(config: config, parameters: p, source: "random(seed: \(seed))")
@@ -186,14 +199,19 @@ public struct StyleGAN2Discriminator {
 
     /// Logits `(N,1)` for images `(N,3,size,size)` in [-1, 1]. N must be a multiple of
     /// min(N, 4) (the minibatch-stddev groups). With `patterns`, the leaky ReLUs record their
-    /// activation patterns (a new object) or replay them (after `replay()`).
-    public func callAsFunction(_ x: Tensor, patterns: ActivationPatterns? = nil) throws -> Tensor {
-        try logitsAndHidden(x, patterns: patterns).logits
+    /// activation patterns (a new object) or replay them (after `replay()`). A conditioned D needs
+    /// the images' condition vectors `(N,K)` (`FaceCondition`) and adds hᵀ·cond.weight·c/√K.
+    public func callAsFunction(_ x: Tensor, condition: Tensor? = nil, patterns: ActivationPatterns? = nil) throws -> Tensor {
+        try logitsAndHidden(x, condition: condition, patterns: patterns).logits
     }
 
     /// The logits `(N,1)` and the layer before them, `final_linear.0`'s activations `(N,C₄)`
     /// (what an auxiliary head on D reads: `GANTrainer`'s pose head).
-    public func logitsAndHidden(_ x: Tensor, patterns: ActivationPatterns? = nil) throws -> (logits: Tensor, hidden: Tensor) {
+    public func logitsAndHidden(_ x: Tensor, condition: Tensor? = nil, patterns: ActivationPatterns? = nil) throws -> (logits: Tensor, hidden: Tensor) {
+        guard config.conditioning == (condition != nil) else {
+            throw ModelError(config.conditioning ? "discriminator: this D is conditioned on SynthFaces attributes; give the images' condition vectors"
+                                                 : "discriminator: this D is not conditioned; it takes no condition vectors")
+        }
         let s = config.size
         guard x.rank == 4, x.shape[0] >= 1, x.shape[1] == 3, x.shape[2] == s, x.shape[3] == s else {
             throw ModelError("discriminator: input must be (N,3,\(s),\(s)), got \(x.shape)")
@@ -218,7 +236,13 @@ public struct StyleGAN2Discriminator {
         h = try h.reshaped([n, h.count / n])
         let w0 = try parameter("final_linear.0.weight"), w1 = try parameter("final_linear.1.weight")
         h = try act(Tensor.linear(h, weight: w0.scaled(1 / Float(w0.shape[1]).squareRoot())), "final_linear.0.bias", patterns)
-        return (try Tensor.linear(h, weight: w1.scaled(1 / Float(w1.shape[1]).squareRoot()), bias: parameter("final_linear.1.bias")), h)
+        var logits = try Tensor.linear(h, weight: w1.scaled(1 / Float(w1.shape[1]).squareRoot()), bias: parameter("final_linear.1.bias"))
+        if let condition {
+            guard condition.shape.first == n else { throw ModelError("discriminator: \(condition.shape.first ?? 0) condition vectors for \(n) images") }
+            let proj = try FaceCondition.project(condition, weight: parameter("cond.weight"), what: "discriminator")
+            logits = try logits + (h * proj).sum(axis: 1, keepDims: true)
+        }
+        return (logits, h)
     }
 
     /// rosinality's minibatch stddev (group G = min(N,4), 1 feature): sample n = g·M + m is grouped

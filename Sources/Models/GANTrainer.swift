@@ -137,10 +137,10 @@ public final class GANTrainer {
         public var geometry: Float = .nan
     }
 
-    public private(set) var generator: StyleGAN2Generator
-    public private(set) var discriminator: StyleGAN2Discriminator
+    public internal(set) var generator: StyleGAN2Generator
+    public internal(set) var discriminator: StyleGAN2Discriminator
     /// Exponential moving average of the generator (what gets shipped).
-    public private(set) var ema: StyleGAN2Generator
+    public internal(set) var ema: StyleGAN2Generator
     public internal(set) var options: Options
     /// The attribute-balance term; set (with its weight) by `setAttributeBalance`.
     public private(set) var balance: AttributeBalance?
@@ -286,17 +286,21 @@ public final class GANTrainer {
     }
 
     /// The w+ `(N,nLatent,styleDim)` of step `s` for G `g`: mapping of one z, or with probability
-    /// `mixing` two z codes crossed over at a layer in 1..<nLatent. Records on the tape when g is watched.
-    func latents(_ g: StyleGAN2Generator, count n: Int, z1: Draw, z2: Draw, step s: Int) throws -> Tensor {
+    /// `mixing` two z codes crossed over at a layer in 1..<nLatent; and the conditions `(N,K)` of the
+    /// images when G is conditioned (nil otherwise): the attributes the first z draws, which the
+    /// second code's mapping shares. Records on the tape when g is watched.
+    func latents(_ g: StyleGAN2Generator, count n: Int, z1: Draw, z2: Draw, step s: Int) throws -> (latent: Tensor, condition: Tensor?) {
         let sd = g.styleDim, nl = g.nLatent
-        let w1 = try g.mapping(Tensor.randomNormal([n, sd], seed: drawSeed(z1, step: s)))
+        let zc = try Tensor.randomNormal([n, sd], seed: drawSeed(z1, step: s))
+        let condition = g.config.conditioning ? try FaceCondition.vectors(z: zc) : nil
+        let w1 = try g.mapping(zc)
         var rng = Philox(seed: drawSeed(.mixing, step: s), stream: z1.rawValue)
-        guard nl > 1, rng.uniform() < options.mixing else { return try g.broadcastLatent(w1) }
+        guard nl > 1, rng.uniform() < options.mixing else { return (try g.broadcastLatent(w1), condition) }
         let k = 1 + rng.int(below: nl - 1)
-        let w2 = try g.mapping(Tensor.randomNormal([n, sd], seed: drawSeed(z2, step: s)))
+        let w2 = try g.mapping(Tensor.randomNormal([n, sd], seed: drawSeed(z2, step: s)), conditionFrom: zc)
         let a = try w1.reshaped([n, 1, sd]).broadcast(to: [n, k, sd])
         let b = try w2.reshaped([n, 1, sd]).broadcast(to: [n, nl - k, sd])
-        return try Tensor.concat([a, b], axis: 1)
+        return (try Tensor.concat([a, b], axis: 1), condition)
     }
 
     // MARK: Steps
@@ -326,9 +330,10 @@ public final class GANTrainer {
         // The next batch as the boosts stand now; a measurement before it makes `take` render afresh.
         prefetcher.start(try realIndices(from: next).indices, render)
         let real = try SynthFaces.imageTensor(samples)
-        let d = try discriminatorStep(real: real, geometry: options.dGeometry > 0 ? GANTrainer.geometryTargets(samples) : nil)
+        let condition = discriminator.config.conditioning ? try FaceCondition.vectors(samples.map(\.attributes)) : nil
+        let d = try discriminatorStep(real: real, condition: condition, geometry: options.dGeometry > 0 ? GANTrainer.geometryTargets(samples) : nil)
         var r1 = Float.nan
-        if options.r1Gamma > 0 && step % options.r1Every == 0 { r1 = try r1Step(real: real) }
+        if options.r1Gamma > 0 && step % options.r1Every == 0 { r1 = try r1Step(real: real, condition: condition) }
         let (gl, bal) = try generatorStep()
         updateEMA()
         step += 1
@@ -361,19 +366,20 @@ public final class GANTrainer {
         try indices.map { try SynthFaces.sample(seed: dataSeed, index: $0, size: size) }
     }
 
-    /// One D update on `real` against fakes of the current G; returns the loss and mean logits.
+    /// One D update on `real` (with its `condition` vectors when D is conditioned) against fakes of
+    /// the current G; returns the loss and mean logits.
     /// With `geometry` targets (N,3) and the geometry head on, D's loss adds
     /// dGeometry × the head's mean squared error on the real batch; `loss` is the adversarial part.
     @discardableResult
-    func discriminatorStep(real: Tensor, geometry targets: Tensor? = nil) throws -> (loss: Float, real: Float, fake: Float, geometry: Float) {
+    func discriminatorStep(real: Tensor, condition: Tensor? = nil, geometry targets: Tensor? = nil) throws -> (loss: Float, real: Float, fake: Float, geometry: Float) {
         let n = real.shape[0]
-        let fake = try generator.synthesis(latents(generator, count: n, z1: .dZ1, z2: .dZ2, step: step),
-                                           noise: .random(seed: drawSeed(.dNoise, step: step)))
+        let (latent, fakeCondition) = try latents(generator, count: n, z1: .dZ1, z2: .dZ2, step: step)
+        let fake = try generator.synthesis(latent, noise: .random(seed: drawSeed(.dNoise, step: step)))
         let tape = Tape()
         let names = discriminator.trainableNames
         let dw = try discriminator.watchingParameters(on: tape, names: names)
-        let fp = try dw(fake)
-        let (rp, hidden) = try dw.logitsAndHidden(real)
+        let fp = try dw(fake, condition: fakeCondition)
+        let (rp, hidden) = try dw.logitsAndHidden(real, condition: condition)
         let adv = try fp.softplus().mean() + (-rp).softplus().mean()
         var loss = adv, mse = Float.nan
         var wrt = names.map { dw.parameters[$0]! }
@@ -396,8 +402,8 @@ public final class GANTrainer {
     }
 
     /// The lazy R1 update (weight γ/2 · r1Every); returns R1.
-    func r1Step(real: Tensor) throws -> Float {
-        let (r1, grads) = try GANTrainer.r1Gradients(discriminator, real: real, epsilon: options.r1Epsilon,
+    func r1Step(real: Tensor, condition: Tensor? = nil) throws -> Float {
+        let (r1, grads) = try GANTrainer.r1Gradients(discriminator, real: real, condition: condition, epsilon: options.r1Epsilon,
                                                      frozenPatterns: options.r1FrozenPatterns)
         let w = options.r1Gamma / 2 * Float(options.r1Every)
         try dAdam.update(&discriminator.parameters, gradients: grads.mapValues { $0.scaled(w) })
@@ -412,14 +418,15 @@ public final class GANTrainer {
     /// change sides within ±εg add terms that double backward does not have (on a realistic D the
     /// result then differed from PyTorch's by more than the gradient itself;
     /// `DiscriminatorParityTests`). The frozen D is linear in x but for the minibatch stddev,
-    /// so the quotient is exact to O(ε²). `frozenPatterns: false` gives the older form.
-    public static func r1Gradients(_ d: StyleGAN2Discriminator, real: Tensor, epsilon: Float,
+    /// so the quotient is exact to O(ε²). `frozenPatterns: false` gives the older form. A conditioned
+    /// D scores the reals with their `condition` vectors (constants: the gradient is still in x).
+    public static func r1Gradients(_ d: StyleGAN2Discriminator, real: Tensor, condition: Tensor? = nil, epsilon: Float,
                                    frozenPatterns: Bool = true) throws -> (Float, [String: Tensor]) {
         let n = real.shape[0]
         let tx = Tape()
         let x = tx.watch(real)
         let patterns = frozenPatterns ? StyleGAN2Discriminator.ActivationPatterns() : nil
-        let g = try tx.gradients(of: d(x, patterns: patterns).sum(), wrt: [x])[0]
+        let g = try tx.gradients(of: d(x, condition: condition, patterns: patterns).sum(), wrt: [x])[0]
         var ss: Double = 0
         for v in g.scalars { ss += Double(v) * Double(v) }
         let r1 = Float(ss / Double(n))
@@ -430,9 +437,9 @@ public final class GANTrainer {
         let dw = try d.watchingParameters(on: tape, names: names)
         let step = g.scaled(eps)
         patterns?.replay()
-        let plus = try dw(real + step, patterns: patterns).sum()
+        let plus = try dw(real + step, condition: condition, patterns: patterns).sum()
         patterns?.replay()
-        let minus = try dw(real - step, patterns: patterns).sum()
+        let minus = try dw(real - step, condition: condition, patterns: patterns).sum()
         let q = try (plus - minus).scaled(1 / (2 * eps))
         let grads = try tape.gradients(of: q, wrt: names.map { dw.parameters[$0]! })
         var out: [String: Tensor] = [:]
@@ -471,9 +478,9 @@ public final class GANTrainer {
         let tape = Tape()
         let names = generatorTrainableNames
         let gw = try generator.watchingParameters(on: tape, names: names)
-        let img = try gw.synthesis(latents(gw, count: options.batch, z1: .gZ1, z2: .gZ2, step: step),
-                                   noise: .random(seed: drawSeed(.gNoise, step: step)))
-        let adv = try (-discriminator(img)).softplus().mean()
+        let (latent, condition) = try latents(gw, count: options.batch, z1: .gZ1, z2: .gZ2, step: step)
+        let img = try gw.synthesis(latent, noise: .random(seed: drawSeed(.gNoise, step: step)))
+        let adv = try (-discriminator(img, condition: condition)).softplus().mean()
         var loss = adv, bal = Float.nan
         var newMean: [[Float]]?
         if options.attrBalance > 0 {

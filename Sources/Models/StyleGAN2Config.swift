@@ -1,4 +1,5 @@
 import Foundation
+import SynthFaces
 import TensorCore
 
 /// Architecture of a rosinality/stylegan2-pytorch `Generator`: what its state dict must contain.
@@ -15,19 +16,23 @@ public struct StyleGAN2Config: Equatable, Sendable, CustomStringConvertible {
     public var lrMLP: Float
     /// Divides every channel count (not in rosinality, where it is 1); small test and toy models use it.
     public var channelDivisor: Int
+    /// Conditioned on SynthFaces attributes drawn from z (`FaceCondition`): the state dict adds
+    /// `cond.weight (style_dim, K)`; not in rosinality. `__metadata__` `conditioning: synthfaces`.
+    public var conditioning: Bool
 
     /// The output sizes rosinality's generator supports.
     public static let sizes = [4, 8, 16, 32, 64, 128, 256, 512, 1024]
 
     /// A validated configuration.
     public init(size: Int, styleDim: Int = 512, nMLP: Int = 8, channelMultiplier: Int = 2,
-                lrMLP: Float = 0.01, channelDivisor: Int = 1) throws {
+                lrMLP: Float = 0.01, channelDivisor: Int = 1, conditioning: Bool = false) throws {
         self.size = size
         self.styleDim = styleDim
         self.nMLP = nMLP
         self.channelMultiplier = channelMultiplier
         self.lrMLP = lrMLP
         self.channelDivisor = channelDivisor
+        self.conditioning = conditioning
         try validate()
     }
 
@@ -42,6 +47,9 @@ public struct StyleGAN2Config: Equatable, Sendable, CustomStringConvertible {
         }
         guard lrMLP.isFinite, lrMLP > 0 else { throw bad("lr_mlp must be a positive number, got \(lrMLP)") }
         guard (1...512).contains(channelDivisor) else { throw bad("channel_divisor must be in 1...512, got \(channelDivisor)") }
+        if conditioning && styleDim < FaceAttributes.drawCount {
+            throw bad("a conditioned generator reads its attributes from z, so style_dim must be at least \(FaceAttributes.drawCount), got \(styleDim)")
+        }
     }
 
     /// log2(size).
@@ -75,6 +83,7 @@ public struct StyleGAN2Config: Equatable, Sendable, CustomStringConvertible {
         var m = ["arch": "stylegan2", "size": "\(size)", "style_dim": "\(styleDim)", "n_mlp": "\(nMLP)",
                  "channel_multiplier": "\(channelMultiplier)", "lr_mlp": "\(lrMLP)"]
         if channelDivisor != 1 { m["channel_divisor"] = "\(channelDivisor)" }
+        if conditioning { m["conditioning"] = FaceCondition.metadataValue }
         return m
     }
 
@@ -96,10 +105,13 @@ public struct StyleGAN2Config: Equatable, Sendable, CustomStringConvertible {
             guard let v = Float(s.trimmingCharacters(in: .whitespaces)) else { throw bad("lr_mlp is \"\(s)\", not a number") }
             lr = v
         }
+        if let c = m["conditioning"], c != FaceCondition.metadataValue {
+            throw bad("conditioning is \"\(c)\"; this tedi knows only \"\(FaceCondition.metadataValue)\" (SynthFaces attributes drawn from z)")
+        }
         do {
             return try StyleGAN2Config(size: int("size", 0), styleDim: int("style_dim", 512), nMLP: int("n_mlp", 8),
                                        channelMultiplier: int("channel_multiplier", 2), lrMLP: lr,
-                                       channelDivisor: int("channel_divisor", 1))
+                                       channelDivisor: int("channel_divisor", 1), conditioning: m["conditioning"] != nil)
         } catch let StyleGAN2Error.config(msg) {
             throw StyleGAN2Error.config("\(source): __metadata__: \(msg)")
         }
@@ -114,6 +126,7 @@ public struct StyleGAN2Config: Equatable, Sendable, CustomStringConvertible {
             out.append(("style.\(i + 1).weight", [sd, sd]))
             out.append(("style.\(i + 1).bias", [sd]))
         }
+        if conditioning { out.append(("cond.weight", [sd, FaceCondition.dimension])) }
         func styled(_ p: String, _ cin: Int, _ cout: Int, upsample: Bool) {
             out.append(("\(p).conv.weight", [1, cout, cin, 3, 3]))
             out.append(("\(p).conv.modulation.weight", [cin, sd]))
@@ -152,7 +165,8 @@ public struct StyleGAN2Config: Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         "StyleGAN2(size \(size), style_dim \(styleDim), n_mlp \(nMLP), channel_multiplier \(channelMultiplier)"
-            + (lrMLP != 0.01 ? ", lr_mlp \(lrMLP)" : "") + (channelDivisor != 1 ? ", channel_divisor \(channelDivisor)" : "") + ")"
+            + (lrMLP != 0.01 ? ", lr_mlp \(lrMLP)" : "") + (channelDivisor != 1 ? ", channel_divisor \(channelDivisor)" : "")
+            + (conditioning ? ", conditioned on SynthFaces attributes" : "") + ")"
     }
 }
 

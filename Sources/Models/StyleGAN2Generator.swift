@@ -107,7 +107,7 @@ public struct StyleGAN2Generator {
         for (i, (name, shape)) in config.expectedShapes.enumerated() {
             if name.hasSuffix(".kernel") { params[name] = blur; continue }
             if name.hasSuffix("modulation.bias") { params[name] = try Tensor.ones(shape); continue }
-            if name.hasSuffix("bias") || name.hasSuffix("noise.weight") { params[name] = try Tensor.zeros(shape); continue }
+            if name.hasSuffix("bias") || name.hasSuffix("noise.weight") || name == "cond.weight" { params[name] = try Tensor.zeros(shape); continue }
             var t = try Tensor.randomNormal(shape, seed: seed, stream: UInt64(i))
             if name.hasPrefix("style.") { t = t.scaled(1 / config.lrMLP) }
             params[name] = t
@@ -137,7 +137,9 @@ public struct StyleGAN2Generator {
     // MARK: Mapping
 
     /// The mapping network: z `(N,styleDim)` → w `(N,styleDim)` (PixelNorm, then n_mlp EqualLinear + fused lrelu).
-    public func mapping(_ z: Tensor) throws -> Tensor {
+    /// A conditioned generator adds `cond.weight · c / √K`, c the attributes that the rows of
+    /// `conditionFrom` (default z itself) draw (`FaceCondition`).
+    public func mapping(_ z: Tensor, conditionFrom cz: Tensor? = nil) throws -> Tensor {
         guard z.rank == 2, z.shape[1] == styleDim, z.shape[0] > 0 else {
             throw StyleGAN2Error.input("mapping: z must be (N,\(styleDim)) with N ≥ 1, got \(z.shape)")
         }
@@ -147,7 +149,10 @@ public struct StyleGAN2Generator {
             let w = try parameter("style.\(i + 1).weight"), b = try parameter("style.\(i + 1).bias")
             x = try Tensor.linear(x, weight: w.scaled(scale)).biasLeakyReLU(b.scaled(config.lrMLP))
         }
-        return x
+        guard config.conditioning else { return x }
+        let c = try FaceCondition.vectors(z: cz ?? z)
+        guard c.shape[0] == z.shape[0] else { throw StyleGAN2Error.input("mapping: \(c.shape[0]) conditions for \(z.shape[0]) z codes") }
+        return try x + FaceCondition.project(c, weight: parameter("cond.weight"), what: "mapping")
     }
 
     /// `count` standard-normal z codes `(count,styleDim)` from Philox `seed` (stream 0); row i

@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 /// Gender presentation of a rendered face (drives captions' "woman"/"man" and several priors).
@@ -59,6 +60,37 @@ public struct FaceAttributes: Equatable, Sendable {
     public var isSmiling: Bool { expression == .smiling || expression == .grinning }
     /// True when the lips are parted (grin or slightly open mouth).
     public var isMouthOpen: Bool { expression == .grinning || expression == .mouthOpen }
+}
+
+/// A source of uniforms in [0, 1) for `FaceAttributes.draw`.
+public protocol UniformSource {
+    mutating func uniform() -> Float
+}
+
+extension UniformSource {
+    /// Uniform in [lo, hi).
+    mutating func uniform(_ lo: Float, _ hi: Float) -> Float { lo + (hi - lo) * uniform() }
+    /// True with probability p.
+    mutating func chance(_ p: Float) -> Bool { uniform() < p }
+}
+
+extension Philox: UniformSource {}
+
+/// Uniforms Φ(x) of standard-normal values x, one per call, in order (0.5 once they run out).
+struct NormalQuantiles: UniformSource {
+    let normals: ArraySlice<Float>
+    var next: Int
+
+    init(_ normals: ArraySlice<Float>) { self.normals = normals; next = normals.startIndex }
+
+    mutating func uniform() -> Float {
+        guard next < normals.endIndex else { return 0.5 }
+        let x = Double(normals[next])
+        next += 1
+        // Φ(x) = erfc(−x/√2)/2, kept below 1 so a uniform(lo, hi) stays below hi.
+        let u = Float(0.5 * erfc(-x / 2.0.squareRoot()))
+        return u.isFinite ? Swift.min(Swift.max(u, 0), 1 - Float.ulpOfOne / 2) : 0.5
+    }
 }
 
 extension FaceAttributes {
@@ -174,8 +206,9 @@ extension FaceAttributes {
         return draw(&rng)
     }
 
-    /// Draws attributes from `rng` in the documented order.
-    public static func draw(_ rng: inout Philox) -> FaceAttributes {
+    /// Draws attributes from `rng` in the documented order: exactly `drawCount` uniforms, one per
+    /// attribute (a categorical pick, a chance or a uniform value each take one).
+    public static func draw<R: UniformSource>(_ rng: inout R) -> FaceAttributes {
         let presentation = pick(Priors.presentation, &rng)
         let age = pick(Priors.age, &rng)
         let faceShape = pick(Priors.faceShape(presentation), &rng)
@@ -206,8 +239,20 @@ extension FaceAttributes {
                               wrinkles: wrinkles)
     }
 
+    /// Number of uniforms one `draw` takes.
+    public static let drawCount = 22
+
+    /// Attributes from the priors with the draw's uniforms given as standard-normal quantiles:
+    /// uniform i is Φ(normals[i]), so `normals` drawn N(0,1) give attributes distributed exactly as
+    /// the data's, and a continuous attribute (yaw, tilt, width) moves continuously with its normal.
+    /// A conditioned generator reads its attributes this way from the first `drawCount` entries of z.
+    public static func draw(normals: ArraySlice<Float>) -> FaceAttributes {
+        var q = NormalQuantiles(normals)
+        return draw(&q)
+    }
+
     /// Categorical draw from a (value, probability) table; probabilities need not sum exactly to 1.
-    static func pick<T>(_ table: [(T, Double)], _ rng: inout Philox) -> T {
+    static func pick<T, R: UniformSource>(_ table: [(T, Double)], _ rng: inout R) -> T {
         let total = table.reduce(0) { $0 + $1.1 }
         var u = Double(rng.uniform()) * total
         for (value, p) in table {

@@ -2,7 +2,8 @@
 ///
 /// Parameters are visited in sorted name order, so an update is deterministic. The moment
 /// estimates and the step count are exposed through `state` / `load(state:)` so a checkpoint can
-/// save and restore them exactly.
+/// save and restore them exactly. A parameter first updated at a later step (one added to a model
+/// mid-run) gets its own bias correction, counted from its first update, as a fresh Adam would give it.
 public final class Adam {
     public var learningRate: Float
     public var beta1: Float
@@ -11,6 +12,8 @@ public final class Adam {
     public private(set) var step: Int = 0
     private var m: [String: [Float]] = [:]
     private var v: [String: [Float]] = [:]
+    /// Steps before a parameter's first update, for parameters whose moments began after step 1.
+    private var born: [String: Int] = [:]
 
     public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
         self.learningRate = learningRate
@@ -29,6 +32,9 @@ public final class Adam {
             guard g.shape == p.shape else {
                 throw TensorError.shape(op: "Adam", "gradient of '\(name)' has shape \(g.shape), parameter has \(p.shape)")
             }
+            if m[name] == nil && step > 1 { born[name] = step - 1 }
+            var (c1, c2) = (c1, c2)
+            if let b = born[name] { (c1, c2) = (1 - Float(Double(beta1).power(step - b)), 1 - Float(Double(beta2).power(step - b))) }
             var mi = m[name] ?? [Float](repeating: 0, count: p.count)
             var vi = v[name] ?? [Float](repeating: 0, count: p.count)
             guard mi.count == p.count, vi.count == p.count else {
@@ -58,6 +64,7 @@ public final class Adam {
         var s: [String: Tensor] = ["step": Tensor(Float(step))]
         for (k, x) in m { s["m." + k] = Tensor(uncheckedShape: [x.count], scalars: x) }
         for (k, x) in v { s["v." + k] = Tensor(uncheckedShape: [x.count], scalars: x) }
+        for (k, b) in born { s["born." + k] = Tensor(Float(b)) }
         return s
     }
 
@@ -65,8 +72,14 @@ public final class Adam {
     public func load(state s: [String: Tensor]) throws {
         guard let st = s["step"], st.count == 1 else { throw TensorError.invalid("Adam state has no 'step'") }
         step = Int(st.scalars[0])
-        m = [:]; v = [:]
+        m = [:]; v = [:]; born = [:]
         for (k, x) in s {
+            if k.hasPrefix("born.") {
+                guard x.count == 1, let b = Int(exactly: x.scalars[0]), (0..<step).contains(b) else {
+                    throw TensorError.invalid("Adam state '\(k)' must be one whole step count in 0..<\(step)")
+                }
+                born[String(k.dropFirst(5))] = b
+            }
             if k.hasPrefix("m.") { m[String(k.dropFirst(2))] = x.scalars }
             if k.hasPrefix("v.") { v[String(k.dropFirst(2))] = x.scalars }
         }

@@ -31,7 +31,7 @@ enum TrainCommand: Command {
                                 [--channel-multiplier 1] [--style-dim 256] [--n-mlp 4]
                                 [--attr-balance W] [--attr-balance-beta 0.9] [--attributes Models/attributes.safetensors]
                                 [--real-balance RATE] [--real-balance-every 100] [--real-balance-cap 4]
-                                [--d-geometry W] [--r1-patterns frozen|own] [--checkpoint-minutes 5]
+                                [--d-geometry W] [--condition] [--r1-patterns frozen|own] [--checkpoint-minutes 5]
     Trains a StyleGAN2 generator (rosinality layout, narrowed by --channel-divisor) against a
     residual discriminator on the SynthFaces train split: non-saturating loss, lazy R1, style
     mixing, EMA of G, Adam β (0, 0.99). DIR gets checkpoint.safetensors (G, D, EMA, both Adam
@@ -60,12 +60,19 @@ enum TrainCommand: Command {
     and tilt from its last hidden layer, adding W × its mean squared error to D's loss (log.csv:
     d_geometry; d_loss stays the adversarial part), so D's features see pose and D can ask G for
     turned and tilted heads. It may be set or changed on --resume.
+    --condition conditions G and D on SynthFaces attributes: G draws each face's attributes from the
+    first 22 entries of z (as quantiles of the data's priors) and adds their embedding to w; D scores
+    reals with their true attributes and fakes with the drawn ones (a projection term). G stays a
+    function of z, so every graph works unchanged, and each attribute value is asked for at its data
+    frequency. Both embeddings start at zero, so --resume --condition turns a plain run conditioned
+    where it stands (for good: the checkpoint and generator.safetensors carry the weights).
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
         var args = Arguments(argv)
         guard let out = try args.option("out") else { throw UsageError("--out DIR is required") }
         let resume = args.flag("resume")
+        let condition = args.flag("condition")
         let stepsArg = try args.option("steps"), minutesArg = try args.option("minutes")
         let sizeArg = try args.option("size"), batchArg = try args.option("batch"), lrArg = try args.option("lr")
         let seedArg = try args.option("seed"), dataSeedArg = try args.option("data-seed")
@@ -85,6 +92,7 @@ enum TrainCommand: Command {
         let what = args.positionals()
         try args.finish()
         if what == ["generator"] {
+            gan.condition = condition
             guard let ckptMinutes, ckptMinutes > 0 else { throw UsageError("--checkpoint-minutes expects a positive number") }
             guard export == nil, decayArg == nil else { throw UsageError("--export and --lr-decay are for `tedi train attributes`") }
             return try runGenerator(out: out, resume: resume, steps: stepsArg, minutes: minutesArg, size: sizeArg, batch: batchArg,
@@ -92,8 +100,8 @@ enum TrainCommand: Command {
         }
         if let k = gan.values.first(where: { $0.value != nil })?.key { throw UsageError("--\(k) is for `tedi train generator`") }
         if gan.attrBalance != nil || gan.attributes != nil || gan.attrBalanceBeta != nil || gan.r1Patterns != nil
-            || gan.realBalance != nil || gan.realBalanceEvery != nil || gan.realBalanceCap != nil || gan.dGeometry != nil {
-            throw UsageError("--attr-balance, --attr-balance-beta, --real-balance, --real-balance-every, --real-balance-cap, --d-geometry, --attributes and --r1-patterns are for `tedi train generator`")
+            || gan.realBalance != nil || gan.realBalanceEvery != nil || gan.realBalanceCap != nil || gan.dGeometry != nil || condition {
+            throw UsageError("--attr-balance, --attr-balance-beta, --real-balance, --real-balance-every, --real-balance-cap, --d-geometry, --condition, --attributes and --r1-patterns are for `tedi train generator`")
         }
         guard what == ["attributes"] else {
             throw UsageError(what.isEmpty ? "say what to train: `tedi train attributes` or `tedi train generator`" : "unknown model '\(what.joined(separator: " "))'; `attributes` and `generator` can be trained")
@@ -263,6 +271,8 @@ struct GeneratorOptions {
     var realBalanceCap: String?
     /// `--d-geometry W` (allowed with --resume too).
     var dGeometry: String?
+    /// `--condition` (allowed with --resume too).
+    var condition = false
 
     /// The R1 form asked for: true = frozen activation patterns; nil when not given.
     func r1Frozen() throws -> Bool? {
@@ -302,7 +312,7 @@ extension TrainCommand {
         var resumedMetadata: [String: String] = [:]
         if resume {
             guard [sizeArg, batchArg, lrArg, seedArg, dataSeedArg].allSatisfy({ $0 == nil }), !gan.anyGiven else {
-                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes, --r1-patterns, --d-geometry and the --attr-balance, --real-balance and --attributes options")
+                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes, --r1-patterns, --d-geometry, --condition and the --attr-balance, --real-balance and --attributes options")
             }
             try checkCheckpoint(ckptPath, resume: true)
             let ckpt = try TrainingCheckpoint.read(ckptPath)
@@ -335,6 +345,10 @@ extension TrainCommand {
             return 0
         }
         try attachBalance(trainer, gan: gan, resumedMetadata: resume ? resumedMetadata : nil)
+        if gan.condition && !trainer.generator.config.conditioning {
+            if resume { print("conditioning on SynthFaces attributes from step \(trainer.step) on (recorded in the next checkpoint)") }
+            try trainer.setConditioning()
+        }
         if let w = geometryWeight {
             if resume && w != trainer.options.dGeometry {
                 print("D geometry head \(trainer.options.dGeometry) → \(w) from step \(trainer.step) on (recorded in the next checkpoint)")

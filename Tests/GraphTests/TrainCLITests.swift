@@ -136,6 +136,25 @@ struct TrainCLITests {
         #expect(attr.code == 2 && attr.stderr.contains("are for `tedi train generator`"), "\(attr.stderr)")
     }
 
+    /// `--condition` turns a run conditioned at a resume (once, and says so); the generator it
+    /// writes says so in its metadata; a style_dim below the 22 attribute draws is refused.
+    @Test func conditionTurnsOnAtResume() throws {
+        let dir = try TempDir("train-cli-condition")
+        let small = try tedi(["train", "generator", "--out", "s", "--steps", "1", "--condition"] + Self.tiny, in: dir.url)
+        #expect(small.code != 0 && small.stderr.contains("style_dim must be at least 22"), "\(small.stderr)")
+        let wide = ["--size", "16", "--channel-divisor", "128", "--style-dim", "32", "--n-mlp", "2", "--batch", "4"]
+        let first = try tedi(["train", "generator", "--out", "c", "--steps", "2"] + wide, in: dir.url)
+        #expect(first.code == 0, "\(first.stderr)")
+        let on = try tedi(["train", "generator", "--out", "c", "--resume", "--steps", "4", "--condition"], in: dir.url)
+        #expect(on.code == 0 && on.stdout.contains("conditioning on SynthFaces attributes from step 2"), "\(on.stdout)\n\(on.stderr)")
+        let header = try String(decoding: Data(contentsOf: dir.url.appendingPathComponent("c/generator.safetensors")).prefix(4096), as: UTF8.self)
+        #expect(header.contains("\"conditioning\":\"synthfaces\"") && header.contains("\"cond.weight\""), "\(header.prefix(300))")
+        let again = try tedi(["train", "generator", "--out", "c", "--resume", "--steps", "5", "--condition"], in: dir.url)
+        #expect(again.code == 0 && !again.stdout.contains("conditioning on"), "\(again.stdout)")
+        let attr = try tedi(["train", "attributes", "--out", "a", "--steps", "1", "--condition"], in: dir.url)
+        #expect(attr.code == 2 && attr.stderr.contains("are for `tedi train generator`"), "\(attr.stderr)")
+    }
+
     /// New runs use frozen R1 activation patterns; a resumed run may switch, and says so.
     @Test func r1PatternsDefaultAndSwitchOnResume() throws {
         let dir = try TempDir("train-cli-r1")

@@ -156,6 +156,35 @@ import Foundation
         #expect(throws: TensorError.self) { try c.update(&small, gradients: ["w": try Tensor.randomNormal([3], seed: 4)]) }
         #expect(small["w"]?.count == 3, "the parameter stays in place")
     }
+
+    /// A parameter that joins after step 1 moves as it would under a fresh Adam (its own bias
+    /// correction), through a save and load; the older parameters are unaffected.
+    @Test func adamParameterAddedLaterGetsItsOwnBiasCorrection() throws {
+        let a = Adam(learningRate: 0.01, beta1: 0, beta2: 0.99)
+        var params = ["old": try Tensor.randomNormal([4], seed: 1)]
+        for s in 0..<5 { try a.update(&params, gradients: ["old": try Tensor.randomNormal([4], seed: 10 + UInt64(s))]) }
+        params["new"] = try Tensor.zeros([3])
+        var alone = ["new": try Tensor.zeros([3])]
+        let fresh = Adam(learningRate: 0.01, beta1: 0, beta2: 0.99)
+        var b: Adam = a
+        for s in 0..<4 {
+            let g = try Tensor.randomNormal([3], seed: 20 + UInt64(s))
+            try b.update(&params, gradients: ["old": try Tensor.randomNormal([4], seed: 30 + UInt64(s)), "new": g])
+            try fresh.update(&alone, gradients: ["new": g])
+            #expect(params["new"]!.scalars == alone["new"]!.scalars, "step \(s)")
+            if s == 1 {
+                #expect(b.state["born.new"]?.scalars == [5])
+                let c = Adam(learningRate: 0.01, beta1: 0, beta2: 0.99)
+                try c.load(state: b.state)
+                b = c
+            }
+        }
+        // Without it, a new parameter's first update late in a run is lr/√(1−β₂) = 10× lr.
+        #expect(Swift.abs(alone["new"]!.scalars[0]) < 0.05)
+        var bad = b.state
+        bad["born.new"] = Tensor(Float(99))
+        #expect(throws: TensorError.self) { try Adam().load(state: bad) }
+    }
 }
 
 @Suite struct SHA256Tests {

@@ -1,0 +1,176 @@
+import Foundation
+import SynthFaces
+import Testing
+@testable import Models
+import TensorCore
+
+/// Attribute conditioning (`--condition`, `FaceCondition`): attributes drawn from z follow the data's
+/// priors, the condition vector, the generator's and the discriminator's conditioning terms against
+/// direct sums, zero weights changing nothing, and a conditioned run that resumes bit-identically.
+struct GANConditionTests {
+    /// A tiny conditioned-capable config (style_dim ≥ the 22 attribute draws).
+    static let g32 = try! StyleGAN2Config(size: 16, styleDim: 32, nMLP: 2, channelMultiplier: 1, channelDivisor: 128)
+
+    /// The uniforms a draw takes, counted.
+    struct Counting: UniformSource {
+        var calls = 0
+        mutating func uniform() -> Float { calls += 1; return 0.37 }
+    }
+
+    @Test func drawTakesDrawCountUniforms() {
+        var c = Counting()
+        _ = FaceAttributes.draw(&c)
+        #expect(c.calls == FaceAttributes.drawCount)
+    }
+
+    /// 20,000 faces drawn from normal quantiles against 20,000 data draws (Philox): every categorical
+    /// value's frequency within 5 standard errors, and yaw / tilt spread uniformly over their ranges.
+    @Test func attributesFromNormalsFollowTheDataPriors() throws {
+        let n = 20_000
+        let z = try Tensor.randomNormal([n, FaceAttributes.drawCount], seed: 11)
+        let fromZ = try FaceCondition.attributes(z: z)
+        let data = (0..<n).map { FaceAttributes.draw(seed: 3, index: $0) }
+        for head in AttributeHeads.categorical {
+            var a = [Double](repeating: 0, count: head.values.count), b = a
+            for x in fromZ { a[head.index(x)] += 1 }
+            for x in data { b[head.index(x)] += 1 }
+            for v in head.values.indices {
+                let p = (a[v] + b[v]) / Double(2 * n)
+                let se = (2 * p * (1 - p) / Double(n)).squareRoot() + 1e-9
+                #expect(Swift.abs(a[v] - b[v]) / Double(n) < 5 * se, "\(head.name)=\(head.values[v]): \(a[v]) from z, \(b[v]) in the data")
+            }
+        }
+        // Dependencies survive: no feminine face with a beard, gray hair mostly on old faces.
+        #expect(!fromZ.contains { $0.presentation == .feminine && $0.facialHair != FacialHair.none })
+        let oldGray = Double(fromZ.filter { $0.age == .old && $0.hairColor == .gray }.count) / Double(fromZ.filter { $0.age == .old }.count)
+        #expect(Swift.abs(oldGray - 0.74) < 0.03, "\(oldGray)")
+        let yaws = fromZ.map(\.yaw), tilts = fromZ.map(\.tilt)
+        #expect(yaws.allSatisfy { $0 >= -1 && $0 < 1 } && tilts.allSatisfy { $0 >= -7 && $0 < 7 })
+        let outer = Double(yaws.filter { $0 < -0.5 }.count) / Double(n)
+        #expect(Swift.abs(outer - 0.25) < 0.015, "\(outer)")
+        // A continuous attribute moves continuously with its normal; the rest of z is not read.
+        var row = [Float](repeating: 0.3, count: 32)
+        let a0 = FaceAttributes.draw(normals: row[...])
+        row[5] += 0.01
+        row[30] = -4
+        let a1 = FaceAttributes.draw(normals: row[...])
+        #expect(a1.yaw > a0.yaw && a1.yaw - a0.yaw < 0.01 && a1.tilt == a0.tilt && a1.clothing == a0.clothing)
+        #expect(throws: StyleGAN2Error.self) { try FaceCondition.attributes(z: Tensor.zeros([2, 21])) }
+    }
+
+    @Test func conditionVectorIsOneHotsThenGeometry() throws {
+        let a = FaceAttributes.draw(seed: 0, index: 7)
+        let v = FaceCondition.vector(a)
+        #expect(v.count == FaceCondition.dimension && FaceCondition.dimension == 71)
+        let onehots = v.prefix(68)
+        #expect(onehots.filter { $0 == 1 }.count == 19 && onehots.allSatisfy { $0 == 0 || $0 == 1 })
+        // clothing is head 16; its block starts after the first 16 heads' values.
+        let start = AttributeHeads.categorical.prefix(16).reduce(0) { $0 + $1.values.count }
+        #expect(v[start + ClothingColor.allCases.firstIndex(of: a.clothing)!] == 1)
+        #expect(Array(v.suffix(3)) == [(a.faceWidth - 1) / 0.08, a.yaw, a.tilt / 7])
+    }
+
+    /// w = mapping(z) + c·(W/√K)ᵀ, c the attributes z draws; zero weights give the plain mapping.
+    @Test func generatorAddsTheConditionToW() throws {
+        let plain = try StyleGAN2Generator.random(config: Self.g32, seed: 5)
+        var cc = Self.g32
+        cc.conditioning = true
+        var p = plain.parameters
+        p["cond.weight"] = try Tensor.zeros([32, FaceCondition.dimension])
+        let zero = try StyleGAN2Generator(config: cc, parameters: p)
+        let z = try plain.randomZ(count: 3, seed: 9)
+        #expect(try zero.mapping(z).scalars == plain.mapping(z).scalars)
+        let weight = try Tensor.randomNormal([32, FaceCondition.dimension], seed: 6)
+        p["cond.weight"] = weight
+        let cond = try StyleGAN2Generator(config: cc, parameters: p)
+        let w = try cond.mapping(z), w0 = try plain.mapping(z)
+        let attrs = try FaceCondition.attributes(z: z)
+        for r in 0..<3 {
+            let c = FaceCondition.vector(attrs[r])
+            for j in 0..<32 {
+                var s: Double = 0
+                for k in c.indices { s += Double(c[k]) * Double(weight.scalars[j * c.count + k]) }
+                let want = Double(w0.scalars[r * 32 + j]) + s / Double(c.count).squareRoot()
+                #expect(Swift.abs(Double(w.scalars[r * 32 + j]) - want) < 1e-4)
+            }
+        }
+        // Mixing's second code takes the first code's attributes.
+        let z2 = try plain.randomZ(count: 3, seed: 10)
+        let shared = try cond.mapping(z2, conditionFrom: z), own = try cond.mapping(z2)
+        let delta = try (shared - own).scalars, plainDelta = try (cond.mapping(z) - zero.mapping(z)).scalars
+        let ownDelta = try (own - zero.mapping(z2)).scalars
+        for i in delta.indices { #expect(Swift.abs(delta[i] - (plainDelta[i] - ownDelta[i])) < 1e-4) }
+        // The config round-trips through metadata, and a file of another conditioning is refused.
+        #expect(try StyleGAN2Config.fromMetadata(cc.metadata, source: "m") == cc)
+        var bad = cc.metadata
+        bad["conditioning"] = "celeba"
+        #expect(throws: StyleGAN2Error.self) { try StyleGAN2Config.fromMetadata(bad, source: "m") }
+        #expect(throws: StyleGAN2Error.self) { try StyleGAN2Config(size: 16, styleDim: 16, conditioning: true) }
+        #expect(throws: StyleGAN2Error.self) { try StyleGAN2Generator(config: Self.g32, parameters: p) }
+    }
+
+    /// logit = plain logit + hᵀ·(P/√K)·c; a conditioned D needs conditions, a plain one refuses them.
+    @Test func discriminatorProjectsTheCondition() throws {
+        let dc = try StyleGAN2Discriminator.Config(matching: Self.g32)
+        let plain = try StyleGAN2Discriminator.random(config: dc, seed: 2)
+        var cdc = dc
+        cdc.conditioning = true
+        var p = plain.parameters
+        let proj = try Tensor.randomNormal([dc.channels(atResolution: 4), FaceCondition.dimension], seed: 3)
+        p["cond.weight"] = proj
+        let cond = try StyleGAN2Discriminator(config: cdc, parameters: p)
+        let x = try Tensor.randomNormal([4, 3, 16, 16], seed: 4)
+        let attrs = (0..<4).map { FaceAttributes.draw(seed: 1, index: $0) }
+        let c = try FaceCondition.vectors(attrs)
+        let (l0, h) = try plain.logitsAndHidden(x)
+        let l = try cond(x, condition: c)
+        let ch = h.shape[1], k = FaceCondition.dimension
+        for n in 0..<4 {
+            var s: Double = 0
+            for i in 0..<ch { for j in 0..<k { s += Double(h.scalars[n * ch + i]) * Double(proj.scalars[i * k + j]) * Double(c.scalars[n * k + j]) } }
+            #expect(Swift.abs(Double(l.scalars[n]) - (Double(l0.scalars[n]) + s / Double(k).squareRoot())) < 1e-3)
+        }
+        #expect(throws: ModelError.self) { try cond(x) }
+        #expect(throws: ModelError.self) { try plain(x, condition: c) }
+        #expect(throws: ModelError.self) { try cond(x, condition: FaceCondition.vectors(Array(attrs.prefix(2)))) }
+        #expect(try StyleGAN2Discriminator.Config(metadata: cdc.metadata, source: "m") == cdc)
+    }
+
+    /// A plain run turned conditioned computes what it did (zero weights), then learns the
+    /// condition: both conditioning weights move, checkpoints carry them, and a resume is bit-identical.
+    @Test func conditionedRunStartsWhereItStoodAndResumes() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("gancond-\(UUID().uuidString).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        func trainer() throws -> GANTrainer {
+            try GANTrainer(generator: Self.g32, discriminator: .init(matching: Self.g32), options: .init(batch: 4, r1Every: 2))
+        }
+        let a = try trainer(), b = try trainer()
+        for _ in 0..<2 { _ = try a.trainStep(); _ = try b.trainStep() }
+        let before = try a.samples(count: 4).scalars
+        try b.setConditioning()
+        try b.setConditioning()   // harmless when already conditioned
+        #expect(b.generator.config.conditioning && b.ema.config.conditioning && b.discriminator.config.conditioning)
+        #expect(try b.samples(count: 4).scalars == before, "zero weights: the same faces")
+        let m = try b.trainStep()
+        #expect(m.dLoss.isFinite && m.gLoss.isFinite)
+        for _ in 0..<3 { _ = try b.trainStep() }
+        #expect(b.generator.parameters["cond.weight"]!.scalars.contains { $0 != 0 })
+        #expect(b.discriminator.parameters["cond.weight"]!.scalars.contains { $0 != 0 })
+        #expect(b.ema.parameters["cond.weight"]!.scalars.contains { $0 != 0 })
+        // Resume: 2 more steps from a checkpoint equal 2 more steps in memory.
+        let ck = b.checkpoint
+        #expect(ck.metadata["conditioning"] == "synthfaces" && ck.metadata["d.conditioning"] == "synthfaces")
+        #expect(ck.optimizer["g.born.cond.weight"]?.scalars == [2] && ck.optimizer["d.born.cond.weight"] != nil)
+        try ck.write(to: path)
+        let c = try GANTrainer(checkpoint: TrainingCheckpoint.read(path), path: path)
+        for _ in 0..<2 { _ = try b.trainStep(); _ = try c.trainStep() }
+        for (k, v) in b.checkpoint.params { #expect(c.checkpoint.params[k]?.scalars == v.scalars, "\(k)") }
+        for (k, v) in b.checkpoint.optimizer { #expect(c.checkpoint.optimizer[k]?.scalars == v.scalars, "\(k)") }
+        // The shipped EMA loads as a conditioned generator.
+        let gpath = path + ".g.safetensors"
+        defer { try? FileManager.default.removeItem(atPath: gpath) }
+        try c.ema.save(to: gpath)
+        let loaded = try StyleGAN2Generator.load(path: gpath)
+        #expect(loaded.config.conditioning && loaded.parameters["cond.weight"]?.scalars == c.ema.parameters["cond.weight"]?.scalars)
+    }
+}
