@@ -164,6 +164,13 @@ public enum GANMetrics {
         /// Per attribute value: (attribute, value, frequency in these samples and in the test renders,
         /// both as the attribute network reads them, and the value's frequency in the renders' labels).
         public var coverage: [(attribute: String, value: String, samples: Double, data: Double, labels: Double)]
+        /// Per coverage head, the fraction of images the attribute network reads as the attributes
+        /// they were made with: the renders' true labels (the floor rows: the reader's own accuracy,
+        /// the ceiling), a conditioned generator's attributes drawn from z; nil for a plain generator.
+        public var agreement: [Double]? = nil
+
+        /// Mean of `agreement` over the heads.
+        public var meanAgreement: Double? { agreement.map { $0.reduce(0, +) / Double(Swift.max($0.count, 1)) } }
 
         /// Values whose data frequency is ≥ 1% and whose sample frequency is below half of it.
         public var undercovered: [String] {
@@ -190,23 +197,38 @@ public enum GANMetrics {
         var done = 0
         while done < count {
             let n = min(batch, count - done)
-            add(try read(images(done, n), net: net).1, to: &counts)
+            add(try read(images(done, n), net: net).counts, to: &counts)
             done += n
         }
         return counts.map { $0.map { Float($0) / Float(count) } }
     }
 
-    /// Features and attribute-value frequencies of images `(N,3,S,S)` (resized to the net's size if needed).
-    static func read(_ images: Tensor, net: AttributeNet) throws -> (Tensor, [[Int]]) {
+    /// Features, attribute-value counts `[head][value]` and each image's read values `[image][head]`
+    /// (coverage heads) of images `(N,3,S,S)` (resized to the net's size if needed).
+    static func read(_ images: Tensor, net: AttributeNet) throws -> (features: Tensor, counts: [[Int]], values: [[Int]]) {
         let out = try net(images)
         let preds = AttributeNet.predictions(out)
         var counts = emptyCounts()
         let nc = AttributeHeads.categorical.count
+        var values: [[Int]] = []
         for p in preds {
-            for (h, c) in p.classes.enumerated() where h < nc && c < counts[h].count { counts[h][c] += 1 }
-            for (j, b) in AttributeHeads.binned.enumerated() where b.source < p.values.count { counts[nc + j][b.bin(p.values[b.source])] += 1 }
+            var v = [Int](repeating: -1, count: counts.count)
+            for (h, c) in p.classes.enumerated() where h < nc && c < counts[h].count { counts[h][c] += 1; v[h] = c }
+            for (j, b) in AttributeHeads.binned.enumerated() where b.source < p.values.count {
+                let k = b.bin(p.values[b.source])
+                counts[nc + j][k] += 1
+                v[nc + j] = k
+            }
+            values.append(v)
         }
-        return (out.features, counts)
+        return (out.features, counts, values)
+    }
+
+    /// Adds to `hits[head]` the images whose read value equals the value of `attributes`.
+    static func addAgreement(read: [[Int]], attributes: [FaceAttributes], to hits: inout [Int]) {
+        for (v, a) in zip(read, attributes) {
+            for (h, head) in AttributeHeads.coverageHeads.enumerated() where v[h] == head.index(a) { hits[h] += 1 }
+        }
     }
 
     /// Name of the eval's second row: the floor's renders under `binomialBlur`.
@@ -244,32 +266,36 @@ public enum GANMetrics {
         let size = net.config.size
         // Features and read counts of a split's renders, their labels' counts, and (blurred: true)
         // the features and read counts of the same renders under `binomialBlur`.
-        func renders(_ split: SynthFaces.Split, blurred: Bool = false) throws -> (Tensor, [[Int]], [[Int]], (Tensor, [[Int]])?) {
+        let heads = AttributeHeads.coverageHeads.count
+        func renders(_ split: SynthFaces.Split, blurred: Bool = false) throws -> (Tensor, [[Int]], [[Int]], [Int], (Tensor, [[Int]], [Int])?) {
             var feats: [Tensor] = [], pred = emptyCounts()
             var truth = pred, blurPred = pred
             var blurFeats: [Tensor] = []
+            var hits = [Int](repeating: 0, count: heads), blurHits = hits
             var done = 0
             while done < count {
                 let n = min(50, count - done), lo = try split.index(done)
                 let s = try SynthFaces.samples(seed: dataSeed, indices: lo..<(lo + n), size: size)
                 let images = try SynthFaces.imageTensor(s)
-                let (f, c) = try read(images, net: net)
+                let (f, c, v) = try read(images, net: net)
                 feats.append(f)
                 add(c, to: &pred)
+                addAgreement(read: v, attributes: s.map(\.attributes), to: &hits)
                 if blurred {
-                    let (bf, bc) = try read(binomialBlur(images), net: net)
+                    let (bf, bc, bv) = try read(binomialBlur(images), net: net)
                     blurFeats.append(bf)
                     add(bc, to: &blurPred)
+                    addAgreement(read: bv, attributes: s.map(\.attributes), to: &blurHits)
                 }
                 for smp in s { for (h, cat) in AttributeHeads.coverageHeads.enumerated() { truth[h][cat.index(smp.attributes)] += 1 } }
                 done += n
             }
-            return (try Tensor.concat(feats, axis: 0), pred, truth, blurred ? (try Tensor.concat(blurFeats, axis: 0), blurPred) : nil)
+            return (try Tensor.concat(feats, axis: 0), pred, truth, hits, blurred ? (try Tensor.concat(blurFeats, axis: 0), blurPred, blurHits) : nil)
         }
         // Coverage compares like with like: samples and renders both as the network reads them, so
         // its own misreadings (30% of middle-aged renders read as young) do not count against G.
-        let (testF, testPred, truth, _) = try renders(.test)
-        func row(_ name: String, _ f: Tensor, _ counts: [[Int]]) throws -> Row {
+        let (testF, testPred, truth, _, _) = try renders(.test)
+        func row(_ name: String, _ f: Tensor, _ counts: [[Int]], _ hits: [Int]?) throws -> Row {
             let (p, r) = try precisionRecall(real: testF, fake: f)
             var cov: [(attribute: String, value: String, samples: Double, data: Double, labels: Double)] = []
             for (h, cat) in AttributeHeads.coverageHeads.enumerated() {
@@ -278,40 +304,57 @@ public enum GANMetrics {
                                 Double(truth[h][v]) / Double(count)))
                 }
             }
-            return Row(name: name, fid: try fid(testF, f), precision: p, recall: r, pairDistance: try pairDistance(f), coverage: cov)
+            return Row(name: name, fid: try fid(testF, f), precision: p, recall: r, pairDistance: try pairDistance(f), coverage: cov,
+                       agreement: hits.map { $0.map { Double($0) / Double(count) } })
         }
-        let (valF, valPred, _, blur) = try renders(.val, blurred: true)
-        var rows = [try row("renders (val vs test, floor)", valF, valPred)]
+        let (valF, valPred, _, valHits, blur) = try renders(.val, blurred: true)
+        var rows = [try row("renders (val vs test, floor)", valF, valPred, valHits)]
         // A yardstick for the numbers below: the same renders, only a little softer.
-        if let (bf, bc) = blur { rows.append(try row(blurredRowName, bf, bc)) }
+        if let (bf, bc, bh) = blur { rows.append(try row(blurredRowName, bf, bc, bh)) }
         for (name, g) in generators {
             guard g.config.size == size else {
                 throw ModelError("\(name): generator makes \(g.config.size) px images; the attribute network reads \(size) px")
             }
             var feats: [Tensor] = []
             var counts = emptyCounts()
+            var hits = [Int](repeating: 0, count: heads)
             var done = 0
             while done < count {
                 let n = min(50, count - done)
                 let z = try Tensor.randomNormal([n, g.styleDim], seed: seed, stream: UInt64(done / 50))
                 let img = try g.generate(z: z, noise: .random(seed: seed &+ UInt64(done)))
-                let (f, c) = try read(img, net: net)
+                let (f, c, v) = try read(img, net: net)
                 feats.append(f)
                 add(c, to: &counts)
+                if g.config.conditioning { addAgreement(read: v, attributes: try FaceCondition.attributes(z: z), to: &hits) }
                 done += n
             }
-            rows.append(try row(name, try Tensor.concat(feats, axis: 0), counts))
+            rows.append(try row(name, try Tensor.concat(feats, axis: 0), counts, g.config.conditioning ? hits : nil))
         }
         return rows
     }
 
     /// The Markdown table of `rows` (FID ↓, precision ↑, recall ↑, LPIPS-style, coverage).
     public static func markdown(_ rows: [Row]) -> String {
-        var s = "| model | FID ↓ | precision ↑ | recall ↑ | LPIPS-style | min coverage | values < 50% of data |\n|---|---|---|---|---|---|---|\n"
+        var s = "| model | FID ↓ | precision ↑ | recall ↑ | LPIPS-style | min coverage | values < 50% of data | attributes read as made |\n|---|---|---|---|---|---|---|---|\n"
         for r in rows {
             let under = r.undercovered
-            s += String(format: "| %@ | %.2f | %.3f | %.3f | %.3f | %.2f | %@ |\n", r.name, r.fid, r.precision, r.recall, r.pairDistance,
-                        r.minCoverage, under.isEmpty ? "none" : "\(under.count): " + under.prefix(8).joined(separator: ", ") + (under.count > 8 ? ", …" : ""))
+            s += String(format: "| %@ | %.2f | %.3f | %.3f | %.3f | %.2f | %@ | %@ |\n", r.name, r.fid, r.precision, r.recall, r.pairDistance,
+                        r.minCoverage, under.isEmpty ? "none" : "\(under.count): " + under.prefix(8).joined(separator: ", ") + (under.count > 8 ? ", …" : ""),
+                        r.meanAgreement.map { String(format: "%.3f", $0) } ?? "—")
+        }
+        return s
+    }
+
+    /// Per attribute, the share of images read as the attributes they were made with, for the rows
+    /// that have it (the floor rows and conditioned generators); nil when no generator is conditioned.
+    public static func agreementMarkdown(_ rows: [Row]) -> String? {
+        let shown = rows.filter { $0.agreement != nil }
+        guard shown.count > 2 else { return nil }
+        var s = "| attribute | " + shown.map(\.name).joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: shown.count) + "\n"
+        for (h, head) in AttributeHeads.coverageHeads.enumerated() {
+            let name = h < AttributeHeads.categorical.count ? head.name : head.name + " (4 bins)"
+            s += "| \(name) | " + shown.map { String(format: "%.3f", $0.agreement![h]) }.joined(separator: " | ") + " |\n"
         }
         return s
     }
@@ -324,6 +367,7 @@ public enum GANMetrics {
                 JSONMember("model", .string(r.name)), JSONMember("fid", num(r.fid)), JSONMember("precision", num(r.precision)),
                 JSONMember("recall", num(r.recall)), JSONMember("lpips_style", num(r.pairDistance)),
                 JSONMember("min_coverage", num(r.minCoverage)),
+                JSONMember("agreement", r.agreement.map { a in .object(zip(AttributeHeads.coverageHeads, a).map { JSONMember($0.name, num($1)) }) } ?? .null),
                 JSONMember("coverage", .array(r.coverage.map {
                     .object([JSONMember("attribute", .string($0.attribute)), JSONMember("value", .string($0.value)),
                              JSONMember("samples", num($0.samples)), JSONMember("data", num($0.data)), JSONMember("labels", num($0.labels))])

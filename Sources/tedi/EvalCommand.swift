@@ -19,7 +19,8 @@ enum EvalCommand: Command {
                                [--mixing PAIRS]
     Compares --count samples of each generator (z from Philox --seed) with --count test-split
     renders in the attribute network's feature space: FID, k-NN precision and recall (k 3),
-    LPIPS-style distance and attribute coverage: the floor row (val renders against the test
+    LPIPS-style distance, attribute coverage and (renders and conditioned generators) the share of
+    images whose attributes are read as made: the floor row (val renders against the test
     renders), a yardstick row (the same val renders blurred once with a 3×3 binomial: how far
     sharpness alone moves the numbers), then one row per model. Markdown table, or JSON with
     --json. Without --model: the shipped Models/synthfaces64.safetensors and its early checkpoint
@@ -88,6 +89,10 @@ extension EvalCommand {
         if json { print(GANMetrics.json(rows)); return 0 }
         print("\(count) samples per row against \(count) test renders (data seed \(dataSeed)), features of \(attrs), \(String(format: "%.1f", Date().timeIntervalSince(start))) s\n")
         print(GANMetrics.markdown(rows), terminator: "")
+        if let table = GANMetrics.agreementMarkdown(rows) {
+            print("\nAttributes read as made: per attribute, the share of images the attribute network reads as the attributes they were made with (renders: their labels, the reader's own accuracy; a conditioned generator: the attributes its z draws)\n")
+            print(table, terminator: "")
+        }
         if mixingPairs > 0, let first = gens.first {
             let mix = try MixingTransfer.measure(first.model, net: net, count: mixingPairs)
             print("\nStyle mixing, \(first.name): \(mixingPairs) pairs (A, B; ψ 0.7, stored noise); per attribute, the share of the pairs read differently whose mix of A with B's layers is read as B's value\n")

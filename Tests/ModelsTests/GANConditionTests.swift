@@ -173,4 +173,22 @@ struct GANConditionTests {
         let loaded = try StyleGAN2Generator.load(path: gpath)
         #expect(loaded.config.conditioning && loaded.parameters["cond.weight"]?.scalars == c.ema.parameters["cond.weight"]?.scalars)
     }
+
+    /// `tedi eval`'s agreement: renders against their labels (the reader's accuracy), a conditioned
+    /// generator against the attributes its z draws, nothing for a plain generator.
+    @Test func evalReadsAttributesAsMade() throws {
+        let net = try AttributeNet.load(ShippedGeneratorTests.path("attributes.safetensors"))
+        let plain = try StyleGAN2Config(size: 64, styleDim: 32, nMLP: 1, channelMultiplier: 1, channelDivisor: 128)
+        var cc = plain
+        cc.conditioning = true
+        let rows = try GANMetrics.evaluate(generators: [("plain", try .random(config: plain, seed: 1)), ("cond", try .random(config: cc, seed: 1))],
+                                           net: net, count: 8)
+        #expect(rows.count == 4 && rows[2].agreement == nil && rows[3].agreement?.count == AttributeHeads.coverageHeads.count)
+        #expect(rows[0].meanAgreement! > 0.8, "the reader on renders: \(rows[0].agreement!)")
+        #expect(rows[3].agreement!.allSatisfy { (0...1).contains($0) })
+        let table = try #require(GANMetrics.agreementMarkdown(rows))
+        #expect(table.contains("| cond |") && table.contains("| clothing |") && table.contains("| yaw (4 bins) |") && !table.contains("plain"))
+        #expect(GANMetrics.agreementMarkdown(Array(rows.prefix(3))) == nil)
+        #expect(GANMetrics.json(rows).contains("\"agreement\":null") && GANMetrics.json(rows).contains("\"agreement\":{\"presentation\":"))
+    }
 }
