@@ -28,7 +28,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TensorCore"]),
         .testTarget(name: "SynthFacesTests", dependencies: ["SynthFaces", "Imaging", "TensorCore"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorCore", "SynthFaces", "Imaging"], exclude: ["Fixtures"]),
-        .testTarget(name: "GraphTests", dependencies: ["Graph", "Nodes", "TensorCore", "Imaging"]),
+        .testTarget(name: "GraphTests", dependencies: ["Graph", "Nodes", "TensorCore", "Imaging", "Models"]),
         // Fixtures (tools/make_fixtures.py) are read from the source tree via #filePath.
     ],
     swiftLanguageModes: [.v5]

@@ -67,6 +67,7 @@ enum GeneratorOps {
             ParamSpec("count", .int(min: 1, max: 256), default: .int(1), doc: "how many codes"),
             truncationParam,
             ParamSpec("space", .choice(["z", "w", "w+"]), default: .string("w"), doc: "output z itself, w, or w repeated for every layer (w+)"),
+            ParamSpec("attributes", .string, default: .string(""), doc: "for a generator trained with --condition: attribute values every code shows, e.g. \"clothing=red, eyeglasses=true, yaw=0.5\" (names and values as in attributes.jsonl; the others follow the data's priors)"),
         ],
         inferTypes: { ctx in
             let space = ctx.params["space"]?.stringValue ?? "w"
@@ -74,9 +75,21 @@ enum GeneratorOps {
             if space == "w+", let name = ctx.params["model"]?.stringValue, let m = ctx.models[name] { t.layers = ModelStore.layers(m) }
             return ["out": t]
         },
+        check: { ctx in
+            guard let text = ctx.params["attributes"]?.stringValue, !text.contains("${") else { return [] }
+            do { _ = try AttributePins(parsing: text) } catch { return [("\(error)", "attributes")] }
+            return []
+        },
         run: { ctx in
             let m = try ctx.model(), g = try ModelStore.shared.generator(m)
-            let z = try g.randomZ(count: ctx.int("count"), seed: UInt64(ctx.int("seed")))
+            var z = try g.randomZ(count: ctx.int("count"), seed: UInt64(ctx.int("seed")))
+            let pins = try AttributePins(parsing: ctx.string("attributes"))
+            if !pins.isEmpty {
+                guard g.config.conditioning else {
+                    throw NodeError("model '\(m.name)' is not conditioned on attributes, so `attributes` cannot steer it; use a generator trained with `tedi train generator --condition`")
+                }
+                z = try pins.apply(to: z, seed: UInt64(ctx.int("seed")))
+            }
             let space = ctx.string("space")
             if space == "z" { return NodeResult(outputs: ["out": .latent(Latent(space: "z", codes: z))]) }
             let w = try truncated(try g.mapping(z), ctx: ctx, model: m, generator: g)

@@ -20,10 +20,11 @@ extension GANTrainer {
     static let geometryNames = ["bias", "weight"]
 
     /// Normalized face width, yaw and tilt of `samples`, `(N,3)`.
-    static func geometryTargets(_ samples: [FaceSample]) throws -> Tensor {
-        let c = AttributeHeads.continuous
-        return try Tensor(shape: [samples.count, c.count],
-                          scalars: samples.flatMap { s in c.map { ($0.value(s.attributes) - $0.center) / $0.halfRange } })
+    static func geometryTargets(_ samples: [FaceSample]) throws -> Tensor { try geometryTargets(samples.map(\.attributes)) }
+
+    /// Normalized face width, yaw and tilt of `attributes`, `(N,3)`.
+    static func geometryTargets(_ attributes: [FaceAttributes]) throws -> Tensor {
+        try Tensor(shape: [attributes.count, AttributeHeads.continuous.count], scalars: AttributeHeads.regressionTargets(attributes))
     }
 
     /// Mean squared error of the head's prediction `hidden · (W/√C₄)ᵀ + b` against `targets`.

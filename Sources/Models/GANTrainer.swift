@@ -51,10 +51,14 @@ public final class GANTrainer {
         /// Weight of D's geometry head (`GANTrainer+GeometryHead`): D also regresses the real
         /// batch's face width, yaw and tilt from its last hidden layer; 0 turns it off.
         public var dGeometry: Float
+        /// Weight of D's attribute classifier (`GANTrainer+ClassHead`, conditioned runs): D learns
+        /// the reals' attributes and G pays its error on the attributes z drew; 0 turns it off.
+        public var conditionClassifier: Float
 
         public init(batch: Int = 16, learningRate: Float = 0.002, r1Gamma: Float = 0.2, r1Every: Int = 16, mixing: Float = 0.9,
                     emaHalfLife: Float = 10_000, emaRampup: Float = 0.05, r1Epsilon: Float = 1e-2, dataSeed: UInt64 = 0, seed: UInt64 = 1, attrBalance: Float = 0,
-                    attrBalanceBeta: Float = 0.9, r1FrozenPatterns: Bool = true, realBalance: Float = 0, realBalanceEvery: Int = 100, realBalanceCap: Float = GANTrainer.defaultRealBalanceCap, dGeometry: Float = 0) {
+                    attrBalanceBeta: Float = 0.9, r1FrozenPatterns: Bool = true, realBalance: Float = 0, realBalanceEvery: Int = 100, realBalanceCap: Float = GANTrainer.defaultRealBalanceCap, dGeometry: Float = 0,
+                    conditionClassifier: Float = 0) {
             self.batch = batch; self.learningRate = learningRate; self.r1Gamma = r1Gamma; self.r1Every = r1Every
             self.mixing = mixing; self.emaHalfLife = emaHalfLife; self.emaRampup = emaRampup; self.r1Epsilon = r1Epsilon
             self.dataSeed = dataSeed; self.seed = seed; self.attrBalance = attrBalance
@@ -62,6 +66,7 @@ public final class GANTrainer {
             self.r1FrozenPatterns = r1FrozenPatterns
             self.realBalance = realBalance; self.realBalanceEvery = realBalanceEvery; self.realBalanceCap = realBalanceCap
             self.dGeometry = dGeometry
+            self.conditionClassifier = conditionClassifier
         }
 
         func validate() throws {
@@ -82,6 +87,7 @@ public final class GANTrainer {
             guard (1...100_000).contains(realBalanceEvery) else { throw ModelError("real-balance interval must be in 1...100000, got \(realBalanceEvery)") }
             guard realBalanceCap >= 1, realBalanceCap <= 64 else { throw ModelError("real-balance cap must be in [1, 64], got \(realBalanceCap)") }
             guard dGeometry >= 0, dGeometry <= 100 else { throw ModelError("D geometry-head weight must be in [0, 100], got \(dGeometry)") }
+            guard conditionClassifier >= 0, conditionClassifier <= 100 else { throw ModelError("attribute-classifier weight must be in [0, 100], got \(conditionClassifier)") }
         }
 
         var metadata: [String: String] {
@@ -90,7 +96,8 @@ public final class GANTrainer {
              "gan.data_seed": String(dataSeed), "gan.seed": String(seed), "gan.attr_balance": String(attrBalance),
              "gan.attr_balance_beta": String(attrBalanceBeta), "gan.r1_patterns": r1FrozenPatterns ? "frozen" : "own",
              "gan.real_balance": String(realBalance), "gan.real_balance_every": String(realBalanceEvery),
-             "gan.real_balance_cap": String(realBalanceCap), "gan.d_geometry": String(dGeometry)]
+             "gan.real_balance_cap": String(realBalanceCap), "gan.d_geometry": String(dGeometry),
+             "gan.condition_classifier": String(conditionClassifier)]
         }
 
         init(metadata m: [String: String], path: String) throws {
@@ -109,7 +116,8 @@ public final class GANTrainer {
                       realBalance: m["gan.real_balance"] == nil ? 0 : try get("gan.real_balance"),
                       realBalanceEvery: m["gan.real_balance_every"] == nil ? 100 : try get("gan.real_balance_every"),
                       realBalanceCap: m["gan.real_balance_cap"] == nil ? GANTrainer.defaultRealBalanceCap : try get("gan.real_balance_cap"),
-                      dGeometry: m["gan.d_geometry"] == nil ? 0 : try get("gan.d_geometry"))
+                      dGeometry: m["gan.d_geometry"] == nil ? 0 : try get("gan.d_geometry"),
+                      conditionClassifier: m["gan.condition_classifier"] == nil ? 0 : try get("gan.condition_classifier"))
             if let v = m["gan.r1_patterns"], v != "frozen", v != "own" {
                 throw ModelError("\(path): checkpoint metadata 'gan.r1_patterns' is '\(v)', expected 'frozen' or 'own'")
             }
@@ -135,6 +143,11 @@ public final class GANTrainer {
         public var generatedFrequencies: [[Float]]? = nil
         /// Mean squared error of D's geometry head on the real batch (normalized units; nan when off).
         public var geometry: Float = .nan
+        /// Mean cross-entropy of D's attribute classifier on the real batch (nan when off).
+        public var classes: Float = .nan
+        /// G's classifier term: cross-entropy (plus the geometry head's error) of its images against
+        /// the attributes their z drew (nan when off).
+        public var generatorClasses: Float = .nan
     }
 
     public internal(set) var generator: StyleGAN2Generator
@@ -169,6 +182,10 @@ public final class GANTrainer {
     public internal(set) var geometryHead: [String: Tensor]?
     /// The head's own Adam (D's settings), so D's step count stays that of D's updates.
     let geometryAdam: Adam
+    /// D's attribute classifier (`GANTrainer+ClassHead`) once turned on; saved as `dcls.*`.
+    public internal(set) var classHead: [String: Tensor]?
+    /// Its own Adam (D's settings).
+    let classAdam: Adam
     private let prefetcher = Prefetcher()
 
     /// A fresh run: G from rosinality's init under `seed`, D under `seed + 1`, EMA = G.
@@ -181,6 +198,7 @@ public final class GANTrainer {
         ema = generator
         (gAdam, dAdam) = GANTrainer.optimizers(options)
         geometryAdam = GANTrainer.optimizers(options).1
+        classAdam = GANTrainer.optimizers(options).1
         if options.dGeometry > 0 { geometryHead = try GANTrainer.newGeometryHead(discriminator.config, seed: options.seed) }
         step = 0
         dataOffset = 0
@@ -206,6 +224,17 @@ public final class GANTrainer {
         try gAdam.load(state: part("g.", c.optimizer))
         try dAdam.load(state: part("d.", c.optimizer))
         geometryAdam = GANTrainer.optimizers(options).1
+        classAdam = GANTrainer.optimizers(options).1
+        let classes = part("dcls.", c.params)
+        if !classes.isEmpty {
+            try GANTrainer.checkClassHead(classes, discriminator: dc, path: path)
+            classHead = classes
+            do { try classAdam.load(state: part("dcls.", c.optimizer)) } catch {
+                throw ModelError("\(path): the Adam state of D's attribute classifier (dcls.*) is unreadable: \(error)")
+            }
+        } else if options.conditionClassifier > 0 {
+            throw ModelError("\(path): the checkpoint trains D's attribute classifier (gan.condition_classifier \(options.conditionClassifier)) but holds no dcls.* tensors")
+        }
         let head = part("dgeo.", c.params)
         if !head.isEmpty {
             try GANTrainer.checkGeometryHead(head, discriminator: dc, path: path)
@@ -254,6 +283,8 @@ public final class GANTrainer {
         for (k, v) in dAdam.state { opt["d." + k] = v }
         for (k, v) in geometryHead ?? [:] { params["dgeo." + k] = v }
         if geometryHead != nil { for (k, v) in geometryAdam.state { opt["dgeo." + k] = v } }
+        for (k, v) in classHead ?? [:] { params["dcls." + k] = v }
+        if classHead != nil { for (k, v) in classAdam.state { opt["dcls." + k] = v } }
         for (h, q) in (balanceMean ?? []).enumerated() { opt["bal.\(h)"] = try? Tensor(shape: [q.count], scalars: q) }
         for (h, b) in (realBoosts ?? []).enumerated() { opt["rb.\(h)"] = try? Tensor(shape: [b.count], scalars: b) }
         for (h, p) in (realPrior ?? []).enumerated() { opt["rbp.\(h)"] = try? Tensor(shape: [p.count], scalars: p) }
@@ -289,18 +320,19 @@ public final class GANTrainer {
     /// `mixing` two z codes crossed over at a layer in 1..<nLatent; and the conditions `(N,K)` of the
     /// images when G is conditioned (nil otherwise): the attributes the first z draws, which the
     /// second code's mapping shares. Records on the tape when g is watched.
-    func latents(_ g: StyleGAN2Generator, count n: Int, z1: Draw, z2: Draw, step s: Int) throws -> (latent: Tensor, condition: Tensor?) {
+    func latents(_ g: StyleGAN2Generator, count n: Int, z1: Draw, z2: Draw, step s: Int) throws -> (latent: Tensor, condition: Tensor?, attributes: [FaceAttributes]) {
         let sd = g.styleDim, nl = g.nLatent
         let zc = try Tensor.randomNormal([n, sd], seed: drawSeed(z1, step: s))
-        let condition = g.config.conditioning ? try FaceCondition.vectors(z: zc) : nil
+        let attributes = g.config.conditioning ? try FaceCondition.attributes(z: zc) : []
+        let condition = g.config.conditioning ? try FaceCondition.vectors(attributes) : nil
         let w1 = try g.mapping(zc)
         var rng = Philox(seed: drawSeed(.mixing, step: s), stream: z1.rawValue)
-        guard nl > 1, rng.uniform() < options.mixing else { return (try g.broadcastLatent(w1), condition) }
+        guard nl > 1, rng.uniform() < options.mixing else { return (try g.broadcastLatent(w1), condition, attributes) }
         let k = 1 + rng.int(below: nl - 1)
         let w2 = try g.mapping(Tensor.randomNormal([n, sd], seed: drawSeed(z2, step: s)), conditionFrom: zc)
         let a = try w1.reshaped([n, 1, sd]).broadcast(to: [n, k, sd])
         let b = try w2.reshaped([n, 1, sd]).broadcast(to: [n, nl - k, sd])
-        return (try Tensor.concat([a, b], axis: 1), condition)
+        return (try Tensor.concat([a, b], axis: 1), condition, attributes)
     }
 
     // MARK: Steps
@@ -315,6 +347,7 @@ public final class GANTrainer {
             throw ModelError("this run samples reals balanced (rate \(options.realBalance)) but no attribute network was given")
         }
         if options.dGeometry > 0 && geometryHead == nil { throw missingGeometryHead }
+        try checkClassifierReady()
         var measured: [[Float]]?
         if let r = reader, let p = realPrior, options.realBalance > 0, step % options.realBalanceEvery == 0 {
             let g = try generatedFrequencies(r.net)
@@ -331,15 +364,16 @@ public final class GANTrainer {
         prefetcher.start(try realIndices(from: next).indices, render)
         let real = try SynthFaces.imageTensor(samples)
         let condition = discriminator.config.conditioning ? try FaceCondition.vectors(samples.map(\.attributes)) : nil
-        let d = try discriminatorStep(real: real, condition: condition, geometry: options.dGeometry > 0 ? GANTrainer.geometryTargets(samples) : nil)
+        let d = try discriminatorStep(real: real, condition: condition, geometry: options.dGeometry > 0 ? GANTrainer.geometryTargets(samples) : nil,
+                                      attributes: options.conditionClassifier > 0 ? samples.map(\.attributes) : nil)
         var r1 = Float.nan
         if options.r1Gamma > 0 && step % options.r1Every == 0 { r1 = try r1Step(real: real, condition: condition) }
-        let (gl, bal) = try generatorStep()
+        let (gl, bal, gc) = try generatorStep()
         updateEMA()
         step += 1
         dataOffset = next
         return StepMetrics(step: step, dLoss: d.loss, gLoss: gl, r1: r1, realScore: d.real, fakeScore: d.fake, balance: bal,
-                           generatedFrequencies: measured, geometry: d.geometry)
+                           generatedFrequencies: measured, geometry: d.geometry, classes: d.classes, generatorClasses: gc)
     }
 
     /// Global indices of the real batch that starts at split offset `offset`, and the offset after it:
@@ -371,9 +405,10 @@ public final class GANTrainer {
     /// With `geometry` targets (N,3) and the geometry head on, D's loss adds
     /// dGeometry × the head's mean squared error on the real batch; `loss` is the adversarial part.
     @discardableResult
-    func discriminatorStep(real: Tensor, condition: Tensor? = nil, geometry targets: Tensor? = nil) throws -> (loss: Float, real: Float, fake: Float, geometry: Float) {
+    func discriminatorStep(real: Tensor, condition: Tensor? = nil, geometry targets: Tensor? = nil,
+                           attributes: [FaceAttributes]? = nil) throws -> (loss: Float, real: Float, fake: Float, geometry: Float, classes: Float) {
         let n = real.shape[0]
-        let (latent, fakeCondition) = try latents(generator, count: n, z1: .dZ1, z2: .dZ2, step: step)
+        let (latent, fakeCondition, _) = try latents(generator, count: n, z1: .dZ1, z2: .dZ2, step: step)
         let fake = try generator.synthesis(latent, noise: .random(seed: drawSeed(.dNoise, step: step)))
         let tape = Tape()
         let names = discriminator.trainableNames
@@ -392,13 +427,29 @@ public final class GANTrainer {
             loss = try adv + e.scaled(options.dGeometry)
             wrt += GANTrainer.geometryNames.map { head[$0]! }
         }
+        var classes: [String: Tensor] = [:], ce = Float.nan
+        let classNames = (classHead ?? [:]).keys.sorted()
+        if let attributes, options.conditionClassifier > 0 {
+            guard let h = classHead else { throw ModelError("this run trains D's attribute classifier but has none") }
+            classes = h.mapValues { tape.watch($0) }
+            let e = try GANTrainer.classError(hidden, head: classes, attributes: attributes)
+            ce = try e.item()
+            loss = try loss + e.scaled(options.conditionClassifier)
+            wrt += classNames.map { classes[$0]! }
+        }
         let g = try tape.gradients(of: loss, wrt: wrt)
         try dAdam.update(&discriminator.parameters, gradients: Dictionary(uniqueKeysWithValues: zip(names, g)))
+        var used = names.count
         if !head.isEmpty, var h = geometryHead {
-            try geometryAdam.update(&h, gradients: Dictionary(uniqueKeysWithValues: zip(GANTrainer.geometryNames, g[names.count...])))
+            try geometryAdam.update(&h, gradients: Dictionary(uniqueKeysWithValues: zip(GANTrainer.geometryNames, g[used...])))
             geometryHead = h
+            used += GANTrainer.geometryNames.count
         }
-        return (try adv.item(), try rp.mean().item(), try fp.mean().item(), mse)
+        if !classes.isEmpty, var h = classHead {
+            try classAdam.update(&h, gradients: Dictionary(uniqueKeysWithValues: zip(classNames, g[used...])))
+            classHead = h
+        }
+        return (try adv.item(), try rp.mean().item(), try fp.mean().item(), mse, ce)
     }
 
     /// The lazy R1 update (weight γ/2 · r1Every); returns R1.
@@ -472,16 +523,27 @@ public final class GANTrainer {
         return b
     }
 
-    /// One G update against the current D; returns the adversarial loss and L_bal (nan when off).
+    /// One G update against the current D; returns the adversarial loss, L_bal and the classifier
+    /// term (nan when off).
     @discardableResult
-    func generatorStep() throws -> (Float, Float) {
+    func generatorStep() throws -> (Float, Float, Float) {
         let tape = Tape()
         let names = generatorTrainableNames
         let gw = try generator.watchingParameters(on: tape, names: names)
-        let (latent, condition) = try latents(gw, count: options.batch, z1: .gZ1, z2: .gZ2, step: step)
+        let (latent, condition, attributes) = try latents(gw, count: options.batch, z1: .gZ1, z2: .gZ2, step: step)
         let img = try gw.synthesis(latent, noise: .random(seed: drawSeed(.gNoise, step: step)))
-        let adv = try (-discriminator(img, condition: condition)).softplus().mean()
-        var loss = adv, bal = Float.nan
+        let (logits, hidden) = try discriminator.logitsAndHidden(img, condition: condition)
+        let adv = try (-logits).softplus().mean()
+        var loss = adv, bal = Float.nan, cls = Float.nan
+        if options.conditionClassifier > 0 {
+            guard let h = classHead, !attributes.isEmpty else { throw ModelError("this run trains D's attribute classifier but has none, or G is not conditioned") }
+            var e = try GANTrainer.classError(hidden, head: h, attributes: attributes)
+            if options.dGeometry > 0, let geo = geometryHead {
+                e = try e + GANTrainer.geometryError(hidden, head: geo, targets: GANTrainer.geometryTargets(attributes))
+            }
+            cls = try e.item()
+            loss = try loss + e.scaled(options.conditionClassifier)
+        }
         var newMean: [[Float]]?
         if options.attrBalance > 0 {
             guard let b = balance else { throw ModelError("this run trains with attribute balance \(options.attrBalance) but no attribute network was given") }
@@ -493,7 +555,7 @@ public final class GANTrainer {
         let g = try tape.gradients(of: loss, wrt: names.map { gw.parameters[$0]! })
         try gAdam.update(&generator.parameters, gradients: Dictionary(uniqueKeysWithValues: zip(names, g)))
         if let newMean { balanceMean = newMean }
-        return (try adv.item(), bal)
+        return (try adv.item(), bal, cls)
     }
 
     /// ema ← β·ema + (1−β)·G with β = 0.5^(batch / halfLife), over G's trained tensors; halfLife

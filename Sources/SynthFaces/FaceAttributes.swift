@@ -241,6 +241,10 @@ extension FaceAttributes {
 
     /// Number of uniforms one `draw` takes.
     public static let drawCount = 22
+    /// The attribute each of a draw's uniforms decides, in order (names as in `jsonLine`).
+    public static let drawOrder = ["presentation", "age", "face_shape", "face_width", "skin_tone", "yaw", "tilt", "hair_color",
+                                   "hair_style", "eyebrows", "eye_color", "eyes", "expression", "lipstick", "eyeglasses", "hat",
+                                   "facial_hair", "earrings", "necklace", "clothing", "background", "wrinkles"]
 
     /// Attributes from the priors with the draw's uniforms given as standard-normal quantiles:
     /// uniform i is Φ(normals[i]), so `normals` drawn N(0,1) give attributes distributed exactly as

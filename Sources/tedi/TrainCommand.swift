@@ -31,7 +31,7 @@ enum TrainCommand: Command {
                                 [--channel-multiplier 1] [--style-dim 256] [--n-mlp 4]
                                 [--attr-balance W] [--attr-balance-beta 0.9] [--attributes Models/attributes.safetensors]
                                 [--real-balance RATE] [--real-balance-every 100] [--real-balance-cap 4]
-                                [--d-geometry W] [--condition] [--r1-patterns frozen|own] [--checkpoint-minutes 5]
+                                [--d-geometry W] [--condition [--condition-classifier W]] [--r1-patterns frozen|own] [--checkpoint-minutes 5]
     Trains a StyleGAN2 generator (rosinality layout, narrowed by --channel-divisor) against a
     residual discriminator on the SynthFaces train split: non-saturating loss, lazy R1, style
     mixing, EMA of G, Adam β (0, 0.99). DIR gets checkpoint.safetensors (G, D, EMA, both Adam
@@ -66,6 +66,11 @@ enum TrainCommand: Command {
     function of z, so every graph works unchanged, and each attribute value is asked for at its data
     frequency. Both embeddings start at zero, so --resume --condition turns a plain run conditioned
     where it stands (for good: the checkpoint and generator.safetensors carry the weights).
+    --condition-classifier W (conditioned runs; default 0 = off) gives D a softmax head per attribute
+    on its last hidden layer, trained on the reals' attributes (W × its cross-entropy in D's loss;
+    log.csv: d_classes), and has G pay W × the same heads' error on its images against the
+    attributes z drew, plus the geometry head's error against the drawn width, yaw and tilt when
+    --d-geometry is on (log.csv: g_classes). May be set or changed on --resume.
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
@@ -89,6 +94,7 @@ enum TrainCommand: Command {
         gan.realBalanceEvery = try args.option("real-balance-every")
         gan.realBalanceCap = try args.option("real-balance-cap")
         gan.dGeometry = try args.option("d-geometry")
+        gan.conditionClassifier = try args.option("condition-classifier")
         let what = args.positionals()
         try args.finish()
         if what == ["generator"] {
@@ -100,8 +106,8 @@ enum TrainCommand: Command {
         }
         if let k = gan.values.first(where: { $0.value != nil })?.key { throw UsageError("--\(k) is for `tedi train generator`") }
         if gan.attrBalance != nil || gan.attributes != nil || gan.attrBalanceBeta != nil || gan.r1Patterns != nil
-            || gan.realBalance != nil || gan.realBalanceEvery != nil || gan.realBalanceCap != nil || gan.dGeometry != nil || condition {
-            throw UsageError("--attr-balance, --attr-balance-beta, --real-balance, --real-balance-every, --real-balance-cap, --d-geometry, --condition, --attributes and --r1-patterns are for `tedi train generator`")
+            || gan.realBalance != nil || gan.realBalanceEvery != nil || gan.realBalanceCap != nil || gan.dGeometry != nil || condition || gan.conditionClassifier != nil {
+            throw UsageError("--attr-balance, --attr-balance-beta, --real-balance, --real-balance-every, --real-balance-cap, --d-geometry, --condition, --condition-classifier, --attributes and --r1-patterns are for `tedi train generator`")
         }
         guard what == ["attributes"] else {
             throw UsageError(what.isEmpty ? "say what to train: `tedi train attributes` or `tedi train generator`" : "unknown model '\(what.joined(separator: " "))'; `attributes` and `generator` can be trained")
@@ -273,6 +279,8 @@ struct GeneratorOptions {
     var dGeometry: String?
     /// `--condition` (allowed with --resume too).
     var condition = false
+    /// `--condition-classifier W` (allowed with --resume too).
+    var conditionClassifier: String?
 
     /// The R1 form asked for: true = frozen activation patterns; nil when not given.
     func r1Frozen() throws -> Bool? {
@@ -306,13 +314,17 @@ extension TrainCommand {
             guard let w = Float(s), w >= 0, w <= 100 else { throw UsageError("--d-geometry expects a weight in [0, 100], got '\(s)'") }
             return w
         }
+        let classifierWeight = try gan.conditionClassifier.map { s -> Float in
+            guard let w = Float(s), w >= 0, w <= 100 else { throw UsageError("--condition-classifier expects a weight in [0, 100], got '\(s)'") }
+            return w
+        }
         try FileManager.default.createDirectory(atPath: out + "/snapshots", withIntermediateDirectories: true)
         let ckptPath = out + "/checkpoint.safetensors"
         let trainer: GANTrainer
         var resumedMetadata: [String: String] = [:]
         if resume {
             guard [sizeArg, batchArg, lrArg, seedArg, dataSeedArg].allSatisfy({ $0 == nil }), !gan.anyGiven else {
-                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes, --r1-patterns, --d-geometry, --condition and the --attr-balance, --real-balance and --attributes options")
+                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes, --r1-patterns, --d-geometry, --condition, --condition-classifier and the --attr-balance, --real-balance and --attributes options")
             }
             try checkCheckpoint(ckptPath, resume: true)
             let ckpt = try TrainingCheckpoint.read(ckptPath)
@@ -349,13 +361,22 @@ extension TrainCommand {
             if resume { print("conditioning on SynthFaces attributes from step \(trainer.step) on (recorded in the next checkpoint)") }
             try trainer.setConditioning()
         }
+        if let w = classifierWeight {
+            if w > 0 && !trainer.generator.config.conditioning {
+                throw UsageError("--condition-classifier needs a conditioned run: add --condition")
+            }
+            if resume && w != trainer.options.conditionClassifier {
+                print("D attribute classifier \(trainer.options.conditionClassifier) → \(w) from step \(trainer.step) on (recorded in the next checkpoint)")
+            }
+            try trainer.setConditionClassifier(w)
+        }
         if let w = geometryWeight {
             if resume && w != trainer.options.dGeometry {
                 print("D geometry head \(trainer.options.dGeometry) → \(w) from step \(trainer.step) on (recorded in the next checkpoint)")
             }
             try trainer.setDGeometry(w)
         }
-        let log = try TrainingLog(path: out + "/log.csv", columns: ["step", "seconds", "d_loss", "g_loss", "r1", "real_score", "fake_score", "attr_kl", "d_geometry"],
+        let log = try TrainingLog(path: out + "/log.csv", columns: ["step", "seconds", "d_loss", "g_loss", "r1", "real_score", "fake_score", "attr_kl", "d_geometry", "d_classes", "g_classes"],
                                   resumeStep: resume ? trainer.step : nil)
         let stop = StopFlag.onInterrupt()
         defer { stop.release() }
@@ -386,9 +407,11 @@ extension TrainCommand {
             let m = try trainer.trainStep()
             last = m
             try log.append([Double(m.step), startElapsed + clock() - start, Double(m.dLoss), Double(m.gLoss), Double(m.r1),
-                            Double(m.realScore), Double(m.fakeScore), Double(m.balance), Double(m.geometry)])
+                            Double(m.realScore), Double(m.fakeScore), Double(m.balance), Double(m.geometry),
+                            Double(m.classes), Double(m.generatorClasses)])
             guard m.dLoss.isFinite, m.gLoss.isFinite, m.balance.isFinite || trainer.options.attrBalance == 0,
-                  m.geometry.isFinite || trainer.options.dGeometry == 0 else {
+                  m.geometry.isFinite || trainer.options.dGeometry == 0,
+                  (m.classes.isFinite && m.generatorClasses.isFinite) || trainer.options.conditionClassifier == 0 else {
                 try save()
                 throw ModelError("the GAN losses became D \(m.dLoss), G \(m.gLoss), balance \(m.balance), D geometry \(m.geometry) at step \(m.step); lower --lr or raise --r1 and start again")
             }
@@ -506,6 +529,12 @@ extension TrainCommand {
         if !kl.isEmpty { panels.append(.init(series: [.init(name: "attribute KL", points: kl, color: (150, 60, 160))], logY: false)) }
         let geo = log.rows.filter { $0.count > 8 && $0[8].isFinite }.map { ($0[0], $0[8]) }
         if !geo.isEmpty { panels.append(.init(series: [.init(name: "D geometry MSE", points: geo, color: (200, 130, 20))], logY: true)) }
+        let dc = log.rows.filter { $0.count > 10 && $0[9].isFinite }.map { ($0[0], $0[9]) }
+        let gc = log.rows.filter { $0.count > 10 && $0[10].isFinite }.map { ($0[0], $0[10]) }
+        if !dc.isEmpty {
+            panels.append(.init(series: [.init(name: "D attribute CE (reals)", points: dc, color: (120, 70, 20)),
+                                         .init(name: "G classifier term (fakes)", points: gc, color: (20, 140, 160))], logY: true))
+        }
         return try TrainingPlot.render(panels)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Models
 import Nodes
 import TensorCore
 import Testing
@@ -54,6 +55,45 @@ import Testing
         try SafeTensors.write(g.tensors, metadata: g.metadata, to: dir.path("g.safetensors"))
         let r2 = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("c")).run(seeds: [0])
         #expect(r2.nodes[0].key != r1.nodes[0].key && r2.nodes[1].key != r1.nodes[1].key)
+    }
+
+    /// `sample`'s `attributes` steer a generator trained with --condition (every code shows them),
+    /// are refused for a plain one, and bad values are an error at the parameter before anything runs.
+    @Test func attributesSteerAConditionedGenerator() throws {
+        let dir = try TempDir("gen-attributes")
+        var config = try StyleGAN2Config(size: 16, styleDim: 32, nMLP: 1, channelMultiplier: 1, channelDivisor: 128)
+        config.conditioning = true
+        var g = try StyleGAN2Generator.random(config: config, seed: 3)
+        g.parameters["cond.weight"] = try Tensor.randomNormal([32, FaceCondition.dimension], seed: 4)
+        try g.save(to: dir.path("cond.safetensors"))
+        try SafeTensors.write(g.parameters.filter { $0.key != "cond.weight" }, metadata: StyleGAN2Config(size: 16, styleDim: 32, nMLP: 1, channelMultiplier: 1, channelDivisor: 128).metadata,
+                              to: dir.path("plain.safetensors"))
+        func graph(_ model: String, _ attributes: String) -> String {
+            """
+            tedi: 1
+            models:
+              faces: \(model)
+            nodes:
+              z:     { op: sample, count: 6, space: z, attributes: "\(attributes)" }
+              image: { op: synthesize, in: z }
+              save:  { op: write.npy, in: z, path: "z_${seed}.npy" }
+              png:   { op: write.png, in: image, path: "f_${seed}.png" }
+            """
+        }
+        let plan = try loadPlan(graph("cond.safetensors", "clothing=red, eyeglasses=true, tilt=3.5"), in: dir, catalog: NodeCatalog.standard)
+        _ = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("a")).run(seeds: [0, 1])
+        for seed in [0, 1] {
+            let attrs = try FaceCondition.attributes(z: Npy.readTensor(dir.path("a/z_\(seed).npy")))
+            #expect(attrs.count == 6 && attrs.allSatisfy { $0.clothing == .red && $0.eyeglasses && Swift.abs($0.tilt - 3.5) < 1e-3 }, "\(attrs)")
+        }
+        let free = try loadPlan(graph("cond.safetensors", ""), in: dir, name: "free.yaml", catalog: NodeCatalog.standard)
+        _ = try GraphRunner(plan: free, cache: nil, outDirectory: dir.sub("b")).run(seeds: [0])
+        #expect(dir.read("a/f_0.png") != dir.read("b/f_0.png"))
+        let plainPlan = try loadPlan(graph("plain.safetensors", "clothing=red"), in: dir, name: "plain.yaml", catalog: NodeCatalog.standard)
+        #expect { try GraphRunner(plan: plainPlan, cache: nil, outDirectory: dir.sub("c")).run(seeds: [0]) } throws: {
+            "\($0)".contains("not conditioned on attributes") && "\($0)".contains("--condition")
+        }
+        expectOneError(graph(dir.path("cond.safetensors"), "clothing=purple"), at: 5, 56, "clothing=purple is not a value of clothing", catalog: NodeCatalog.standard)
     }
 
     /// A graph whose only model file is missing gets that one error, not one per node using it.

@@ -17,7 +17,7 @@ struct TrainCLITests {
             #expect(FileManager.default.fileExists(atPath: dir.path("a/" + f)), "a/\(f) missing")
         }
         let log = try String(contentsOfFile: dir.path("a/log.csv"), encoding: .utf8).split(separator: "\n")
-        #expect(log.first == "step,seconds,d_loss,g_loss,r1,real_score,fake_score,attr_kl,d_geometry" && log.count == 6, "\(log)")
+        #expect(log.first == "step,seconds,d_loss,g_loss,r1,real_score,fake_score,attr_kl,d_geometry,d_classes,g_classes" && log.count == 6, "\(log)")
 
         let first = try tedi(["train", "generator", "--out", "b", "--steps", "2"] + Self.tiny, in: dir.url)
         #expect(first.code == 0, "\(first.stderr)")
@@ -53,7 +53,7 @@ struct TrainCLITests {
         let rest = try tedi(["train", "generator", "--out", "d", "--resume", "--steps", "2"], in: dir.url)
         #expect(rest.code == 0 && rest.stdout.contains("stopped at step 2"), "\(rest.stdout)\n\(rest.stderr)")
         let log = try String(contentsOfFile: dir.path("d/log.csv"), encoding: .utf8).split(separator: "\n")
-        #expect(log.count == 3 && log.dropFirst().allSatisfy { $0.split(separator: ",").count == 9 && $0.split(separator: ",")[7] != "nan" }, "attr_kl missing: \(log)")
+        #expect(log.count == 3 && log.dropFirst().allSatisfy { $0.split(separator: ",").count == 11 && $0.split(separator: ",")[7] != "nan" }, "attr_kl missing: \(log)")
         // The same bytes under another path: the digest matches, so no switch is reported.
         try FileManager.default.createDirectory(atPath: dir.path("net"), withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: net, toPath: dir.path("net/a.safetensors"))
@@ -126,12 +126,12 @@ struct TrainCLITests {
         let on = try tedi(["train", "generator", "--out", "g", "--resume", "--steps", "4", "--d-geometry", "1"], in: dir.url)
         #expect(on.code == 0 && on.stdout.contains("D geometry head 0.0 → 1.0 from step 2"), "\(on.stdout)\n\(on.stderr)")
         let rows = try String(contentsOfFile: dir.path("g/log.csv"), encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",") }
-        #expect(rows[0].last == "d_geometry" && rows.count == 5, "\(rows)")
-        #expect(rows[1].last == "nan" && rows[2].last == "nan" && Double(rows[3].last!)!.isFinite && Double(rows[4].last!)! > 0, "\(rows)")
+        #expect(rows[0][8] == "d_geometry" && rows.count == 5, "\(rows)")
+        #expect(rows[1][8] == "nan" && rows[2][8] == "nan" && Double(rows[3][8])!.isFinite && Double(rows[4][8])! > 0, "\(rows)")
         let kept = try tedi(["train", "generator", "--out", "g", "--resume", "--steps", "5"], in: dir.url)
         #expect(kept.code == 0 && !kept.stdout.contains("geometry head"), "\(kept.stdout)")
         let last = try String(contentsOfFile: dir.path("g/log.csv"), encoding: .utf8).split(separator: "\n").last!.split(separator: ",")
-        #expect(Double(last.last!)!.isFinite, "the weight stays on at a resume: \(last)")
+        #expect(Double(last[8])!.isFinite, "the weight stays on at a resume: \(last)")
         let attr = try tedi(["train", "attributes", "--out", "a", "--steps", "1", "--d-geometry", "1"], in: dir.url)
         #expect(attr.code == 2 && attr.stderr.contains("are for `tedi train generator`"), "\(attr.stderr)")
     }
@@ -151,6 +151,12 @@ struct TrainCLITests {
         #expect(header.contains("\"conditioning\":\"synthfaces\"") && header.contains("\"cond.weight\""), "\(header.prefix(300))")
         let again = try tedi(["train", "generator", "--out", "c", "--resume", "--steps", "5", "--condition"], in: dir.url)
         #expect(again.code == 0 && !again.stdout.contains("conditioning on"), "\(again.stdout)")
+        let plain = try tedi(["train", "generator", "--out", "p", "--steps", "1", "--condition-classifier", "1"] + wide, in: dir.url)
+        #expect(plain.code == 2 && plain.stderr.contains("needs a conditioned run: add --condition"), "\(plain.stderr)")
+        let cls = try tedi(["train", "generator", "--out", "c", "--resume", "--steps", "6", "--condition-classifier", "0.5"], in: dir.url)
+        #expect(cls.code == 0 && cls.stdout.contains("D attribute classifier 0.0 → 0.5 from step 5"), "\(cls.stdout)\n\(cls.stderr)")
+        let last = try String(contentsOfFile: dir.path("c/log.csv"), encoding: .utf8).split(separator: "\n").last!.split(separator: ",")
+        #expect(last.count == 11 && Double(last[9])!.isFinite && Double(last[10])!.isFinite, "\(last)")
         let attr = try tedi(["train", "attributes", "--out", "a", "--steps", "1", "--condition"], in: dir.url)
         #expect(attr.code == 2 && attr.stderr.contains("are for `tedi train generator`"), "\(attr.stderr)")
     }

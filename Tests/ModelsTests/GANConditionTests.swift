@@ -191,4 +191,99 @@ struct GANConditionTests {
         #expect(GANMetrics.agreementMarkdown(Array(rows.prefix(3))) == nil)
         #expect(GANMetrics.json(rows).contains("\"agreement\":null") && GANMetrics.json(rows).contains("\"agreement\":{\"presentation\":"))
     }
+
+    /// `sample`'s `attributes`: every code shows the pins, continuous pins land on their value,
+    /// the other attributes follow the priors given the pins, codes that already show them keep
+    /// their z, and bad text is refused naming what is allowed.
+    @Test func pinsSteerTheAttributesZDraws() throws {
+        let pins = try AttributePins(parsing: "clothing=red, age=old yaw=0.5,tilt=-7")
+        #expect(pins.categorical.count == 2 && pins.continuous.count == 2)
+        let z = try Tensor.randomNormal([400, 32], seed: 21)
+        let pinned = try pins.apply(to: z, seed: 3)
+        #expect(try pins.apply(to: z, seed: 3).scalars == pinned.scalars, "deterministic")
+        let attrs = try FaceCondition.attributes(z: pinned)
+        #expect(attrs.allSatisfy { $0.clothing == .red && $0.age == .old && Swift.abs($0.yaw - 0.5) < 1e-4 && Swift.abs($0.tilt + 7) < 1e-3 })
+        let gray = Double(attrs.filter { $0.hairColor == .gray }.count) / 400
+        #expect(Swift.abs(gray - 0.74) < 0.08, "gray hair given old: \(gray)")
+        let before = try FaceCondition.attributes(z: z)
+        for r in 0..<400 {
+            // Entries past the draws are kept; a row that showed the categorical pins keeps its draws but yaw and tilt.
+            #expect(Array(pinned.scalars[(r * 32 + 22)..<(r * 32 + 32)]) == Array(z.scalars[(r * 32 + 22)..<(r * 32 + 32)]))
+            if before[r].clothing == .red && before[r].age == .old {
+                #expect(attrs[r].hairColor == before[r].hairColor && attrs[r].background == before[r].background)
+            }
+        }
+        #expect(try AttributePins(parsing: "").isEmpty && AttributePins(parsing: " , ").isEmpty)
+        for (bad, message) in [("clothing=purple", "one of black, white"), ("hair=red", "unknown attribute 'hair'"), ("yaw=2", "in [-1.0, 1.0]"),
+                               ("hat", "not name=value"), ("hat=true hat=false", "given twice")] {
+            #expect { try AttributePins(parsing: bad) } throws: { "\($0)".contains(message) }
+        }
+        #expect { try AttributePins(parsing: "facial_hair=beard presentation=feminine").apply(to: z, seed: 1) } throws: { "\($0)".contains("impossible") }
+        for p in [1e-9, 0.001, 0.02425, 0.3, 0.5, 0.97575, 0.999999] {
+            let x = FaceCondition.normalQuantile(p)
+            #expect(Swift.abs(0.5 * erfc(-x / 2.0.squareRoot()) - p) < 1e-12 * Swift.max(1, p / 1e-9), "Φ(Φ⁻¹(\(p)))")
+        }
+    }
+
+    /// The classifier's error is the mean over heads of each head's cross-entropy, checked by hand.
+    @Test func classErrorIsTheMeanCrossEntropy() throws {
+        let dc = try StyleGAN2Discriminator.Config(matching: Self.g32)
+        let head = try GANTrainer.newClassHead(dc, seed: 5)
+        let c = dc.channels(atResolution: 4)
+        let hidden = try Tensor.randomNormal([3, c], seed: 6)
+        let attrs = (0..<3).map { FaceAttributes.draw(seed: 0, index: $0) }
+        var sum: Double = 0
+        for (h, cat) in AttributeHeads.categorical.enumerated() {
+            let w = head["\(h).weight"]!, k = cat.values.count
+            for n in 0..<3 {
+                let logits = (0..<k).map { v in (0..<c).reduce(0.0) { $0 + Double(hidden.scalars[n * c + $1]) * Double(w.scalars[v * c + $1]) } / Double(c).squareRoot() }
+                let m = logits.max()!
+                let lse = m + Foundation.log(logits.map { Foundation.exp($0 - m) }.reduce(0, +))
+                sum += lse - logits[cat.index(attrs[n])]
+            }
+        }
+        let want = sum / Double(3 * AttributeHeads.categorical.count)
+        #expect(Swift.abs(Double(try GANTrainer.classError(hidden, head: head, attributes: attrs).item()) - want) < 1e-4 * Swift.max(1, want))
+        #expect(throws: ModelError.self) { try GANTrainer.classError(hidden, head: head, attributes: Array(attrs.prefix(2))) }
+        #expect(throws: ModelError.self) { try GANTrainer.checkClassHead(head.filter { $0.key != "0.bias" }, discriminator: dc, path: "x") }
+    }
+
+    /// The classifier needs a conditioned run; on one, D's error on a fixed real batch falls, G
+    /// reports its term, and the run resumes bit-identically with the heads and their Adam.
+    @Test func classifierLearnsTheRealsAndResumes() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("gancls-\(UUID().uuidString).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        func trainer() throws -> GANTrainer {
+            let t = try GANTrainer(generator: Self.g32, discriminator: .init(matching: Self.g32), options: .init(batch: 4, r1Every: 2))
+            #expect(throws: ModelError.self) { try t.setConditionClassifier(1) }
+            try t.setConditioning()
+            try t.setDGeometry(1)
+            try t.setConditionClassifier(1)
+            return t
+        }
+        let a = try trainer()
+        let samples = try GANTrainer.render(dataSeed: 0, size: 16, indices: Array(20_000..<20_004))
+        let real = try SynthFaces.imageTensor(samples)
+        let cond = try FaceCondition.vectors(samples.map(\.attributes))
+        var errors: [Float] = []
+        for _ in 0..<20 { errors.append(try a.discriminatorStep(real: real, condition: cond, attributes: samples.map(\.attributes)).classes) }
+        // Adam at lr 0.002 on a 4-feature hidden layer: slow, but every step lowers it.
+        #expect(errors.allSatisfy(\.isFinite) && zip(errors, errors.dropFirst()).allSatisfy { $1 < $0 } && errors.last! < errors.first! - 0.02, "\(errors)")
+        let b = try trainer(), c = try trainer()
+        for _ in 0..<2 { _ = try b.trainStep() }
+        let m = try b.trainStep()
+        #expect(m.classes.isFinite && m.generatorClasses.isFinite && m.generatorClasses > 0)
+        _ = try c.trainStep(); _ = try c.trainStep()
+        let ck = c.checkpoint
+        #expect(ck.metadata["gan.condition_classifier"] == "1.0" && ck.params["dcls.0.weight"] != nil && ck.optimizer["dcls.step"] != nil)
+        try ck.write(to: path)
+        let d = try GANTrainer(checkpoint: TrainingCheckpoint.read(path), path: path)
+        _ = try d.trainStep()
+        for (k, v) in b.checkpoint.params { #expect(d.checkpoint.params[k]?.scalars == v.scalars, "\(k)") }
+        for (k, v) in b.checkpoint.optimizer { #expect(d.checkpoint.optimizer[k]?.scalars == v.scalars, "\(k)") }
+        // A checkpoint that trains the classifier without its heads is refused by path.
+        var broken = ck
+        broken.params = broken.params.filter { !$0.key.hasPrefix("dcls.") }
+        #expect { try GANTrainer(checkpoint: broken, path: "broken.safetensors") } throws: { "\($0)".contains("broken.safetensors") && "\($0)".contains("dcls") }
+    }
 }
