@@ -11,7 +11,9 @@ import TensorCore
 /// often as the renders turn — and G(z) stays a function of z alone: every graph, truncation,
 /// style-mixing and W-space tool works unchanged. The attributes are encoded as a vector c
 /// (one-hot per categorical head, then the normalized face width, yaw and tilt) and
-/// `w = mapping(z) + cond.weight · c / √K`; the discriminator sees the real batch's true attributes
+/// `w = mapping(z) + cond.weight · c · λ/√K` (λ = `generatorLRMultiplier`, an equalized-lr
+/// multiplier: at λ = 1 the embedding grew so slowly that after 900 steps each attribute moved w
+/// by 1–3% of its spread); the discriminator sees the real batch's true attributes
 /// and the fakes' drawn ones through a projection term `hᵀ · D.cond.weight · c / √K` (Miyato &
 /// Koyama 2018), so a face that ignores its condition loses to the renders that show it.
 /// Both weights start at zero, so a plain checkpoint turned conditional starts as it was.
@@ -52,12 +54,16 @@ public enum FaceCondition {
     /// Condition vectors `(N,K)` of the attributes z draws.
     public static func vectors(z: Tensor) throws -> Tensor { try vectors(attributes(z: z)) }
 
-    /// The conditioning term `c · (W/√K)ᵀ`, `(N, W.shape[0])`, for `c (N,K)` and a weight `(out,K)`.
-    static func project(_ c: Tensor, weight w: Tensor, what: String) throws -> Tensor {
+    /// The generator embedding's learning-rate multiplier λ (as rosinality's `lr_mul`: the stored
+    /// weight is scaled by λ/√K at run time, so Adam's steps move w λ times faster).
+    public static let generatorLRMultiplier: Float = 10
+
+    /// The conditioning term `c · (W·λ/√K)ᵀ`, `(N, W.shape[0])`, for `c (N,K)` and a weight `(out,K)`.
+    static func project(_ c: Tensor, weight w: Tensor, multiplier: Float = 1, what: String) throws -> Tensor {
         guard c.rank == 2, c.shape[1] == dimension, w.rank == 2, w.shape[1] == dimension else {
             throw ModelError("\(what): the condition must be (N,\(dimension)) for a (·,\(dimension)) weight, got \(c.shape) and \(w.shape)")
         }
-        return try Tensor.linear(c, weight: w.scaled(1 / Float(dimension).squareRoot()))
+        return try Tensor.linear(c, weight: w.scaled(multiplier / Float(dimension).squareRoot()))
     }
 
     /// The `__metadata__` value that marks a conditioned model.

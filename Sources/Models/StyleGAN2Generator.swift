@@ -137,7 +137,7 @@ public struct StyleGAN2Generator {
     // MARK: Mapping
 
     /// The mapping network: z `(N,styleDim)` → w `(N,styleDim)` (PixelNorm, then n_mlp EqualLinear + fused lrelu).
-    /// A conditioned generator adds `cond.weight · c / √K`, c the attributes that the rows of
+    /// A conditioned generator adds `cond.weight · c · λ/√K`, c the attributes that the rows of
     /// `conditionFrom` (default z itself) draw (`FaceCondition`).
     public func mapping(_ z: Tensor, conditionFrom cz: Tensor? = nil) throws -> Tensor {
         guard z.rank == 2, z.shape[1] == styleDim, z.shape[0] > 0 else {
@@ -152,7 +152,7 @@ public struct StyleGAN2Generator {
         guard config.conditioning else { return x }
         let c = try FaceCondition.vectors(z: cz ?? z)
         guard c.shape[0] == z.shape[0] else { throw StyleGAN2Error.input("mapping: \(c.shape[0]) conditions for \(z.shape[0]) z codes") }
-        return try x + FaceCondition.project(c, weight: parameter("cond.weight"), what: "mapping")
+        return try x + FaceCondition.project(c, weight: parameter("cond.weight"), multiplier: FaceCondition.generatorLRMultiplier, what: "mapping")
     }
 
     /// `count` standard-normal z codes `(count,styleDim)` from Philox `seed` (stream 0); row i

@@ -70,7 +70,7 @@ struct GANConditionTests {
         #expect(Array(v.suffix(3)) == [(a.faceWidth - 1) / 0.08, a.yaw, a.tilt / 7])
     }
 
-    /// w = mapping(z) + c·(W/√K)ᵀ, c the attributes z draws; zero weights give the plain mapping.
+    /// w = mapping(z) + c·(W·λ/√K)ᵀ, c the attributes z draws; zero weights give the plain mapping.
     @Test func generatorAddsTheConditionToW() throws {
         let plain = try StyleGAN2Generator.random(config: Self.g32, seed: 5)
         var cc = Self.g32
@@ -90,7 +90,7 @@ struct GANConditionTests {
             for j in 0..<32 {
                 var s: Double = 0
                 for k in c.indices { s += Double(c[k]) * Double(weight.scalars[j * c.count + k]) }
-                let want = Double(w0.scalars[r * 32 + j]) + s / Double(c.count).squareRoot()
+                let want = Double(w0.scalars[r * 32 + j]) + s * Double(FaceCondition.generatorLRMultiplier) / Double(c.count).squareRoot()
                 #expect(Swift.abs(Double(w.scalars[r * 32 + j]) - want) < 1e-4)
             }
         }
