@@ -75,13 +75,13 @@ public enum FaceCondition {
 /// attributes.jsonl spells them), continuous ones (face_width, yaw, tilt) as numbers in their range.
 public struct AttributePins: Equatable, Sendable {
     /// (head index in `AttributeHeads.categorical`, value index).
-    public var categorical: [Pin] = []
+    public private(set) var categorical: [Pin] = []
     /// (index in `AttributeHeads.continuous`, value in native units).
-    public var continuous: [Pin] = []
+    public private(set) var continuous: [Pin] = []
 
     public struct Pin: Equatable, Sendable {
-        public var index: Int
-        public var value: Float
+        public let index: Int
+        public let value: Float
     }
 
     /// Most draws tried for one code before a combination counts as impossible.

@@ -192,6 +192,7 @@ public final class GANTrainer {
     public init(generator gc: StyleGAN2Config, discriminator dc: StyleGAN2Discriminator.Config, options: Options) throws {
         try options.validate()
         guard dc.size == gc.size else { throw ModelError("generator size \(gc.size) differs from discriminator size \(dc.size)") }
+        guard dc.conditioning == gc.conditioning else { throw ModelError("the generator and the discriminator must both be conditioned, or neither") }
         self.options = options
         generator = try StyleGAN2Generator.random(config: gc, seed: options.seed)
         discriminator = try StyleGAN2Discriminator.random(config: dc, seed: options.seed &+ 1)
@@ -212,6 +213,9 @@ public final class GANTrainer {
             throw ModelError("\(path): no generator config in the checkpoint metadata; is it a `tedi train generator` checkpoint?")
         }
         let dc = try StyleGAN2Discriminator.Config(metadata: c.metadata, source: path)
+        guard dc.conditioning == gc.conditioning else {
+            throw ModelError("\(path): the generator is \(gc.conditioning ? "" : "not ")conditioned but the discriminator is \(dc.conditioning ? "" : "not"); the checkpoint is inconsistent")
+        }
         func part(_ prefix: String, _ from: [String: Tensor]) -> [String: Tensor] {
             var out: [String: Tensor] = [:]
             for (k, v) in from where k.hasPrefix(prefix) { out[String(k.dropFirst(prefix.count))] = v }
@@ -229,9 +233,7 @@ public final class GANTrainer {
         if !classes.isEmpty {
             try GANTrainer.checkClassHead(classes, discriminator: dc, path: path)
             classHead = classes
-            do { try classAdam.load(state: part("dcls.", c.optimizer)) } catch {
-                throw ModelError("\(path): the Adam state of D's attribute classifier (dcls.*) is unreadable: \(error)")
-            }
+            try GANTrainer.loadHeadAdam(classAdam, state: part("dcls.", c.optimizer), head: classes, what: "D's attribute classifier (dcls.*)", path: path)
         } else if options.conditionClassifier > 0 {
             throw ModelError("\(path): the checkpoint trains D's attribute classifier (gan.condition_classifier \(options.conditionClassifier)) but holds no dcls.* tensors")
         }
@@ -239,13 +241,7 @@ public final class GANTrainer {
         if !head.isEmpty {
             try GANTrainer.checkGeometryHead(head, discriminator: dc, path: path)
             geometryHead = head
-            let state = part("dgeo.", c.optimizer)
-            for (k, t) in head where state["m." + k].map({ $0.count != t.count }) ?? false || state["v." + k].map({ $0.count != t.count }) ?? false {
-                throw ModelError("\(path): the Adam state of D's geometry head (dgeo.m.\(k), dgeo.v.\(k)) does not fit its \(t.shape) tensor")
-            }
-            do { try geometryAdam.load(state: state) } catch {
-                throw ModelError("\(path): the Adam state of D's geometry head (dgeo.*) is unreadable: \(error)")
-            }
+            try GANTrainer.loadHeadAdam(geometryAdam, state: part("dgeo.", c.optimizer), head: head, what: "D's geometry head (dgeo.*)", path: path)
         } else if options.dGeometry > 0 {
             throw ModelError("\(path): the checkpoint trains D's geometry head (gan.d_geometry \(options.dGeometry)) but holds no dgeo.* tensors")
         }
@@ -263,6 +259,16 @@ public final class GANTrainer {
         step = c.step
         dataOffset = c.dataOffset
         elapsedSeconds = c.elapsedSeconds
+    }
+
+    /// Loads the Adam state of an auxiliary head of D, refusing moments that do not fit its tensors.
+    static func loadHeadAdam(_ adam: Adam, state: [String: Tensor], head: [String: Tensor], what: String, path: String) throws {
+        for (k, t) in head where state["m." + k].map({ $0.count != t.count }) ?? false || state["v." + k].map({ $0.count != t.count }) ?? false {
+            throw ModelError("\(path): the Adam state of \(what) (m.\(k), v.\(k)) does not fit its \(t.shape) tensor")
+        }
+        do { try adam.load(state: state) } catch {
+            throw ModelError("\(path): the Adam state of \(what) is unreadable: \(error)")
+        }
     }
 
     /// rosinality: G's Adam as given; D's lr and betas raised to the lazy-regularization ratio r/(r+1).
@@ -348,6 +354,11 @@ public final class GANTrainer {
         }
         if options.dGeometry > 0 && geometryHead == nil { throw missingGeometryHead }
         try checkClassifierReady()
+        if generator.config.conditioning && (options.realBalance > 0 || options.attrBalance > 0) {
+            // The reals' attributes would no longer follow the priors that the fakes' conditions
+            // follow, and D's projection could tell them apart by the condition alone.
+            throw ModelError("a conditioned run draws its attributes from the priors; turn balanced real sampling and the attribute balance off (--real-balance 0 --attr-balance 0)")
+        }
         var measured: [[Float]]?
         if let r = reader, let p = realPrior, options.realBalance > 0, step % options.realBalanceEvery == 0 {
             let g = try generatedFrequencies(r.net)

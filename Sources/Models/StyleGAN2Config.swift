@@ -126,7 +126,6 @@ public struct StyleGAN2Config: Equatable, Sendable, CustomStringConvertible {
             out.append(("style.\(i + 1).weight", [sd, sd]))
             out.append(("style.\(i + 1).bias", [sd]))
         }
-        if conditioning { out.append(("cond.weight", [sd, FaceCondition.dimension])) }
         func styled(_ p: String, _ cin: Int, _ cout: Int, upsample: Bool) {
             out.append(("\(p).conv.weight", [1, cout, cin, 3, 3]))
             out.append(("\(p).conv.modulation.weight", [cin, sd]))
@@ -160,6 +159,8 @@ public struct StyleGAN2Config: Equatable, Sendable, CustomStringConvertible {
             let s = noiseSide(i)
             out.append(("noises.noise_\(i)", [1, 1, s, s]))
         }
+        // Last, so a conditioned G draws every other tensor from the same Philox streams as a plain one.
+        if conditioning { out.append(("cond.weight", [sd, FaceCondition.dimension])) }
         return out
     }
 

@@ -413,7 +413,7 @@ extension TrainCommand {
                   m.geometry.isFinite || trainer.options.dGeometry == 0,
                   (m.classes.isFinite && m.generatorClasses.isFinite) || trainer.options.conditionClassifier == 0 else {
                 try save()
-                throw ModelError("the GAN losses became D \(m.dLoss), G \(m.gLoss), balance \(m.balance), D geometry \(m.geometry) at step \(m.step); lower --lr or raise --r1 and start again")
+                throw ModelError("the GAN losses became D \(m.dLoss), G \(m.gLoss), balance \(m.balance), D geometry \(m.geometry), D classes \(m.classes), G classes \(m.generatorClasses) at step \(m.step); lower --lr or raise --r1 and start again")
             }
             if m.generatedFrequencies != nil, let r = trainer.realBalanceReport() {
                 if tty { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }

@@ -20,7 +20,31 @@ struct GANConditionTests {
     @Test func drawTakesDrawCountUniforms() {
         var c = Counting()
         _ = FaceAttributes.draw(&c)
-        #expect(c.calls == FaceAttributes.drawCount)
+        #expect(c.calls == FaceAttributes.drawCount && FaceAttributes.drawOrder.count == FaceAttributes.drawCount)
+    }
+
+    /// Uniform i decides attribute drawOrder[i]: moving normal i across the range changes that
+    /// attribute and no attribute drawn before it.
+    @Test func drawOrderNamesWhatEachUniformDecides() {
+        func fields(_ a: FaceAttributes) -> [String: String] {
+            let line = a.jsonLine()
+            var out: [String: String] = [:]
+            for part in line.dropFirst().dropLast().split(separator: ",") {
+                let kv = part.split(separator: ":", maxSplits: 1)
+                out[String(kv[0].dropFirst().dropLast())] = String(kv[1])
+            }
+            return out
+        }
+        // Masculine and old, so every later prior has several values (facial hair, baldness).
+        var base = [Float](repeating: 0.1, count: FaceAttributes.drawCount)
+        base[0] = 1.5; base[1] = 2.5
+        for (i, name) in FaceAttributes.drawOrder.enumerated() {
+            var lo = base, hi = base
+            lo[i] = -3; hi[i] = 3
+            let a = fields(FaceAttributes.draw(normals: lo[...])), b = fields(FaceAttributes.draw(normals: hi[...]))
+            #expect(a[name] != nil && a[name] != b[name], "\(name): \(a[name] ?? "?")")
+            for earlier in FaceAttributes.drawOrder.prefix(i) { #expect(a[earlier] == b[earlier], "\(name) moved \(earlier)") }
+        }
     }
 
     /// 20,000 faces drawn from normal quantiles against 20,000 data draws (Philox): every categorical
@@ -196,13 +220,14 @@ struct GANConditionTests {
     /// the other attributes follow the priors given the pins, codes that already show them keep
     /// their z, and bad text is refused naming what is allowed.
     @Test func pinsSteerTheAttributesZDraws() throws {
-        let pins = try AttributePins(parsing: "clothing=red, age=old yaw=0.5,tilt=-7")
-        #expect(pins.categorical.count == 2 && pins.continuous.count == 2)
+        let pins = try AttributePins(parsing: "clothing=red, age=old yaw=0.5,tilt=-7 face_width=1.08")
+        #expect(pins.categorical.count == 2 && pins.continuous.count == 3)
         let z = try Tensor.randomNormal([400, 32], seed: 21)
         let pinned = try pins.apply(to: z, seed: 3)
         #expect(try pins.apply(to: z, seed: 3).scalars == pinned.scalars, "deterministic")
         let attrs = try FaceCondition.attributes(z: pinned)
-        #expect(attrs.allSatisfy { $0.clothing == .red && $0.age == .old && Swift.abs($0.yaw - 0.5) < 1e-4 && Swift.abs($0.tilt + 7) < 1e-3 })
+        #expect(attrs.allSatisfy { $0.clothing == .red && $0.age == .old && Swift.abs($0.yaw - 0.5) < 1e-4 && Swift.abs($0.tilt + 7) < 1e-3
+                                   && Swift.abs($0.faceWidth - 1.08) < 1e-4 })
         let gray = Double(attrs.filter { $0.hairColor == .gray }.count) / 400
         #expect(Swift.abs(gray - 0.74) < 0.08, "gray hair given old: \(gray)")
         let before = try FaceCondition.attributes(z: z)
@@ -221,7 +246,7 @@ struct GANConditionTests {
         #expect { try AttributePins(parsing: "facial_hair=beard presentation=feminine").apply(to: z, seed: 1) } throws: { "\($0)".contains("impossible") }
         for p in [1e-9, 0.001, 0.02425, 0.3, 0.5, 0.97575, 0.999999] {
             let x = FaceCondition.normalQuantile(p)
-            #expect(Swift.abs(0.5 * erfc(-x / 2.0.squareRoot()) - p) < 1e-12 * Swift.max(1, p / 1e-9), "Φ(Φ⁻¹(\(p)))")
+            #expect(Swift.abs(0.5 * erfc(-x / 2.0.squareRoot()) - p) <= 1e-12 * Swift.min(p, 1 - p), "Φ(Φ⁻¹(\(p)))")
         }
     }
 

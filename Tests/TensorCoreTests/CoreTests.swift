@@ -160,27 +160,36 @@ import Foundation
     /// A parameter that joins after step 1 moves as it would under a fresh Adam (its own bias
     /// correction), through a save and load; the older parameters are unaffected.
     @Test func adamParameterAddedLaterGetsItsOwnBiasCorrection() throws {
-        let a = Adam(learningRate: 0.01, beta1: 0, beta2: 0.99)
+        let a = Adam(learningRate: 0.01, beta1: 0.9, beta2: 0.99)
+        let witness = Adam(learningRate: 0.01, beta1: 0.9, beta2: 0.99)   // never sees "new"
         var params = ["old": try Tensor.randomNormal([4], seed: 1)]
-        for s in 0..<5 { try a.update(&params, gradients: ["old": try Tensor.randomNormal([4], seed: 10 + UInt64(s))]) }
+        var oldOnly = params
+        for s in 0..<5 {
+            let g = ["old": try Tensor.randomNormal([4], seed: 10 + UInt64(s))]
+            try a.update(&params, gradients: g)
+            try witness.update(&oldOnly, gradients: g)
+        }
         params["new"] = try Tensor.zeros([3])
         var alone = ["new": try Tensor.zeros([3])]
-        let fresh = Adam(learningRate: 0.01, beta1: 0, beta2: 0.99)
+        let fresh = Adam(learningRate: 0.01, beta1: 0.9, beta2: 0.99)
         var b: Adam = a
         for s in 0..<4 {
-            let g = try Tensor.randomNormal([3], seed: 20 + UInt64(s))
-            try b.update(&params, gradients: ["old": try Tensor.randomNormal([4], seed: 30 + UInt64(s)), "new": g])
+            let g = try Tensor.randomNormal([3], seed: 20 + UInt64(s)), go = try Tensor.randomNormal([4], seed: 30 + UInt64(s))
+            try b.update(&params, gradients: ["old": go, "new": g])
             try fresh.update(&alone, gradients: ["new": g])
+            try witness.update(&oldOnly, gradients: ["old": go])
             #expect(params["new"]!.scalars == alone["new"]!.scalars, "step \(s)")
+            #expect(params["old"]!.scalars == oldOnly["old"]!.scalars, "the older parameter is unaffected, step \(s)")
             if s == 1 {
                 #expect(b.state["born.new"]?.scalars == [5])
-                let c = Adam(learningRate: 0.01, beta1: 0, beta2: 0.99)
+                let c = Adam(learningRate: 0.01, beta1: 0.9, beta2: 0.99)
                 try c.load(state: b.state)
                 b = c
             }
         }
-        // Without it, a new parameter's first update late in a run is lr/√(1−β₂) = 10× lr.
-        #expect(Swift.abs(alone["new"]!.scalars[0]) < 0.05)
+        // Without it, a new parameter's first update late in a run would be about lr·(1−β₁)/√(1−β₂) = lr,
+        // then grow; with it, each step is about lr, as a fresh Adam takes them.
+        #expect(params["new"]!.scalars.allSatisfy { Swift.abs($0) < 0.045 && $0 != 0 })
         var bad = b.state
         bad["born.new"] = Tensor(Float(99))
         #expect(throws: TensorError.self) { try Adam().load(state: bad) }
