@@ -38,12 +38,15 @@ final class ModelStore: @unchecked Sendable {
         return w
     }
 
-    /// The layer count of a model's W+ read from its file header or graph config (nil when unknown).
-    static func layers(_ m: ModelRef) -> Int? {
-        if let c = try? config(m) { return c.nLatent }
-        guard let f = try? SafeTensors.File(path: m.url.path), let c = try? StyleGAN2Config.fromMetadata(f.metadata, source: m.url.path) else { return nil }
-        return c.nLatent
+    /// A model's config read from its graph config or file header (nil when unknown).
+    static func knownConfig(_ m: ModelRef) -> StyleGAN2Config? {
+        if let c = try? config(m) { return c }
+        guard let f = try? SafeTensors.File(path: m.url.path) else { return nil }
+        return try? StyleGAN2Config.fromMetadata(f.metadata, source: m.url.path)
     }
+
+    /// The layer count of a model's W+ read from its file header or graph config (nil when unknown).
+    static func layers(_ m: ModelRef) -> Int? { knownConfig(m)?.nLatent }
 }
 
 /// The StyleGAN2 ops: seeded sampling in W, the mapping network, and synthesis. The model is a
@@ -56,6 +59,10 @@ enum GeneratorOps {
         let psi = Float(ctx.double("truncation"))
         if psi == 1 { return w }
         return try g.truncate(w, psi: psi, mean: try ModelStore.shared.meanLatent(model, g))
+    }
+
+    static func notConditioned(_ model: String) -> String {
+        "model '\(model)' is not conditioned on attributes, so `attributes` cannot steer it; use a generator trained with `tedi train generator --condition`"
     }
 
     static let sample = NodeSpec(
@@ -77,7 +84,12 @@ enum GeneratorOps {
         },
         check: { ctx in
             guard let text = ctx.params["attributes"]?.stringValue, !text.contains("${") else { return [] }
-            do { _ = try AttributePins(parsing: text) } catch { return [("\(error)", "attributes")] }
+            let pins: AttributePins
+            do { pins = try AttributePins(parsing: text) } catch { return [("\(error)", "attributes")] }
+            if !pins.isEmpty, let name = ctx.params["model"]?.stringValue, let m = ctx.models[name],
+               let c = ModelStore.knownConfig(m), !c.conditioning {
+                return [(notConditioned(name), "attributes")]
+            }
             return []
         },
         run: { ctx in
@@ -85,9 +97,7 @@ enum GeneratorOps {
             var z = try g.randomZ(count: ctx.int("count"), seed: UInt64(ctx.int("seed")))
             let pins = try AttributePins(parsing: ctx.string("attributes"))
             if !pins.isEmpty {
-                guard g.config.conditioning else {
-                    throw NodeError("model '\(m.name)' is not conditioned on attributes, so `attributes` cannot steer it; use a generator trained with `tedi train generator --condition`")
-                }
+                guard g.config.conditioning else { throw NodeError(notConditioned(m.name)) }
                 z = try pins.apply(to: z, seed: UInt64(ctx.int("seed")))
             }
             let space = ctx.string("space")
