@@ -10,6 +10,7 @@ final class ModelStore: @unchecked Sendable {
     private let lock = NSLock()
     private var generators: [String: StyleGAN2Generator] = [:]
     private var means: [String: Tensor] = [:]
+    private var conditionMeans: [String: Tensor] = [:]
 
     /// The graph's inline config as a StyleGAN2 config, or nil to use the file's `__metadata__`.
     static func config(_ m: ModelRef) throws -> StyleGAN2Config? {
@@ -45,6 +46,18 @@ final class ModelStore: @unchecked Sendable {
         return try? StyleGAN2Config.fromMetadata(f.metadata, source: m.url.path)
     }
 
+    /// The mean condition term over the same 4096 z (nil for a plain generator), computed once per model.
+    func meanConditionTerm(_ m: ModelRef, _ g: StyleGAN2Generator) throws -> Tensor? {
+        guard g.config.conditioning else { return nil }
+        let key = m.url.path + "|" + m.canonicalConfig
+        lock.lock()
+        if let e = conditionMeans[key] { lock.unlock(); return e }
+        lock.unlock()
+        let e = try g.meanConditionTerm(count: 4096, seed: 0)
+        lock.lock(); conditionMeans[key] = e; lock.unlock()
+        return e
+    }
+
     /// The layer count of a model's W+ read from its file header or graph config (nil when unknown).
     static func layers(_ m: ModelRef) -> Int? { knownConfig(m)?.nLatent }
 }
@@ -55,10 +68,14 @@ enum GeneratorOps {
     static let modelParam = ParamSpec("model", .model, default: .string(""), doc: "a generator from the graph's models: section (default: the only one)")
     static let truncationParam = ParamSpec("truncation", .float(min: 0, max: 2), default: .float(1), doc: "ψ: w̄ + ψ(w − w̄) toward the mean latent (1 = none)")
 
-    static func truncated(_ w: Tensor, ctx: NodeContext, model: ModelRef, generator g: StyleGAN2Generator) throws -> Tensor {
+    /// w truncated by the node's ψ; with the codes z of w, a conditioned generator's attributes are kept
+    /// (`StyleGAN2Generator.truncate(_:codes:psi:mean:meanCondition:)`).
+    static func truncated(_ w: Tensor, codes z: Tensor? = nil, ctx: NodeContext, model: ModelRef, generator g: StyleGAN2Generator) throws -> Tensor {
         let psi = Float(ctx.double("truncation"))
         if psi == 1 { return w }
-        return try g.truncate(w, psi: psi, mean: try ModelStore.shared.meanLatent(model, g))
+        let mean = try ModelStore.shared.meanLatent(model, g)
+        guard let z, g.config.conditioning else { return try g.truncate(w, psi: psi, mean: mean) }
+        return try g.truncate(w, codes: z, psi: psi, mean: mean, meanCondition: try ModelStore.shared.meanConditionTerm(model, g))
     }
 
     static func notConditioned(_ model: String) -> String {
@@ -102,7 +119,7 @@ enum GeneratorOps {
             }
             let space = ctx.string("space")
             if space == "z" { return NodeResult(outputs: ["out": .latent(Latent(space: "z", codes: z))]) }
-            let w = try truncated(try g.mapping(z), ctx: ctx, model: m, generator: g)
+            let w = try truncated(try g.mapping(z), codes: z, ctx: ctx, model: m, generator: g)
             let codes = space == "w+" ? try g.broadcastLatent(w).detached : w
             return NodeResult(outputs: ["out": .latent(Latent(space: space, codes: codes))])
         })
@@ -121,7 +138,7 @@ enum GeneratorOps {
             guard case let .latent(l) = try ctx.input("in") else { throw NodeError("map needs a latent") }
             guard l.space == "z" else { throw NodeError("map takes z latents, got \(l.space)") }
             let m = try ctx.model(), g = try ModelStore.shared.generator(m)
-            let w = try truncated(try g.mapping(l.codes), ctx: ctx, model: m, generator: g)
+            let w = try truncated(try g.mapping(l.codes), codes: l.codes, ctx: ctx, model: m, generator: g)
             return NodeResult(outputs: ["out": .latent(Latent(space: "w", codes: w))])
         })
 
@@ -144,7 +161,7 @@ enum GeneratorOps {
             guard case let .latent(l) = try ctx.input("in") else { throw NodeError("synthesize needs a latent") }
             let m = try ctx.model(), g = try ModelStore.shared.generator(m)
             var w = l.space == "z" ? try g.mapping(l.codes) : l.codes
-            w = try truncated(w, ctx: ctx, model: m, generator: g)
+            w = try truncated(w, codes: l.space == "z" ? l.codes : nil, ctx: ctx, model: m, generator: g)
             let noise: StyleGAN2Noise
             switch ctx.string("noise") {
             case "zero": noise = .zero

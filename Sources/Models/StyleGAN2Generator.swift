@@ -149,10 +149,46 @@ public struct StyleGAN2Generator {
             let w = try parameter("style.\(i + 1).weight"), b = try parameter("style.\(i + 1).bias")
             x = try Tensor.linear(x, weight: w.scaled(scale)).biasLeakyReLU(b.scaled(config.lrMLP))
         }
-        guard config.conditioning else { return x }
-        let c = try FaceCondition.vectors(z: cz ?? z)
-        guard c.shape[0] == z.shape[0] else { throw StyleGAN2Error.input("mapping: \(c.shape[0]) conditions for \(z.shape[0]) z codes") }
-        return try x + FaceCondition.project(c, weight: parameter("cond.weight"), multiplier: FaceCondition.generatorLRMultiplier, what: "mapping")
+        guard let e = try conditionTerm(cz ?? z) else { return x }
+        guard e.shape[0] == z.shape[0] else { throw StyleGAN2Error.input("mapping: \(e.shape[0]) conditions for \(z.shape[0]) z codes") }
+        return try x + e
+    }
+
+    /// A conditioned generator's condition term of w for codes z `(N,styleDim)`: `cond.weight·c·λ/√K`,
+    /// c the attributes z draws (`FaceCondition`); nil for a plain generator.
+    public func conditionTerm(_ z: Tensor) throws -> Tensor? {
+        guard config.conditioning else { return nil }
+        return try FaceCondition.project(FaceCondition.vectors(z: z), weight: parameter("cond.weight"),
+                                         multiplier: FaceCondition.generatorLRMultiplier, what: "mapping")
+    }
+
+    /// The mean condition term over the z codes of `meanLatent(count:seed:)`, `(1,styleDim)`; nil
+    /// for a plain generator.
+    public func meanConditionTerm(count: Int = 4096, seed: UInt64 = 0) throws -> Tensor? {
+        guard config.conditioning else { return nil }
+        let chunk = 512
+        var acc = [Double](repeating: 0, count: styleDim)
+        var start = 0
+        while start < count {
+            let rows = Swift.min(chunk, count - start)
+            let e = try conditionTerm(Tensor.randomNormal([rows, styleDim], seed: seed, stream: UInt64(start / chunk)))!
+            for r in 0..<rows { for j in 0..<styleDim { acc[j] += Double(e.scalars[r * styleDim + j]) } }
+            start += rows
+        }
+        return try Tensor(shape: [1, styleDim], scalars: acc.map { Float($0 / Double(count)) })
+    }
+
+    /// Truncation of the w `(N,styleDim)` of codes z that keeps a conditioned generator's
+    /// attributes: toward the mean w given each code's condition, w̄ + (e − ē), so
+    /// `w̄ + ψ(w − w̄) + (1 − ψ)(e − ē)` with e the codes' condition terms and ē `meanCondition`.
+    /// Plain generators (or `meanCondition` nil): `truncate(w, psi:, mean:)`.
+    public func truncate(_ w: Tensor, codes z: Tensor, psi: Float, mean: Tensor, meanCondition: Tensor?) throws -> Tensor {
+        let t = try truncate(w, psi: psi, mean: mean)
+        guard psi != 1, let meanCondition, let e = try conditionTerm(z) else { return t }
+        guard w.rank == 2, w.shape == e.shape, meanCondition.count == styleDim else {
+            throw StyleGAN2Error.input("truncation: w \(w.shape) and the condition terms \(e.shape) of its codes must match")
+        }
+        return try t + (e - meanCondition.reshaped([styleDim])).scaled(1 - psi)
     }
 
     /// `count` standard-normal z codes `(count,styleDim)` from Philox `seed` (stream 0); row i

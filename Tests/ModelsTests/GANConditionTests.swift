@@ -124,6 +124,19 @@ struct GANConditionTests {
         let delta = try (shared - own).scalars, plainDelta = try (cond.mapping(z) - zero.mapping(z)).scalars
         let ownDelta = try (own - zero.mapping(z2)).scalars
         for i in delta.indices { #expect(Swift.abs(delta[i] - (plainDelta[i] - ownDelta[i])) < 1e-4) }
+        // Truncation keeps each code's condition: w̄ + ψ(w − w̄) + (1 − ψ)(e − ē), so at ψ = 0 every
+        // code sits at the mean w moved by its own condition term.
+        let mean = try cond.meanLatent(count: 64), eBar = try #require(try cond.meanConditionTerm(count: 64))
+        let t0 = try cond.truncate(w, codes: z, psi: 0, mean: mean, meanCondition: eBar)
+        let e = try #require(try cond.conditionTerm(z))
+        for r in 0..<3 {
+            for j in 0..<32 {
+                let want = mean.scalars[j] + e.scalars[r * 32 + j] - eBar.scalars[j]
+                #expect(Swift.abs(t0.scalars[r * 32 + j] - want) < 1e-4)
+            }
+        }
+        #expect(try cond.truncate(w, codes: z, psi: 1, mean: mean, meanCondition: eBar).scalars == w.scalars)
+        #expect(try plain.conditionTerm(z) == nil && plain.meanConditionTerm() == nil)
         // The config round-trips through metadata, and a file of another conditioning is refused.
         #expect(try StyleGAN2Config.fromMetadata(cc.metadata, source: "m") == cc)
         var bad = cc.metadata
