@@ -185,3 +185,23 @@ extension FaceCondition {
         return x
     }
 }
+
+extension AttributePins {
+    /// For a conditioned generator: the share of `count` images (Philox z `seed`, random noise,
+    /// ψ = 1) asked for these pins that the attribute network reads as showing all of them
+    /// (continuous pins: within the network's tolerance), and the same share among `count`
+    /// images not asked for them — the base rate the pins should beat.
+    public func followed(by g: StyleGAN2Generator, net: AttributeNet, count: Int = 100, seed: UInt64 = 4321) throws -> (pinned: Double, free: Double) {
+        guard g.config.conditioning else { throw ModelError("attributes: \(g.config) is not conditioned") }
+        let z = try g.randomZ(count: count, seed: seed)
+        func share(_ z: Tensor) throws -> Double {
+            let preds = try net.predict(g.generate(z: z, noise: .random(seed: seed)))
+            let hits = preds.filter { p in
+                categorical.allSatisfy { p.classes[$0.index] == Int($0.value) }
+                    && continuous.allSatisfy { Swift.abs(p.values[$0.index] - $0.value) <= AttributeHeads.continuous[$0.index].tolerance }
+            }
+            return Double(hits.count) / Double(count)
+        }
+        return (try share(apply(to: z, seed: seed)), try share(z))
+    }
+}
