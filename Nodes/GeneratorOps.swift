@@ -9,8 +9,7 @@ final class ModelStore: @unchecked Sendable {
     static let shared = ModelStore()
     private let lock = NSLock()
     private var generators: [String: StyleGAN2Generator] = [:]
-    private var means: [String: Tensor] = [:]
-    private var conditionMeans: [String: Tensor] = [:]
+    private var computed: [String: Tensor] = [:]
 
     /// The graph's inline config as a StyleGAN2 config, or nil to use the file's `__metadata__`.
     static func config(_ m: ModelRef) throws -> StyleGAN2Config? {
@@ -28,15 +27,20 @@ final class ModelStore: @unchecked Sendable {
         return g
     }
 
+    /// `make()` computed once per model and `what`.
+    private func memo(_ what: String, _ m: ModelRef, _ make: () throws -> Tensor) throws -> Tensor {
+        let key = what + "|" + m.url.path + "|" + m.canonicalConfig
+        lock.lock()
+        if let t = computed[key] { lock.unlock(); return t }
+        lock.unlock()
+        let t = try make()
+        lock.lock(); computed[key] = t; lock.unlock()
+        return t
+    }
+
     /// rosinality's mean latent (4096 z from Philox seed 0), computed once per model.
     func meanLatent(_ m: ModelRef, _ g: StyleGAN2Generator) throws -> Tensor {
-        let key = m.url.path + "|" + m.canonicalConfig
-        lock.lock()
-        if let w = means[key] { lock.unlock(); return w }
-        lock.unlock()
-        let w = try g.meanLatent(count: 4096, seed: 0)
-        lock.lock(); means[key] = w; lock.unlock()
-        return w
+        try memo("mean", m) { try g.meanLatent(count: 4096, seed: 0) }
     }
 
     /// A model's config read from its graph config or file header (nil when unknown).
@@ -49,13 +53,7 @@ final class ModelStore: @unchecked Sendable {
     /// The mean condition term over the same 4096 z (nil for a plain generator), computed once per model.
     func meanConditionTerm(_ m: ModelRef, _ g: StyleGAN2Generator) throws -> Tensor? {
         guard g.config.conditioning else { return nil }
-        let key = m.url.path + "|" + m.canonicalConfig
-        lock.lock()
-        if let e = conditionMeans[key] { lock.unlock(); return e }
-        lock.unlock()
-        let e = try g.meanConditionTerm(count: 4096, seed: 0)
-        lock.lock(); conditionMeans[key] = e; lock.unlock()
-        return e
+        return try memo("condition", m) { try g.meanConditionTerm(count: 4096, seed: 0)! }
     }
 
     /// The layer count of a model's W+ read from its file header or graph config (nil when unknown).

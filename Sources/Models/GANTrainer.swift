@@ -229,22 +229,22 @@ public final class GANTrainer {
         try dAdam.load(state: part("d.", c.optimizer))
         geometryAdam = GANTrainer.optimizers(options).1
         classAdam = GANTrainer.optimizers(options).1
-        let classes = part("dcls.", c.params)
-        if !classes.isEmpty {
-            try GANTrainer.checkClassHead(classes, discriminator: dc, path: path)
-            classHead = classes
-            try GANTrainer.loadHeadAdam(classAdam, state: part("dcls.", c.optimizer), head: classes, what: "D's attribute classifier (dcls.*)", path: path)
-        } else if options.conditionClassifier > 0 {
-            throw ModelError("\(path): the checkpoint trains D's attribute classifier (gan.condition_classifier \(options.conditionClassifier)) but holds no dcls.* tensors")
+        // D's auxiliary heads: their tensors, checked against D, with their own Adam state.
+        func auxiliary(_ prefix: String, _ adam: Adam, weight: Float, option: String, what: String,
+                       check: ([String: Tensor]) throws -> Void) throws -> [String: Tensor]? {
+            let head = part(prefix, c.params)
+            guard !head.isEmpty else {
+                if weight > 0 { throw ModelError("\(path): the checkpoint trains \(what) (\(option) \(weight)) but holds no \(prefix)* tensors") }
+                return nil
+            }
+            try check(head)
+            try GANTrainer.loadHeadAdam(adam, state: part(prefix, c.optimizer), head: head, what: "\(what) (\(prefix)*)", path: path)
+            return head
         }
-        let head = part("dgeo.", c.params)
-        if !head.isEmpty {
-            try GANTrainer.checkGeometryHead(head, discriminator: dc, path: path)
-            geometryHead = head
-            try GANTrainer.loadHeadAdam(geometryAdam, state: part("dgeo.", c.optimizer), head: head, what: "D's geometry head (dgeo.*)", path: path)
-        } else if options.dGeometry > 0 {
-            throw ModelError("\(path): the checkpoint trains D's geometry head (gan.d_geometry \(options.dGeometry)) but holds no dgeo.* tensors")
-        }
+        classHead = try auxiliary("dcls.", classAdam, weight: options.conditionClassifier, option: "gan.condition_classifier",
+                                  what: "D's attribute classifier") { try GANTrainer.checkClassHead($0, discriminator: dc, path: path) }
+        geometryHead = try auxiliary("dgeo.", geometryAdam, weight: options.dGeometry, option: "gan.d_geometry",
+                                     what: "D's geometry head") { try GANTrainer.checkGeometryHead($0, discriminator: dc, path: path) }
         func perHead(_ prefix: String) throws -> [[Float]]? {
             let heads = part(prefix, c.optimizer)
             if heads.isEmpty { return nil }
