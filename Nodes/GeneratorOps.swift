@@ -89,7 +89,7 @@ enum GeneratorOps {
             ParamSpec("count", .int(min: 1, max: 256), default: .int(1), doc: "how many codes"),
             truncationParam,
             ParamSpec("space", .choice(["z", "w", "w+"]), default: .string("w"), doc: "output z itself, w, or w repeated for every layer (w+)"),
-            ParamSpec("attributes", .string, default: .string(""), doc: "for a generator trained with --condition: attribute values every code shows, e.g. \"clothing=red, eyeglasses=true, yaw=0.5\" (names and values as in attributes.jsonl; the others follow the data's priors)"),
+            ParamSpec("attributes", .string, default: .string(""), doc: "for a generator trained with --condition: attribute values every code shows, e.g. \"hair_color=gray, eyeglasses=true, yaw=0.5\" (names and values as in attributes.jsonl; the others follow the data's priors)"),
         ],
         inferTypes: { ctx in
             let space = ctx.params["space"]?.stringValue ?? "w"
