@@ -29,10 +29,7 @@ public enum FaceCondition {
             out[o + h.index(a)] = 1
             o += h.values.count
         }
-        for c in AttributeHeads.continuous {
-            out[o] = (c.value(a) - c.center) / c.halfRange
-            o += 1
-        }
+        out.replaceSubrange(o..., with: AttributeHeads.regressionTargets([a]))
         return out
     }
 

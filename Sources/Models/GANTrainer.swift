@@ -331,11 +331,11 @@ public final class GANTrainer {
         let zc = try Tensor.randomNormal([n, sd], seed: drawSeed(z1, step: s))
         let attributes = g.config.conditioning ? try FaceCondition.attributes(z: zc) : []
         let condition = g.config.conditioning ? try FaceCondition.vectors(attributes) : nil
-        let w1 = try g.mapping(zc)
+        let w1 = try g.mapping(zc, condition: condition)
         var rng = Philox(seed: drawSeed(.mixing, step: s), stream: z1.rawValue)
         guard nl > 1, rng.uniform() < options.mixing else { return (try g.broadcastLatent(w1), condition, attributes) }
         let k = 1 + rng.int(below: nl - 1)
-        let w2 = try g.mapping(Tensor.randomNormal([n, sd], seed: drawSeed(z2, step: s)), conditionFrom: zc)
+        let w2 = try g.mapping(Tensor.randomNormal([n, sd], seed: drawSeed(z2, step: s)), condition: condition)
         let a = try w1.reshaped([n, 1, sd]).broadcast(to: [n, k, sd])
         let b = try w2.reshaped([n, 1, sd]).broadcast(to: [n, nl - k, sd])
         return (try Tensor.concat([a, b], axis: 1), condition, attributes)
@@ -374,9 +374,10 @@ public final class GANTrainer {
         // The next batch as the boosts stand now; a measurement before it makes `take` render afresh.
         prefetcher.start(try realIndices(from: next).indices, render)
         let real = try SynthFaces.imageTensor(samples)
-        let condition = discriminator.config.conditioning ? try FaceCondition.vectors(samples.map(\.attributes)) : nil
-        let d = try discriminatorStep(real: real, condition: condition, geometry: options.dGeometry > 0 ? GANTrainer.geometryTargets(samples) : nil,
-                                      attributes: options.conditionClassifier > 0 ? samples.map(\.attributes) : nil)
+        let attributes = samples.map(\.attributes)
+        let condition = discriminator.config.conditioning ? try FaceCondition.vectors(attributes) : nil
+        let d = try discriminatorStep(real: real, condition: condition, geometry: options.dGeometry > 0 ? GANTrainer.geometryTargets(attributes) : nil,
+                                      attributes: options.conditionClassifier > 0 ? attributes : nil)
         var r1 = Float.nan
         if options.r1Gamma > 0 && step % options.r1Every == 0 { r1 = try r1Step(real: real, condition: condition) }
         let (gl, bal, gc) = try generatorStep()
@@ -427,38 +428,41 @@ public final class GANTrainer {
         let fp = try dw(fake, condition: fakeCondition)
         let (rp, hidden) = try dw.logitsAndHidden(real, condition: condition)
         let adv = try fp.softplus().mean() + (-rp).softplus().mean()
-        var loss = adv, mse = Float.nan
+        var loss = adv
         var wrt = names.map { dw.parameters[$0]! }
-        var head: [String: Tensor] = [:]
-        if let targets, options.dGeometry > 0 {
-            guard let h = geometryHead else { throw missingGeometryHead }
-            head = h.mapValues { tape.watch($0) }
-            let e = try GANTrainer.geometryError(hidden, head: head, targets: targets)
-            mse = try e.item()
-            loss = try adv + e.scaled(options.dGeometry)
-            wrt += GANTrainer.geometryNames.map { head[$0]! }
+        // D's auxiliary heads read the real batch's hidden layer; each adds weight × its error to D's
+        // loss and is updated by its own Adam.
+        var heads: [(path: ReferenceWritableKeyPath<GANTrainer, [String: Tensor]?>, names: [String], adam: Adam)] = []
+        func auxiliary(_ path: ReferenceWritableKeyPath<GANTrainer, [String: Tensor]?>, _ adam: Adam, weight: Float, missing: ModelError,
+                       error: ([String: Tensor]) throws -> Tensor) throws -> Float {
+            guard let h = self[keyPath: path] else { throw missing }
+            let watched = h.mapValues { tape.watch($0) }, headNames = h.keys.sorted()
+            let e = try error(watched)
+            loss = try loss + e.scaled(weight)
+            wrt += headNames.map { watched[$0]! }
+            heads.append((path, headNames, adam))
+            return try e.item()
         }
-        var classes: [String: Tensor] = [:], ce = Float.nan
-        let classNames = (classHead ?? [:]).keys.sorted()
+        var mse = Float.nan, ce = Float.nan
+        if let targets, options.dGeometry > 0 {
+            mse = try auxiliary(\.geometryHead, geometryAdam, weight: options.dGeometry, missing: missingGeometryHead) {
+                try GANTrainer.geometryError(hidden, head: $0, targets: targets)
+            }
+        }
         if let attributes, options.conditionClassifier > 0 {
-            guard let h = classHead else { throw ModelError("this run trains D's attribute classifier but has none") }
-            classes = h.mapValues { tape.watch($0) }
-            let e = try GANTrainer.classError(hidden, head: classes, attributes: attributes)
-            ce = try e.item()
-            loss = try loss + e.scaled(options.conditionClassifier)
-            wrt += classNames.map { classes[$0]! }
+            ce = try auxiliary(\.classHead, classAdam, weight: options.conditionClassifier,
+                               missing: ModelError("this run trains D's attribute classifier but has none")) {
+                try GANTrainer.classError(hidden, head: $0, attributes: attributes)
+            }
         }
         let g = try tape.gradients(of: loss, wrt: wrt)
         try dAdam.update(&discriminator.parameters, gradients: Dictionary(uniqueKeysWithValues: zip(names, g)))
         var used = names.count
-        if !head.isEmpty, var h = geometryHead {
-            try geometryAdam.update(&h, gradients: Dictionary(uniqueKeysWithValues: zip(GANTrainer.geometryNames, g[used...])))
-            geometryHead = h
-            used += GANTrainer.geometryNames.count
-        }
-        if !classes.isEmpty, var h = classHead {
-            try classAdam.update(&h, gradients: Dictionary(uniqueKeysWithValues: zip(classNames, g[used...])))
-            classHead = h
+        for head in heads {
+            guard var h = self[keyPath: head.path] else { continue }
+            try head.adam.update(&h, gradients: Dictionary(uniqueKeysWithValues: zip(head.names, g[used...])))
+            self[keyPath: head.path] = h
+            used += head.names.count
         }
         return (try adv.item(), try rp.mean().item(), try fp.mean().item(), mse, ce)
     }

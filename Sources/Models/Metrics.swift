@@ -280,12 +280,13 @@ public enum GANMetrics {
                 let (f, c, v) = try read(images, net: net)
                 feats.append(f)
                 add(c, to: &pred)
-                addAgreement(read: v, attributes: s.map(\.attributes), to: &hits)
+                let attributes = s.map(\.attributes)
+                addAgreement(read: v, attributes: attributes, to: &hits)
                 if blurred {
                     let (bf, bc, bv) = try read(binomialBlur(images), net: net)
                     blurFeats.append(bf)
                     add(bc, to: &blurPred)
-                    addAgreement(read: bv, attributes: s.map(\.attributes), to: &blurHits)
+                    addAgreement(read: bv, attributes: attributes, to: &blurHits)
                 }
                 for smp in s { for (h, cat) in AttributeHeads.coverageHeads.enumerated() { truth[h][cat.index(smp.attributes)] += 1 } }
                 done += n

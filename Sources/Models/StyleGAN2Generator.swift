@@ -137,9 +137,9 @@ public struct StyleGAN2Generator {
     // MARK: Mapping
 
     /// The mapping network: z `(N,styleDim)` → w `(N,styleDim)` (PixelNorm, then n_mlp EqualLinear + fused lrelu).
-    /// A conditioned generator adds `cond.weight · c · λ/√K`, c the attributes that the rows of
-    /// `conditionFrom` (default z itself) draw (`FaceCondition`).
-    public func mapping(_ z: Tensor, conditionFrom cz: Tensor? = nil) throws -> Tensor {
+    /// A conditioned generator adds `cond.weight · c · λ/√K`, c the condition vectors `(N,K)`
+    /// given, or by default those of the attributes z draws (`FaceCondition`).
+    public func mapping(_ z: Tensor, condition c: Tensor? = nil) throws -> Tensor {
         guard z.rank == 2, z.shape[1] == styleDim, z.shape[0] > 0 else {
             throw StyleGAN2Error.input("mapping: z must be (N,\(styleDim)) with N ≥ 1, got \(z.shape)")
         }
@@ -149,16 +149,17 @@ public struct StyleGAN2Generator {
             let w = try parameter("style.\(i + 1).weight"), b = try parameter("style.\(i + 1).bias")
             x = try Tensor.linear(x, weight: w.scaled(scale)).biasLeakyReLU(b.scaled(config.lrMLP))
         }
-        guard let e = try conditionTerm(cz ?? z) else { return x }
+        guard let e = try conditionTerm(z, condition: c) else { return x }
         guard e.shape[0] == z.shape[0] else { throw StyleGAN2Error.input("mapping: \(e.shape[0]) conditions for \(z.shape[0]) z codes") }
         return try x + e
     }
 
     /// A conditioned generator's condition term of w for codes z `(N,styleDim)`: `cond.weight·c·λ/√K`,
-    /// c the attributes z draws (`FaceCondition`); nil for a plain generator.
-    public func conditionTerm(_ z: Tensor) throws -> Tensor? {
+    /// c the condition vectors given, or those of the attributes z draws (`FaceCondition`); nil for
+    /// a plain generator.
+    public func conditionTerm(_ z: Tensor, condition c: Tensor? = nil) throws -> Tensor? {
         guard config.conditioning else { return nil }
-        return try FaceCondition.project(FaceCondition.vectors(z: z), weight: parameter("cond.weight"),
+        return try FaceCondition.project(c ?? FaceCondition.vectors(z: z), weight: parameter("cond.weight"),
                                          multiplier: FaceCondition.generatorLRMultiplier, what: "mapping")
     }
 
@@ -166,13 +167,19 @@ public struct StyleGAN2Generator {
     /// for a plain generator.
     public func meanConditionTerm(count: Int = 4096, seed: UInt64 = 0) throws -> Tensor? {
         guard config.conditioning else { return nil }
+        return try meanOverCodes(count: count, seed: seed) { try conditionTerm($0)! }
+    }
+
+    /// The mean `(1,styleDim)` of `f(z)` over `count` Philox normal z (seed `seed`), in chunks of 512
+    /// (stream = chunk), so memory stays small for any count.
+    func meanOverCodes(count: Int, seed: UInt64, _ f: (Tensor) throws -> Tensor) throws -> Tensor {
         let chunk = 512
         var acc = [Double](repeating: 0, count: styleDim)
         var start = 0
         while start < count {
             let rows = Swift.min(chunk, count - start)
-            let e = try conditionTerm(Tensor.randomNormal([rows, styleDim], seed: seed, stream: UInt64(start / chunk)))!
-            for r in 0..<rows { for j in 0..<styleDim { acc[j] += Double(e.scalars[r * styleDim + j]) } }
+            let y = try f(Tensor.randomNormal([rows, styleDim], seed: seed, stream: UInt64(start / chunk)))
+            for r in 0..<rows { for j in 0..<styleDim { acc[j] += Double(y.scalars[r * styleDim + j]) } }
             start += rows
         }
         return try Tensor(shape: [1, styleDim], scalars: acc.map { Float($0 / Double(count)) })
@@ -217,17 +224,7 @@ public struct StyleGAN2Generator {
         guard (1...1 << 20).contains(count) else {
             throw StyleGAN2Error.input("meanLatent: count must be in 1...\(1 << 20), got \(count)")
         }
-        let chunk = 512
-        var acc = [Double](repeating: 0, count: styleDim)
-        var start = 0
-        while start < count {
-            let rows = Swift.min(chunk, count - start)
-            let z = try Tensor.randomNormal([rows, styleDim], seed: seed, stream: UInt64(start / chunk))
-            let w = try mapping(z)
-            for r in 0..<rows { for j in 0..<styleDim { acc[j] += Double(w.scalars[r * styleDim + j]) } }
-            start += rows
-        }
-        return try Tensor(shape: [1, styleDim], scalars: acc.map { Float($0 / Double(count)) })
+        return try meanOverCodes(count: count, seed: seed) { try mapping($0) }
     }
 
     /// Truncation `w̄ + ψ(w − w̄)` of w `(N,styleDim)` or w+ `(N,nLatent,styleDim)` toward `mean`

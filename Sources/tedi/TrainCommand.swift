@@ -310,14 +310,14 @@ extension TrainCommand {
                              batch batchArg: String?, lr lrArg: String?, seed seedArg: String?, dataSeed dataSeedArg: String?,
                              checkpointMinutes ckptMinutes: Double, gan: GeneratorOptions) throws -> Int32 {
         let (stepTarget, deadline) = try stopCondition(steps: stepsArg, minutes: minutesArg)
-        let geometryWeight = try gan.dGeometry.map { s -> Float in
-            guard let w = Float(s), w >= 0, w <= 100 else { throw UsageError("--d-geometry expects a weight in [0, 100], got '\(s)'") }
-            return w
+        func headWeight(_ text: String?, _ flag: String) throws -> Float? {
+            try text.map { s in
+                guard let w = Float(s), w >= 0, w <= 100 else { throw UsageError("--\(flag) expects a weight in [0, 100], got '\(s)'") }
+                return w
+            }
         }
-        let classifierWeight = try gan.conditionClassifier.map { s -> Float in
-            guard let w = Float(s), w >= 0, w <= 100 else { throw UsageError("--condition-classifier expects a weight in [0, 100], got '\(s)'") }
-            return w
-        }
+        let geometryWeight = try headWeight(gan.dGeometry, "d-geometry")
+        let classifierWeight = try headWeight(gan.conditionClassifier, "condition-classifier")
         try FileManager.default.createDirectory(atPath: out + "/snapshots", withIntermediateDirectories: true)
         let ckptPath = out + "/checkpoint.safetensors"
         let trainer: GANTrainer

@@ -120,7 +120,7 @@ struct GANConditionTests {
         }
         // Mixing's second code takes the first code's attributes.
         let z2 = try plain.randomZ(count: 3, seed: 10)
-        let shared = try cond.mapping(z2, conditionFrom: z), own = try cond.mapping(z2)
+        let shared = try cond.mapping(z2, condition: FaceCondition.vectors(z: z)), own = try cond.mapping(z2)
         let delta = try (shared - own).scalars, plainDelta = try (cond.mapping(z) - zero.mapping(z)).scalars
         let ownDelta = try (own - zero.mapping(z2)).scalars
         for i in delta.indices { #expect(Swift.abs(delta[i] - (plainDelta[i] - ownDelta[i])) < 1e-4) }
