@@ -71,6 +71,8 @@ enum TrainCommand: Command {
     log.csv: d_classes), and has G pay W × the same heads' error on its images against the
     attributes z drew, plus the geometry head's error against the drawn width, yaw and tilt when
     --d-geometry is on (log.csv: g_classes). May be set or changed on --resume.
+    --ema-kimg K: the half-life of G's EMA (generator.safetensors) in thousands of images. May be
+    changed on --resume: a conditioned run learns its attributes faster than a 10k EMA follows.
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
@@ -301,7 +303,8 @@ struct GeneratorOptions {
         return Int(v)
     }
 
-    var anyGiven: Bool { values.contains { $0.value != nil } }
+    /// Whether any option but those in `allowed` was given.
+    func anyGiven(except allowed: Set<String> = []) -> Bool { values.contains { $0.value != nil && !allowed.contains($0.key) } }
 }
 
 extension TrainCommand {
@@ -323,13 +326,19 @@ extension TrainCommand {
         let trainer: GANTrainer
         var resumedMetadata: [String: String] = [:]
         if resume {
-            guard [sizeArg, batchArg, lrArg, seedArg, dataSeedArg].allSatisfy({ $0 == nil }), !gan.anyGiven else {
-                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes, --r1-patterns, --d-geometry, --condition, --condition-classifier and the --attr-balance, --real-balance and --attributes options")
+            guard [sizeArg, batchArg, lrArg, seedArg, dataSeedArg].allSatisfy({ $0 == nil }), !gan.anyGiven(except: ["ema-kimg"]) else {
+                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes, --ema-kimg, --r1-patterns, --d-geometry, --condition, --condition-classifier and the --attr-balance, --real-balance and --attributes options")
             }
             try checkCheckpoint(ckptPath, resume: true)
             let ckpt = try TrainingCheckpoint.read(ckptPath)
             resumedMetadata = ckpt.metadata
             trainer = try GANTrainer(checkpoint: ckpt, path: ckptPath)
+            if gan.values["ema-kimg"] ?? nil != nil {
+                let images = Float(try gan.double("ema-kimg") * 1000), was = trainer.options.emaHalfLife
+                guard images > 0 else { throw UsageError("--ema-kimg expects a positive number of thousands of images") }
+                try trainer.setEMAHalfLife(images)
+                if images != was { print("EMA half-life \(was / 1000) → \(images / 1000) kimg from step \(trainer.step) on (recorded in the next checkpoint)") }
+            }
             if let frozen = try gan.r1Frozen(), frozen != trainer.options.r1FrozenPatterns {
                 trainer.setR1FrozenPatterns(frozen)
                 print("R1 activation patterns: \(frozen ? "own → frozen" : "frozen → own") from step \(trainer.step) on (recorded in the next checkpoint)")

@@ -161,6 +161,24 @@ struct TrainCLITests {
         #expect(attr.code == 2 && attr.stderr.contains("are for `tedi train generator`"), "\(attr.stderr)")
     }
 
+    /// A resumed run may change the EMA's half-life (and says so, and the checkpoint records it); a
+    /// non-positive one and the other architecture options stay refused at a resume.
+    @Test func emaHalfLifeChangesOnResume() throws {
+        let dir = try TempDir("train-cli-ema")
+        let first = try tedi(["train", "generator", "--out", "e", "--steps", "1"] + Self.tiny, in: dir.url)
+        #expect(first.code == 0, "\(first.stderr)")
+        let changed = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "2", "--ema-kimg", "2.5"], in: dir.url)
+        #expect(changed.code == 0 && changed.stdout.contains("EMA half-life 10.0 → 2.5 kimg from step 1"), "\(changed.stdout)\n\(changed.stderr)")
+        let header = try String(decoding: Data(contentsOf: dir.url.appendingPathComponent("e/checkpoint.safetensors")).prefix(200_000), as: UTF8.self)
+        #expect(header.contains("\"gan.ema_half_life\":\"2500.0\""), "the checkpoint records the new half-life")
+        let same = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "3", "--ema-kimg", "2.5"], in: dir.url)
+        #expect(same.code == 0 && !same.stdout.contains("EMA half-life"), "\(same.stdout)")
+        let zero = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "4", "--ema-kimg", "0"], in: dir.url)
+        #expect(zero.code == 2 && zero.stderr.contains("--ema-kimg expects a positive number") && !zero.stdout.contains("EMA half-life"), "\(zero.stdout) \(zero.stderr)")
+        let mixing = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "4", "--mixing", "0.5"], in: dir.url)
+        #expect(mixing.code == 2 && mixing.stderr.contains("give only --out") && mixing.stderr.contains("--ema-kimg"), "\(mixing.stderr)")
+    }
+
     /// New runs use frozen R1 activation patterns; a resumed run may switch, and says so.
     @Test func r1PatternsDefaultAndSwitchOnResume() throws {
         let dir = try TempDir("train-cli-r1")
