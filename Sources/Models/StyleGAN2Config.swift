@@ -83,7 +83,10 @@ public struct StyleGAN2Config: Equatable, Sendable, CustomStringConvertible {
         var m = ["arch": "stylegan2", "size": "\(size)", "style_dim": "\(styleDim)", "n_mlp": "\(nMLP)",
                  "channel_multiplier": "\(channelMultiplier)", "lr_mlp": "\(lrMLP)"]
         if channelDivisor != 1 { m["channel_divisor"] = "\(channelDivisor)" }
-        if conditioning { m["conditioning"] = FaceCondition.metadataValue }
+        if conditioning {
+            m["conditioning"] = FaceCondition.metadataValue
+            m["cond_lr_mul"] = "\(FaceCondition.generatorLRMultiplier)"
+        }
         return m
     }
 
@@ -107,6 +110,11 @@ public struct StyleGAN2Config: Equatable, Sendable, CustomStringConvertible {
         }
         if let c = m["conditioning"], c != FaceCondition.metadataValue {
             throw bad("conditioning is \"\(c)\"; this tedi knows only \"\(FaceCondition.metadataValue)\" (SynthFaces attributes drawn from z)")
+        }
+        // cond.weight is stored divided by its run-time multiplier λ; a file saved under another λ
+        // would draw other attributes (files without the key, from 2026-12-06, used today's 10).
+        if let s = m["cond_lr_mul"], Float(s.trimmingCharacters(in: .whitespaces)) != FaceCondition.generatorLRMultiplier {
+            throw bad("cond_lr_mul is \"\(s)\"; this tedi scales cond.weight by \(FaceCondition.generatorLRMultiplier) at run time, so the file's attribute embedding would be read wrongly; convert it (multiply cond.weight by \(s)/\(FaceCondition.generatorLRMultiplier)) or use the tedi that wrote it")
         }
         do {
             return try StyleGAN2Config(size: int("size", 0), styleDim: int("style_dim", 512), nMLP: int("n_mlp", 8),

@@ -142,6 +142,13 @@ struct GANConditionTests {
         var bad = cc.metadata
         bad["conditioning"] = "celeba"
         #expect(throws: StyleGAN2Error.self) { try StyleGAN2Config.fromMetadata(bad, source: "m") }
+        // The embedding's multiplier is recorded; another one is refused, a file without it (older) is read.
+        #expect(cc.metadata["cond_lr_mul"] == "10.0")
+        var otherLR = cc.metadata
+        otherLR["cond_lr_mul"] = "1.0"
+        #expect(throws: StyleGAN2Error.self) { try StyleGAN2Config.fromMetadata(otherLR, source: "m") }
+        otherLR["cond_lr_mul"] = nil
+        #expect(try StyleGAN2Config.fromMetadata(otherLR, source: "m") == cc)
         #expect(throws: StyleGAN2Error.self) { try StyleGAN2Config(size: 16, styleDim: 16, conditioning: true) }
         #expect(throws: StyleGAN2Error.self) { try StyleGAN2Generator(config: Self.g32, parameters: p) }
     }
