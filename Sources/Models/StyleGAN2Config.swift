@@ -112,9 +112,12 @@ public struct StyleGAN2Config: Equatable, Sendable, CustomStringConvertible {
             throw bad("conditioning is \"\(c)\"; this tedi knows only \"\(FaceCondition.metadataValue)\" (SynthFaces attributes drawn from z)")
         }
         // cond.weight is stored divided by its run-time multiplier λ; a file saved under another λ
-        // would draw other attributes (files without the key, from 2026-12-06, used today's 10).
-        if let s = m["cond_lr_mul"], Float(s.trimmingCharacters(in: .whitespaces)) != FaceCondition.generatorLRMultiplier {
-            throw bad("cond_lr_mul is \"\(s)\"; this tedi scales cond.weight by \(FaceCondition.generatorLRMultiplier) at run time, so the file's attribute embedding would be read wrongly; convert it (multiply cond.weight by \(s)/\(FaceCondition.generatorLRMultiplier)) or use the tedi that wrote it")
+        // would draw other attributes. Files without the key are read as λ = 10: right for every
+        // file since b3c619d (2026-12-06 23:47), shipped ones included; the run's snapshots of steps
+        // 14,473–15,793, written at λ = 1 before it, are read wrongly and not detected.
+        if let s = m["cond_lr_mul"] {
+            guard let v = Float(s.trimmingCharacters(in: .whitespaces)) else { throw bad("cond_lr_mul is \"\(s)\", not a number") }
+            guard v == FaceCondition.generatorLRMultiplier else { throw bad("cond_lr_mul is \"\(s)\"; this tedi scales cond.weight by \(FaceCondition.generatorLRMultiplier) at run time, so the file's attribute embedding would be read wrongly; convert it (multiply cond.weight by \(s)/\(FaceCondition.generatorLRMultiplier)) or use the tedi that wrote it") }
         }
         do {
             return try StyleGAN2Config(size: int("size", 0), styleDim: int("style_dim", 512), nMLP: int("n_mlp", 8),

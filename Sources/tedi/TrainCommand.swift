@@ -303,6 +303,16 @@ struct GeneratorOptions {
         return Int(v)
     }
 
+    /// Whether option `key` was given.
+    func given(_ key: String) -> Bool { (values[key] ?? nil) != nil }
+
+    /// `--ema-kimg` in images, checked to be positive and finite.
+    func emaHalfLife() throws -> Float {
+        let images = Float(try double("ema-kimg") * 1000)
+        guard images > 0, images.isFinite else { throw UsageError("--ema-kimg expects a positive number of thousands of images") }
+        return images
+    }
+
     /// Whether any option but those in `allowed` was given.
     func anyGiven(except allowed: Set<String> = []) -> Bool { values.contains { $0.value != nil && !allowed.contains($0.key) } }
 }
@@ -333,9 +343,8 @@ extension TrainCommand {
             let ckpt = try TrainingCheckpoint.read(ckptPath)
             resumedMetadata = ckpt.metadata
             trainer = try GANTrainer(checkpoint: ckpt, path: ckptPath)
-            if gan.values["ema-kimg"] ?? nil != nil {
-                let images = Float(try gan.double("ema-kimg") * 1000), was = trainer.options.emaHalfLife
-                guard images > 0 else { throw UsageError("--ema-kimg expects a positive number of thousands of images") }
+            if gan.given("ema-kimg") {
+                let images = try gan.emaHalfLife(), was = trainer.options.emaHalfLife
                 try trainer.setEMAHalfLife(images)
                 if images != was { print("EMA half-life \(was / 1000) → \(images / 1000) kimg from step \(trainer.step) on (recorded in the next checkpoint)") }
             }
@@ -356,7 +365,7 @@ extension TrainCommand {
                                          channelMultiplier: gan.int("channel-multiplier"), channelDivisor: gan.int("channel-divisor"))
             let options = GANTrainer.Options(batch: batch, learningRate: lr, r1Gamma: Float(try gan.double("r1")),
                                              r1Every: try gan.int("r1-every"), mixing: Float(try gan.double("mixing")),
-                                             emaHalfLife: Float(try gan.double("ema-kimg") * 1000),
+                                             emaHalfLife: try gan.emaHalfLife(),
                                              emaRampup: Float(try gan.double("ema-rampup")),
                                              dataSeed: UInt64(dataSeed), seed: UInt64(seed), r1FrozenPatterns: try gan.r1Frozen() ?? true)
             trainer = try GANTrainer(generator: gc, discriminator: .init(matching: gc), options: options)

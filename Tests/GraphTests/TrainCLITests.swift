@@ -173,9 +173,15 @@ struct TrainCLITests {
         #expect(header.contains("\"gan.ema_half_life\":\"2500.0\""), "the checkpoint records the new half-life")
         let same = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "3", "--ema-kimg", "2.5"], in: dir.url)
         #expect(same.code == 0 && !same.stdout.contains("EMA half-life"), "\(same.stdout)")
-        let zero = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "4", "--ema-kimg", "0"], in: dir.url)
+        let kept = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "4"], in: dir.url)
+        let after = try String(decoding: Data(contentsOf: dir.url.appendingPathComponent("e/checkpoint.safetensors")).prefix(200_000), as: UTF8.self)
+        #expect(kept.code == 0 && !kept.stdout.contains("EMA half-life") && after.contains("\"gan.ema_half_life\":\"2500.0\""),
+                "a resume without --ema-kimg keeps the half-life: \(kept.stdout)")
+        let huge = try tedi(["train", "generator", "--out", "n", "--steps", "1", "--ema-kimg", "1e300"] + Self.tiny, in: dir.url)
+        #expect(huge.code == 2 && huge.stderr.contains("--ema-kimg expects a positive number"), "\(huge.stderr)")
+        let zero = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "5", "--ema-kimg", "0"], in: dir.url)
         #expect(zero.code == 2 && zero.stderr.contains("--ema-kimg expects a positive number") && !zero.stdout.contains("EMA half-life"), "\(zero.stdout) \(zero.stderr)")
-        let mixing = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "4", "--mixing", "0.5"], in: dir.url)
+        let mixing = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "5", "--mixing", "0.5"], in: dir.url)
         #expect(mixing.code == 2 && mixing.stderr.contains("give only --out") && mixing.stderr.contains("--ema-kimg"), "\(mixing.stderr)")
     }
 

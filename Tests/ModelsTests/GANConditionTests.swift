@@ -147,6 +147,8 @@ struct GANConditionTests {
         var otherLR = cc.metadata
         otherLR["cond_lr_mul"] = "1.0"
         #expect(throws: StyleGAN2Error.self) { try StyleGAN2Config.fromMetadata(otherLR, source: "m") }
+        otherLR["cond_lr_mul"] = "ten"
+        #expect(throws: StyleGAN2Error.self) { try StyleGAN2Config.fromMetadata(otherLR, source: "m") }
         otherLR["cond_lr_mul"] = nil
         #expect(try StyleGAN2Config.fromMetadata(otherLR, source: "m") == cc)
         #expect(throws: StyleGAN2Error.self) { try StyleGAN2Config(size: 16, styleDim: 16, conditioning: true) }
