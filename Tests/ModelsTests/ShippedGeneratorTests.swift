@@ -38,21 +38,22 @@ import TensorCore
         // A one-pass 3×3 blur of the floor's renders alone costs several times the floor's FID and
         // most of its recall (count 1,000: FID 76 → 699, recall 0.90 → 0.32).
         #expect(soft.fid > 2 * floor.fid && soft.recall < floor.recall, "\(table)")
-        // Measured at count 200: FID floor 389, shipped (step 18,610, conditioned) 859, early 2550;
-        // shipped precision 0.950, recall 0.195, 10 under-covered values of the 19 categorical heads
+        // Measured at count 200: FID floor 389, shipped (step 23,366, conditioned) 846, early 2550;
+        // shipped precision 0.855, recall 0.400, 3 under-covered values of the 19 categorical heads
         // and the binned face width, yaw and tilt (frequencies against the renders' as read; early
-        // 20; the step-14,305 release 11, the step-11,016 release 13), and 0.689 of the attributes
-        // read as made (the floor: the reader's own accuracy, 0.926).
+        // 20; the step-18,610 release 10, the step-14,305 release 11), and 0.806 of the attributes
+        // read as made (the floor: the reader's own accuracy, 0.926; the step-18,610 release 0.689).
         #expect(ours.fid < 0.85 * weak.fid, "\(table)")
         #expect(ours.fid < noise.fid / 3, "\(table)")
         #expect(ours.precision >= 0.6, "\(table)")
-        #expect(ours.undercovered.count <= 13, "\(ours.undercovered)\n\(table)")
-        #expect((ours.meanAgreement ?? 0) >= 0.6 && (floor.meanAgreement ?? 0) >= 0.9, "\(table)")
-        // Heads tilt since D's geometry head (from step 11,016): both outer tilt bins at 0.40 and
-        // 0.44 of their data frequency at count 1,000 (the step-11,016 release: 0.01 and 0.04).
-        for bin in ["-7..-3.5", "3.5..7"] {
-            let c = try #require(ours.coverage.first { $0.attribute == "tilt" && $0.value == bin })
-            #expect(c.samples >= 0.25 * c.data, "tilt \(bin): \(c.samples) of samples, data \(c.data)")
+        #expect(ours.undercovered.count <= 6, "\(ours.undercovered)\n\(table)")
+        #expect((ours.meanAgreement ?? 0) >= 0.72 && (floor.meanAgreement ?? 0) >= 0.9, "\(table)")
+        // Heads turn and tilt: the outer yaw bins at 0.80 and 0.86 of their data frequency, the
+        // outer tilt bins at 0.63 and 0.83, at count 1,000 (the step-18,610 release: yaw 0.56 and
+        // 0.33, tilt 0.40 and 0.44; the step-11,016 release: tilt 0.01 and 0.04).
+        for (attribute, bin) in [("yaw", "-1..-0.5"), ("yaw", "0.5..1"), ("tilt", "-7..-3.5"), ("tilt", "3.5..7")] {
+            let c = try #require(ours.coverage.first { $0.attribute == attribute && $0.value == bin })
+            #expect(c.samples >= 0.4 * c.data, "\(attribute) \(bin): \(c.samples) of samples, data \(c.data)")
         }
     }
 
@@ -66,8 +67,8 @@ import TensorCore
         let rows = try MixingTransfer.measure(g, net: net, count: 100)
         let table = MixingTransfer.markdown(rows, bands: g.mixingBands)
         func row(_ name: String) throws -> MixingTransfer.Row { try #require(rows.first { $0.attribute == name }) }
-        // Measured on 500 pairs (coarse / middle / fine takes B; step 18,610): clothing 71/9/0%,
-        // face_shape 53/35/16%, background 58/6/7%, hair_color 17/59/2%, hair_style 16/56/2%.
+        // Measured on 500 pairs (coarse / middle / fine takes B; step 23,366): clothing 50/15/0%,
+        // face_shape 55/19/5%, background 48/5/9%, hair_color 5/52/9%, hair_style 24/58/2%.
         for name in ["clothing", "face_shape", "background"] {
             let r = try row(name)
             #expect(r.pairs >= 10 && r.takesB[0] >= r.takesB[2] + 0.15, "\(name)\n\(table)")
@@ -80,10 +81,12 @@ import TensorCore
 
     /// The shipped generator is conditioned (`--condition`): `sample`'s `attributes` are followed —
     /// the network reads the asked-for value far more often than among free samples. Measured on
-    /// 50 faces each (asked / free): gray hair 0.86 / 0.06, red hair 0.76 / 0.02, pink backdrop
-    /// 1.00 / 0.18, eyeglasses 0.86 / 0.16, hat 0.74 / 0.14, white clothing 0.98 / 0.18, dark skin
-    /// 0.78 / 0.08, old 0.74 / 0.10, beard 0.62 / 0.14. Not followed: red clothing 0.00 / 0.00,
-    /// and the continuous pins within the reader's tolerance (tilt ±6°: 0.14, 0.12; yaw ±0.8: 0.10, 0.14).
+    /// 50 faces each (asked / free, step 23,366): gray hair 0.96 / 0.08, red hair 0.92 / 0.00,
+    /// pink backdrop 1.00 / 0.18, eyeglasses 0.76 / 0.12, hat 0.88 / 0.12, red clothing 1.00 /
+    /// 0.16, white clothing 1.00 / 0.18, dark skin 0.98 / 0.12, old 0.70 / 0.08, beard 0.80 /
+    /// 0.14; continuous pins within the reader's tolerance (±1.5°, ±0.2): tilt −6° 0.42 / 0.08,
+    /// tilt 6° 0.66 / 0.12, yaw −0.8 0.36 / 0.08, yaw 0.8 0.54 / 0.10. (The step-18,610 release,
+    /// whose 10k-image EMA lagged G: red clothing 0.00, the pose pins 0.10–0.14 asked.)
     @Test func pinnedAttributesAreFollowed() throws {
         let net = try AttributeNet.load(Self.path("attributes.safetensors"))
         let g = try StyleGAN2Generator.load(path: Self.path("synthfaces64.safetensors"))
@@ -98,9 +101,14 @@ import TensorCore
             lines.append(String(format: "%@: %.2f asked, %.2f free", text, r.pinned, r.free))
         }
         print(lines.joined(separator: "\n"))
-        for text in ["hair_color=gray", "hair_color=red", "background=pink", "eyeglasses=true", "hat=true", "clothing=white", "skin_tone=dark", "age=old", "facial_hair=beard"] {
+        for text in ["hair_color=gray", "hair_color=red", "background=pink", "eyeglasses=true", "hat=true", "clothing=red", "clothing=white",
+                     "skin_tone=dark", "age=old", "facial_hair=beard"] {
             let r = try #require(results[text])
             #expect(r.0 >= 0.5 && r.0 >= 2 * r.1, "\(text): \(r)\n\(lines.joined(separator: "\n"))")
+        }
+        for text in ["tilt=-6", "tilt=6", "yaw=-0.8", "yaw=0.8"] {
+            let r = try #require(results[text])
+            #expect(r.0 >= 0.2 && r.0 >= 2 * r.1, "\(text): \(r)\n\(lines.joined(separator: "\n"))")
         }
     }
 }
