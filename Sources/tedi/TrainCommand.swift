@@ -343,6 +343,11 @@ extension TrainCommand {
             let ckpt = try TrainingCheckpoint.read(ckptPath)
             resumedMetadata = ckpt.metadata
             trainer = try GANTrainer(checkpoint: ckpt, path: ckptPath)
+            // Before any option changes, so none is announced for a run that saves nothing.
+            if let t = stepTarget, t <= trainer.step {
+                print("already at step \(trainer.step) (target \(t)); nothing to train")
+                return 0
+            }
             if gan.given("ema-kimg") {
                 let images = try gan.emaHalfLife(), was = trainer.options.emaHalfLife
                 try trainer.setEMAHalfLife(images)
@@ -369,10 +374,6 @@ extension TrainCommand {
                                              emaRampup: Float(try gan.double("ema-rampup")),
                                              dataSeed: UInt64(dataSeed), seed: UInt64(seed), r1FrozenPatterns: try gan.r1Frozen() ?? true)
             trainer = try GANTrainer(generator: gc, discriminator: .init(matching: gc), options: options)
-        }
-        if let t = stepTarget, t <= trainer.step {
-            print("already at step \(trainer.step) (target \(t)); nothing to train")
-            return 0
         }
         try attachBalance(trainer, gan: gan, resumedMetadata: resume ? resumedMetadata : nil)
         if gan.condition && !trainer.generator.config.conditioning {

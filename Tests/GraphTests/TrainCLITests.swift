@@ -177,6 +177,9 @@ struct TrainCLITests {
         let after = try String(decoding: Data(contentsOf: dir.url.appendingPathComponent("e/checkpoint.safetensors")).prefix(200_000), as: UTF8.self)
         #expect(kept.code == 0 && !kept.stdout.contains("EMA half-life") && after.contains("\"gan.ema_half_life\":\"2500.0\""),
                 "a resume without --ema-kimg keeps the half-life: \(kept.stdout)")
+        let done = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "4", "--ema-kimg", "5"], in: dir.url)
+        #expect(done.code == 0 && done.stdout.contains("already at step 4") && !done.stdout.contains("EMA half-life"),
+                "a run with nothing to train announces no change: \(done.stdout)")
         let huge = try tedi(["train", "generator", "--out", "n", "--steps", "1", "--ema-kimg", "1e300"] + Self.tiny, in: dir.url)
         #expect(huge.code == 2 && huge.stderr.contains("--ema-kimg expects a positive number"), "\(huge.stderr)")
         let zero = try tedi(["train", "generator", "--out", "e", "--resume", "--steps", "5", "--ema-kimg", "0"], in: dir.url)
