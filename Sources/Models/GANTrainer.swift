@@ -238,7 +238,9 @@ public final class GANTrainer {
                 return nil
             }
             try check(head)
-            try GANTrainer.loadHeadAdam(adam, state: part(prefix, c.optimizer), head: head, what: "\(what) (\(prefix)*)", path: path)
+            do { try adam.load(state: part(prefix, c.optimizer), for: head) } catch {
+                throw ModelError("\(path): the Adam state of \(what) (\(prefix)*) is unreadable: \(error)")
+            }
             return head
         }
         classHead = try auxiliary("dcls.", classAdam, weight: options.conditionClassifier, option: "gan.condition_classifier",
@@ -259,16 +261,6 @@ public final class GANTrainer {
         step = c.step
         dataOffset = c.dataOffset
         elapsedSeconds = c.elapsedSeconds
-    }
-
-    /// Loads the Adam state of an auxiliary head of D, refusing moments that do not fit its tensors.
-    static func loadHeadAdam(_ adam: Adam, state: [String: Tensor], head: [String: Tensor], what: String, path: String) throws {
-        for (k, t) in head where state["m." + k].map({ $0.count != t.count }) ?? false || state["v." + k].map({ $0.count != t.count }) ?? false {
-            throw ModelError("\(path): the Adam state of \(what) (m.\(k), v.\(k)) does not fit its \(t.shape) tensor")
-        }
-        do { try adam.load(state: state) } catch {
-            throw ModelError("\(path): the Adam state of \(what) is unreadable: \(error)")
-        }
     }
 
     /// rosinality: G's Adam as given; D's lr and betas raised to the lazy-regularization ratio r/(r+1).

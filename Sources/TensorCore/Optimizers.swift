@@ -35,11 +35,9 @@ public final class Adam {
             if m[name] == nil && step > 1 { born[name] = step - 1 }
             var (c1, c2) = (c1, c2)
             if let b = born[name] { (c1, c2) = (1 - Float(Double(beta1).power(step - b)), 1 - Float(Double(beta2).power(step - b))) }
+            try checkMoments(name, fit: p)
             var mi = m[name] ?? [Float](repeating: 0, count: p.count)
             var vi = v[name] ?? [Float](repeating: 0, count: p.count)
-            guard mi.count == p.count, vi.count == p.count else {
-                throw TensorError.shape(op: "Adam", "the saved moments of '\(name)' hold \(mi.count) and \(vi.count) values for a parameter of \(p.count) (\(p.shape)); the optimizer state belongs to another model")
-            }
             params[name] = nil   // keep `p` uniquely referenced so the update is in place
             p.tapeRef = nil
             let (lr, b1, b2, eps) = (learningRate, beta1, beta2, epsilon)
@@ -68,8 +66,17 @@ public final class Adam {
         return s
     }
 
-    /// Restores state saved by `state`.
-    public func load(state s: [String: Tensor]) throws {
+    /// Refuses saved moments of `name` whose size does not fit parameter `p`.
+    private func checkMoments(_ name: String, fit p: Tensor) throws {
+        let (mc, vc) = (m[name]?.count ?? p.count, v[name]?.count ?? p.count)
+        guard mc == p.count, vc == p.count else {
+            throw TensorError.shape(op: "Adam", "the saved moments of '\(name)' hold \(mc) and \(vc) values for a parameter of \(p.count) (\(p.shape)); the optimizer state belongs to another model")
+        }
+    }
+
+    /// Restores state saved by `state`; with `parameters`, also refuses moments that do not fit the
+    /// parameter of their name now, rather than at the first update.
+    public func load(state s: [String: Tensor], for parameters: [String: Tensor]? = nil) throws {
         guard let st = s["step"], st.count == 1 else { throw TensorError.invalid("Adam state has no 'step'") }
         step = Int(st.scalars[0])
         m = [:]; v = [:]; born = [:]
@@ -83,6 +90,7 @@ public final class Adam {
             if k.hasPrefix("m.") { m[String(k.dropFirst(2))] = x.scalars }
             if k.hasPrefix("v.") { v[String(k.dropFirst(2))] = x.scalars }
         }
+        for (k, p) in parameters ?? [:] { try checkMoments(k, fit: p) }
     }
 }
 

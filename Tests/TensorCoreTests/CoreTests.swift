@@ -155,6 +155,9 @@ import Foundation
         var small = ["w": try Tensor.randomNormal([3], seed: 3)]
         #expect(throws: TensorError.self) { try c.update(&small, gradients: ["w": try Tensor.randomNormal([3], seed: 4)]) }
         #expect(small["w"]?.count == 3, "the parameter stays in place")
+        // Given the parameters, load refuses such moments at once; fitting ones (and parameters without moments) load.
+        #expect(throws: TensorError.self) { try Adam().load(state: b.state, for: small) }
+        try Adam().load(state: b.state, for: p2.merging(["fresh": try Tensor.zeros([2])]) { a, _ in a })
     }
 
     /// A parameter that joins after step 1 moves as it would under a fresh Adam (its own bias
