@@ -146,14 +146,6 @@ func tileWorkers(_ g: ConvGeometry, tileRows: Int) -> Int {
     return !g.isPointwise && threads > 1 && tiles >= 2 * threads ? threads : 1
 }
 
-/// Runs `body` with OpenBLAS limited to one thread (tedi's own threads provide the parallelism),
-/// then restores `Threads.count`.
-func withSingleThreadedBLAS(_ body: () -> Void) {
-    openblas_set_num_threads(1)
-    body()
-    openblas_set_num_threads(Int32(Threads.count))
-}
-
 /// `out (cout × ho·wo) = wmat (cout × K) · im2col(x)`, one sample, tile by tile.
 /// `workers > 1` runs that many tiles at once (see `tileWorkers`); `col` must then hold as many tiles.
 func convForwardSample(_ x: UnsafePointer<Float>, _ wmat: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
@@ -167,16 +159,15 @@ func convForwardSample(_ x: UnsafePointer<Float>, _ wmat: UnsafePointer<Float>, 
         // `col` holds `workers` tile buffers; tiles write disjoint output columns.
         let tiles = (g.ho + tileRows - 1) / tileRows
         let tileSize = g.k * tileRows * g.wo
-        withSingleThreadedBLAS {
-            parallelFor(workers) { wk in
-                var t = wk
-                while t < tiles {
-                    let r0 = t * tileRows, r1 = Swift.min(g.ho, r0 + tileRows)
-                    let n = (r1 - r0) * g.wo, c = col + wk * tileSize
-                    im2colTile(x, g, rows: r0, r1, c, parallel: false)
-                    sgemm(m: g.cout, n: n, k: g.k, wmat, lda: g.k, c, ldb: n, out + r0 * g.wo, ldc: g.outPlane)
-                    t += workers
-                }
+        parallelFor(workers) { wk in
+            var t = wk
+            while t < tiles {
+                let r0 = t * tileRows, r1 = Swift.min(g.ho, r0 + tileRows)
+                let n = (r1 - r0) * g.wo, c = col + wk * tileSize
+                im2colTile(x, g, rows: r0, r1, c, parallel: false)
+                sgemm(m: g.cout, n: n, k: g.k, wmat, lda: g.k, c, ldb: n, out + r0 * g.wo, ldc: g.outPlane,
+                      parallel: false)
+                t += workers
             }
         }
         return
@@ -210,40 +201,61 @@ func convInputGradSample(_ gout: UnsafePointer<Float>, _ wmat: UnsafePointer<Flo
     }
 }
 
+/// Partial sums the weight gradient of one sample is split into: the tiles' GEMMs are a sum over
+/// output pixels, and with many tiles of a small weight (few channels, large images) one partial
+/// per group of tiles lets the groups run on separate threads. Depends on the shape alone, so the
+/// order of the additions, and the result, is the same at every thread count.
+func weightGradGroups(_ g: ConvGeometry, tileRows: Int) -> Int {
+    let tiles = (g.ho + tileRows - 1) / tileRows
+    return !g.isPointwise && tiles >= 4 && g.cout * g.k <= 1 << 18 ? Swift.min(tiles, 8) : 1
+}
+
+/// Tile buffers a conv's backward pass needs at once: the forward workers' and the weight
+/// gradient's groups (one per thread running them).
+func backwardColumnCopies(_ g: ConvGeometry, tileRows: Int) -> Int {
+    Swift.max(tileWorkers(g, tileRows: tileRows), Swift.min(weightGradGroups(g, tileRows: tileRows), Threads.count))
+}
+
 /// `dw (cout × K) (+)= gout · im2col(x)ᵀ` for one sample; accumulates when `accumulate`.
-/// `workers > 1` runs that many tiles at once (see `tileWorkers`); `col` must then hold as many tiles.
+/// With `weightGradGroups` > 1, tile t adds into partial t mod groups and the partials are summed
+/// in order at the end; `col` must then hold min(groups, Threads.count) tiles.
 func convWeightGradSample(_ x: UnsafePointer<Float>, _ gout: UnsafePointer<Float>, _ dw: UnsafeMutablePointer<Float>,
-                          _ g: ConvGeometry, accumulate: Bool, tileRows: Int, col: UnsafeMutablePointer<Float>?, workers: Int = 1) {
+                          _ g: ConvGeometry, accumulate: Bool, tileRows: Int, col: UnsafeMutablePointer<Float>?) {
     if g.isPointwise {
         sgemm(transB: true, m: g.cout, n: g.cin, k: g.inPlane, gout, lda: g.outPlane, x, ldb: g.inPlane,
               beta: accumulate ? 1 : 0, dw, ldc: g.cin)
         return
     }
     guard let col else { return }
-    if workers > 1 {
-        // Each worker sums its tiles into its own (cout × K) partial; the partials are added at the end.
+    let groups = weightGradGroups(g, tileRows: tileRows)
+    if groups > 1 {
         let tiles = (g.ho + tileRows - 1) / tileRows
         let tileSize = g.k * tileRows * g.wo, dwSize = g.cout * g.k
-        var partials = [Float](repeating: 0, count: workers * dwSize)
+        let workers = Swift.min(groups, Threads.count)
+        var partials = [Float](repeating: 0, count: groups * dwSize)
         partials.withUnsafeMutableBufferPointer { pp in
             let parts = pp.baseAddress!
-            withSingleThreadedBLAS {
-                parallelFor(workers) { wk in
-                    var t = wk
+            // Worker wk runs groups wk, wk + workers, …, each with the worker's own tile buffer.
+            parallelFor(workers) { wk in
+                let c = col + wk * tileSize
+                var grp = wk
+                while grp < groups {
+                    var t = grp
                     while t < tiles {
                         let r0 = t * tileRows, r1 = Swift.min(g.ho, r0 + tileRows)
-                        let n = (r1 - r0) * g.wo, c = col + wk * tileSize
+                        let n = (r1 - r0) * g.wo
                         im2colTile(x, g, rows: r0, r1, c, parallel: false)
                         sgemm(transB: true, m: g.cout, n: g.k, k: n, gout + r0 * g.wo, lda: g.outPlane, c, ldb: n,
-                              beta: 1, parts + wk * dwSize, ldc: g.k)
-                        t += workers
+                              beta: 1, parts + grp * dwSize, ldc: g.k, parallel: false)
+                        t += groups
                     }
+                    grp += workers
                 }
             }
             parallelChunks(dwSize) { range in
                 for i in range {
                     var s: Float = accumulate ? dw[i] : 0
-                    for wk in 0..<workers { s += parts[wk * dwSize + i] }
+                    for grp in 0..<groups { s += parts[grp * dwSize + i] }
                     dw[i] = s
                 }
             }

@@ -126,7 +126,7 @@ extension Tensor {
             var dx = needX ? [Float](repeating: 0, count: xv.count) : []
             var dw = needW ? [Float](repeating: 0, count: wv.count) : []
             var db = [Float](repeating: 0, count: bias == nil ? 0 : g.cout)
-            var col = columnScratch(g, tileRows: rows, copies: workers)
+            var col = columnScratch(g, tileRows: rows, copies: backwardColumnCopies(g, tileRows: rows))
             gy.scalars.withUnsafeBufferPointer { pg in
                 xv.scalars.withUnsafeBufferPointer { px in
                     wv.scalars.withUnsafeBufferPointer { pw in
@@ -142,7 +142,7 @@ extension Tensor {
                                             }
                                             if needW {
                                                 convWeightGradSample(px.baseAddress! + s * xStride, gs, pdw.baseAddress! + s * wStride, g,
-                                                                     accumulate: !perSample && s > 0, tileRows: rows, col: pc.baseAddress, workers: workers)
+                                                                     accumulate: !perSample && s > 0, tileRows: rows, col: pc.baseAddress)
                                             }
                                             if bias != nil {
                                                 accumulateChannelSums(gs, pdb.baseAddress!, channels: g.cout, plane: g.outPlane)
@@ -209,7 +209,7 @@ extension Tensor {
         result.tapeRef = Tape.record(inputs: [x, weight], shape: outShape) { gy in
             var dx = needX ? [Float](repeating: 0, count: xv.count) : []
             var dw = needW ? [Float](repeating: 0, count: wv.count) : []
-            var col = columnScratch(g, tileRows: rows, copies: workers)
+            var col = columnScratch(g, tileRows: rows, copies: backwardColumnCopies(g, tileRows: rows))
             gy.scalars.withUnsafeBufferPointer { pg in
                 xv.scalars.withUnsafeBufferPointer { px in
                     wv.scalars.withUnsafeBufferPointer { pw in
@@ -224,7 +224,7 @@ extension Tensor {
                                         }
                                         if needW {
                                             convWeightGradSample(gs, px.baseAddress! + s * xStride, pdw.baseAddress! + s * wStride, g,
-                                                                 accumulate: !perSample && s > 0, tileRows: rows, col: pc.baseAddress, workers: workers)
+                                                                 accumulate: !perSample && s > 0, tileRows: rows, col: pc.baseAddress)
                                         }
                                     }
                                 }

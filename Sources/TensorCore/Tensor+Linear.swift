@@ -1,21 +1,5 @@
 import CBLAS
 
-/// Row-major `C = alpha * op(A) * op(B) + beta * C` through `cblas_sgemm`; `op` transposes when asked.
-/// A is m×k after `op`, B is k×n after `op`, C is m×n; leading dimensions are those of the stored matrices.
-@inline(__always)
-public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
-                  alpha: Float = 1, _ a: UnsafePointer<Float>, lda: Int,
-                  _ b: UnsafePointer<Float>, ldb: Int,
-                  beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
-    if m == 0 || n == 0 { return }
-    if k == 0 {
-        if beta == 0 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] = 0 } } }
-        return
-    }
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-}
-
 extension Tensor {
     /// Matrix product. 2-D `(m,k)·(k,n) → (m,n)`, or batched 3-D `(B,m,k)·(B,k,n) → (B,m,n)`.
     /// `transposeA` / `transposeB` use the transpose of the last two dimensions of that operand.

@@ -5,26 +5,23 @@ import Foundation
 
 /// Thread count for OpenBLAS and for tedi's own parallel loops.
 ///
-/// Defaults to `TEDI_THREADS` when set, else the number of active processors. Setting it also
-/// sets OpenBLAS's thread count, so one knob controls both.
+/// Defaults to `TEDI_THREADS` when set, else the number of active processors. OpenBLAS itself
+/// always runs single-threaded: its threaded sgemm gives other bits at other thread counts, so
+/// tedi splits products into fixed blocks and runs those on its own threads (`Gemm.swift`).
 public enum Threads {
     nonisolated(unsafe) private static var current: Int = {
+        openblas_set_num_threads(1)
         let n = Int(ProcessInfo.processInfo.environment["TEDI_THREADS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
-        let clamped = max(1, min(n, 256))
-        openblas_set_num_threads(Int32(clamped))
-        return clamped
+        return max(1, min(n, 256))
     }()
 
-    /// The number of threads parallel loops and BLAS use.
+    /// The number of threads tedi's parallel loops (and so its matrix products) use.
     public static var count: Int {
         get { current }
-        set {
-            current = max(1, min(newValue, 256))
-            openblas_set_num_threads(Int32(current))
-        }
+        set { current = max(1, min(newValue, 256)) }
     }
 
-    /// Makes sure the BLAS thread count has been applied (call once before timing anything).
+    /// Makes sure OpenBLAS has been set to one thread (call once before timing anything).
     public static func configure() { _ = current }
 
     /// The OpenBLAS kernel set in use, e.g. "OpenBLAS SkylakeX", with "(set by tedi)" when tedi's

@@ -21,12 +21,13 @@ struct TediProcess {
     let process = Process()
     let out = Pipe(), err = Pipe()
 
-    init(_ args: [String], in dir: URL) throws {
+    init(_ args: [String], in dir: URL, environment extra: [String: String] = [:]) throws {
         process.executableURL = tediBinary
         process.arguments = args
         process.currentDirectoryURL = dir
         var env = ProcessInfo.processInfo.environment
         env["TEDI_CACHE"] = dir.appendingPathComponent("default-cache").path   // never the user's cache
+        env.merge(extra) { _, new in new }
         process.environment = env
         process.standardOutput = out
         process.standardError = err
