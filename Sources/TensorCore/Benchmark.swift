@@ -76,8 +76,9 @@ public enum KernelBenchmark {
     }
 
     /// Median seconds of the equivalent sgemm (N capped at `maxGemmColumns`, scaled up to the full
-    /// N), of `conv2d` with bias, and of a demodulated `modulatedConv2d`, on `shape`, batch 1.
-    public static func convSeconds(_ shape: ConvBenchShape, runs: Int) throws -> (sgemm: Double, conv2d: Double, modulated: Double) {
+    /// N), of `conv2d` with bias, of a demodulated `modulatedConv2d`, and of `conv2d` forced to
+    /// im2col + sgemm (no Winograd), on `shape`, batch 1.
+    public static func convSeconds(_ shape: ConvBenchShape, runs: Int) throws -> (sgemm: Double, conv2d: Double, modulated: Double, direct: Double) {
         let (m, k, n) = shape.gemm
         let nGemm = min(n, maxGemmColumns)
         let a = Philox.normals(count: m * k, seed: 1), bm = Philox.normals(count: k * nGemm, seed: 2)
@@ -95,10 +96,11 @@ public enum KernelBenchmark {
                         { sgemm(m: m, n: nGemm, k: k, ap, lda: k, bp, ldb: nGemm, cp, ldc: nGemm) },
                         { _ = try Tensor.conv2d(x, weight: w, bias: b, padding: 1) },
                         { _ = try Tensor.modulatedConv2d(x, weight: w5, style: s, demodulate: true) },
+                        { _ = try Tensor.conv2d(x, weight: w, bias: b, stride: 1, padding: 1, maxTileRows: nil, direct: true) },
                     ])
                 }
             }
         }
-        return (t[0] * Double(n) / Double(nGemm), t[1], t[2])
+        return (t[0] * Double(n) / Double(nGemm), t[1], t[2], t[3])
     }
 }

@@ -31,7 +31,8 @@ extension Tensor {
 
     /// `conv2d` with the im2col tile forced to at most `maxTileRows` output rows (tests use this to
     /// check that tiling does not change the result).
-    static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int, maxTileRows: Int?) throws -> Tensor {
+    static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int, maxTileRows: Int?,
+                       direct: Bool = false) throws -> Tensor {
         let op = "conv2d"
         try checkConvParameter(stride, "stride", op: op, min: 1)
         try checkConvParameter(padding, "padding", op: op, min: 0)
@@ -49,7 +50,7 @@ extension Tensor {
         }
         let g = try convGeometry(input: x.shape, cout: weight.shape[0], kh: weight.shape[2], kw: weight.shape[3],
                                  stride: stride, padding: padding, op: op)
-        return try convGeneral(x, weight: weight, perSample: false, bias: bias, g, maxTileRows: maxTileRows)
+        return try convGeneral(x, weight: weight, perSample: false, bias: bias, g, maxTileRows: maxTileRows, direct: direct)
     }
 
     /// Transposed 2-D convolution (PyTorch's `conv_transpose2d`): `x (N,Cin,H,W)`,
@@ -91,8 +92,9 @@ extension Tensor {
 
     /// Convolution with one weight `(Cout,Cin,kh,kw)` for the batch, or, when `perSample`, one
     /// weight per sample `(N,Cout,Cin,kh,kw)`. Shapes are checked by the callers.
+    /// `direct` forces im2col + sgemm where Winograd would apply (tests and `tedi bench conv` compare the two).
     static func convGeneral(_ x: Tensor, weight: Tensor, perSample: Bool, bias: Tensor?, _ g: ConvGeometry,
-                            maxTileRows: Int?) throws -> Tensor {
+                            maxTileRows: Int?, direct: Bool = false) throws -> Tensor {
         let n = x.shape[0]
         let outShape = [n, g.cout, g.ho, g.wo]
         let rows = g.tileRows(override: maxTileRows)
@@ -100,14 +102,24 @@ extension Tensor {
         let wStride = perSample ? g.cout * g.k : 0
         let (xStride, oStride) = (g.cin * g.inPlane, g.cout * g.outPlane)
         var out = [Float](repeating: 0, count: n * oStride)
-        var col = columnScratch(g, tileRows: rows, copies: workers)
+        // Shared 3×3 weights: Winograd F(4×4, 3×3) for the whole batch (Winograd.swift).
+        let winograd = !perSample && !direct && WinogradPlan.applies(g, batch: n)
+        var col = winograd ? [] : columnScratch(g, tileRows: rows, copies: workers)
         x.scalars.withUnsafeBufferPointer { px in
             weight.scalars.withUnsafeBufferPointer { pw in
                 out.withUnsafeMutableBufferPointer { po in
+                    if winograd {
+                        let u = Winograd.transformWeights(pw.baseAddress!, cout: g.cout, cin: g.cin, adjoint: false)
+                        u.withUnsafeBufferPointer { pu in
+                            Winograd.conv(px.baseAddress!, batch: n, g, u: pu.baseAddress!, po.baseAddress!)
+                        }
+                    }
                     col.withUnsafeMutableBufferPointer { pc in
                         for s in 0..<n {
-                            convForwardSample(px.baseAddress! + s * xStride, pw.baseAddress! + s * wStride,
-                                              po.baseAddress! + s * oStride, g, tileRows: rows, col: pc.baseAddress, workers: workers)
+                            if !winograd {
+                                convForwardSample(px.baseAddress! + s * xStride, pw.baseAddress! + s * wStride,
+                                                  po.baseAddress! + s * oStride, g, tileRows: rows, col: pc.baseAddress, workers: workers)
+                            }
                             if let bias {
                                 bias.scalars.withUnsafeBufferPointer { pb in
                                     addChannelBias(po.baseAddress! + s * oStride, pb.baseAddress!, channels: g.cout, plane: g.outPlane)
@@ -126,17 +138,26 @@ extension Tensor {
             var dx = needX ? [Float](repeating: 0, count: xv.count) : []
             var dw = needW ? [Float](repeating: 0, count: wv.count) : []
             var db = [Float](repeating: 0, count: bias == nil ? 0 : g.cout)
-            var col = columnScratch(g, tileRows: rows, copies: backwardColumnCopies(g, tileRows: rows))
+            var col = needW || !winograd ? columnScratch(g, tileRows: rows, copies: backwardColumnCopies(g, tileRows: rows)) : []
             gy.scalars.withUnsafeBufferPointer { pg in
                 xv.scalars.withUnsafeBufferPointer { px in
                     wv.scalars.withUnsafeBufferPointer { pw in
                         dx.withUnsafeMutableBufferPointer { pdx in
                             dw.withUnsafeMutableBufferPointer { pdw in
                                 db.withUnsafeMutableBufferPointer { pdb in
+                                    if needX && winograd {
+                                        // The input gradient of a 3×3 "same" conv is one too, with the kernel
+                                        // flipped and the channels swapped.
+                                        let adj = ConvGeometry(cin: g.cout, h: g.ho, w: g.wo, cout: g.cin, kh: 3, kw: 3, stride: 1, pad: 1)
+                                        let u = Winograd.transformWeights(pw.baseAddress!, cout: g.cout, cin: g.cin, adjoint: true)
+                                        u.withUnsafeBufferPointer { pu in
+                                            Winograd.conv(pg.baseAddress!, batch: n, adj, u: pu.baseAddress!, pdx.baseAddress!)
+                                        }
+                                    }
                                     col.withUnsafeMutableBufferPointer { pc in
                                         for s in 0..<n {
                                             let gs = pg.baseAddress! + s * oStride
-                                            if needX {
+                                            if needX && !winograd {
                                                 convInputGradSample(gs, pw.baseAddress! + s * wStride, pdx.baseAddress! + s * xStride,
                                                                     g, tileRows: rows, col: pc.baseAddress)
                                             }

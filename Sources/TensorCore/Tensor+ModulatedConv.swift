@@ -9,7 +9,8 @@ import Foundation
 ///   write per sample; best from 64 px on, where activations outweigh the weights.
 /// - scaled activations: `x · s`, one shared conv, output · demodulation (from `Σ_k W²`, read once).
 ///   Costs two passes over activations; best at 4–32 px with 512 channels, where a per-sample
-///   weight (9 MiB) costs as much as the conv itself. Used only without upsampling.
+///   weight (9 MiB) costs as much as the conv itself, and wherever the shared 3×3 conv runs as
+///   Winograd F(4×4, 3×3) (a quarter of the multiplies). Used only without upsampling.
 
 /// Floor division (Python's `//`), for rosinality's padding formulas.
 @inline(__always) func floorDiv(_ a: Int, _ b: Int) -> Int {
@@ -57,8 +58,9 @@ extension Tensor {
         if !upsample {
             let g = try convGeometry(input: x.shape, cout: cout, kh: k, kw: k, stride: 1, padding: k / 2, op: op)
             // Memory touched besides the conv: n per-sample weights vs. 2 passes over input and output.
+            // The shared-weight conv may run as Winograd F(4×4, 3×3), which beats both.
             let scaleActivations = forceScaledActivations
-                ?? (2 * (g.cin * g.inPlane + g.cout * g.outPlane) < g.cout * g.k)
+                ?? (WinogradPlan.applies(g, batch: n) || 2 * (g.cin * g.inPlane + g.cout * g.outPlane) < g.cout * g.k)
             if scaleActivations {
                 let f = style.scaled(1 / Float(g.k).squareRoot())                       // (N, Cin)
                 let xs = try x * f.reshaped([n, cin, 1, 1])

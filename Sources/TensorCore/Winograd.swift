@@ -1,0 +1,312 @@
+import Foundation
+
+/// 3×3 stride-1 "same" convolutions by Winograd's minimal filtering F(4×4, 3×3) (Lavin & Gray,
+/// "Fast Algorithms for Convolutional Neural Networks", 2016): each 4×4 block of outputs comes from
+/// a 6×6 input tile with 36 multiplies per input/output channel pair instead of 144, so the GEMM
+/// work, which is nearly all of a StyleGAN2 conv, drops to a quarter.
+///
+/// With `U = G·w·Gᵀ` (6×6 per `(co, ci)`), `V = Bᵀ·d·B` (6×6 per input tile and channel) and
+/// `Y = Aᵀ·M·A` where `M[ξ] = Σ_ci U[ξ][co][ci] · V[ξ][ci][tile]` — 36 independent GEMMs of
+/// `(Cout × Cin) · (Cin × tiles)`. Tiles are processed in blocks (`WinogradPlan.block`) so the
+/// transformed buffers stay bounded; block sizes, like every other split in tedi, depend on the
+/// shape alone, so the bytes do not change with the thread count.
+///
+/// Accuracy: the transforms' coefficients (up to 8 and down to 1/24) cost a few bits; on
+/// StyleGAN2's layers the outputs stay within about 1e-5 relative of the direct form
+/// (`ConvTests`), far inside the 1e-3 parity bound.
+
+/// How a batch's tiles are grouped into blocks, so that each sample's result does not depend on
+/// the batch it is in (a face rendered alone or as row 3 of a sheet gives the same bytes). Each
+/// sample's tiles fill a slot of `slot` columns (its tile count rounded up to a multiple of 16),
+/// a block holds `samplesPerBlock` whole slots, and each slot gets its own GEMMs; a sample too
+/// big for one block is instead split into blocks of `rowsPerBlock` rows of tiles, the same
+/// split whatever the batch.
+/// Buffers: `V (36, Cin, columns)` and `M (36, Cout, columns)` floats, `columns` the widest block.
+struct WinogradPlan {
+    let tilesH: Int, tilesW: Int
+    /// Tiles of one sample, and the GEMM columns its slot takes.
+    let perSample: Int, slot: Int
+    /// Whole samples per block (0 when one sample takes several blocks).
+    let samplesPerBlock: Int
+    /// Rows of tiles per block when a sample takes several blocks.
+    let rowsPerBlock: Int
+    /// Columns of the widest block (the N of the 36 GEMMs).
+    let columns: Int
+
+    /// Floats each transformed buffer may hold (16 MiB), unless one row of tiles needs more.
+    static let budget = 1 << 22
+    /// Fewest tiles per sample for the transform of the weights to pay off.
+    static let minTiles = 16
+
+    init(_ g: ConvGeometry, batch: Int) {
+        tilesH = (g.ho + 3) / 4
+        tilesW = (g.wo + 3) / 4
+        perSample = tilesH * tilesW
+        slot = (perSample + 15) / 16 * 16
+        let fit = Swift.min(1024, Self.budget / (36 * Swift.max(g.cin, g.cout)))
+        if slot <= fit {
+            samplesPerBlock = Swift.min(batch, fit / slot)
+            rowsPerBlock = tilesH
+            columns = samplesPerBlock * slot
+        } else {
+            samplesPerBlock = 0
+            rowsPerBlock = Swift.max(1, Swift.min(tilesH, fit / tilesW))
+            columns = rowsPerBlock * tilesW
+        }
+    }
+
+    /// One block: rows `[row0, row0 + rows)` of tiles of samples `[sample0, sample0 + samples)`,
+    /// sample j's at column `j · slot`; `count` GEMM columns.
+    struct Block { let sample0: Int, samples: Int, row0: Int, rows: Int, count: Int }
+
+    func blocks(batch: Int) -> [Block] {
+        var out: [Block] = []
+        if samplesPerBlock > 0 {
+            var s0 = 0
+            while s0 < batch {
+                let k = Swift.min(samplesPerBlock, batch - s0)
+                out.append(Block(sample0: s0, samples: k, row0: 0, rows: tilesH, count: k * slot))
+                s0 += k
+            }
+        } else {
+            for s in 0..<batch {
+                var r0 = 0
+                while r0 < tilesH {
+                    let rows = Swift.min(rowsPerBlock, tilesH - r0)
+                    out.append(Block(sample0: s, samples: 1, row0: r0, rows: rows, count: rows * tilesW))
+                    r0 += rows
+                }
+            }
+        }
+        return out
+    }
+
+    /// `TEDI_WINOGRAD=0` turns the path off (every 3×3 conv then runs as im2col + sgemm), to
+    /// compare the two; results then differ in the last bits, so do not share a cache across it.
+    static let enabled = ProcessInfo.processInfo.environment["TEDI_WINOGRAD"] != "0"
+
+    /// Whether the conv is one this path computes: 3×3, stride 1, padding 1, enough tiles per
+    /// sample (not per batch, so a sample's path does not depend on its batch).
+    static func applies(_ g: ConvGeometry, batch: Int) -> Bool {
+        enabled && g.kh == 3 && g.kw == 3 && g.stride == 1 && g.pad == 1 && g.cin >= 4 && g.cout >= 4
+            && ((g.ho + 3) / 4) * ((g.wo + 3) / 4) >= minTiles
+    }
+}
+
+enum Winograd {
+    /// `U (36, Cout, Cin)` from `weight (Cout, Cin, 3, 3)`; with `adjoint`, the weight of the
+    /// input gradient instead (channels swapped, kernel flipped): `U (36, Cin, Cout)`.
+    static func transformWeights(_ w: UnsafePointer<Float>, cout: Int, cin: Int, adjoint: Bool) -> [Float] {
+        let (rows, cols) = adjoint ? (cin, cout) : (cout, cin)
+        let plane = rows * cols
+        return [Float](unsafeUninitializedCapacity: 36 * plane) { u, initialized in
+            let up = u.baseAddress!
+            // Four (row, column) pairs per step, one per vector lane; U's 36 planes get 4 contiguous floats each.
+            let groups = (plane + 3) / 4
+            parallelChunks(groups, grain: 512) { range in
+                for grp in range {
+                    let r0 = grp * 4, lanes = Swift.min(4, plane - r0)
+                    // The 3×3 kernels of the four pairs (flipped for the adjoint), tap by tap.
+                    var src = (w, w, w, w)
+                    withUnsafeMutableBytes(of: &src) { raw in
+                        let p = raw.bindMemory(to: UnsafePointer<Float>.self)
+                        for l in 0..<4 {
+                            let r = r0 + Swift.min(l, lanes - 1)
+                            let (i, j) = (r / cols, r % cols)
+                            p[l] = adjoint ? w + (j * cin + i) * 9 : w + (i * cin + j) * 9
+                        }
+                    }
+                    @inline(__always) func tap(_ t: Int) -> SIMD4<Float> {
+                        let u = adjoint ? 8 - t : t
+                        return SIMD4(src.0[u], src.1[u], src.2[u], src.3[u])
+                    }
+                    // G·k: column c of the 3×3 kernel becomes column c of a 6×3 matrix.
+                    let c0 = filterTransform(tap(0), tap(3), tap(6))
+                    let c1 = filterTransform(tap(1), tap(4), tap(7))
+                    let c2 = filterTransform(tap(2), tap(5), tap(8))
+                    // (G·k)·Gᵀ: row q of the 6×3 matrix becomes row q of U.
+                    @inline(__always) func store(_ q: Int, _ row: Six4) {
+                        let base = up + q * 6 * plane + r0
+                        @inline(__always) func put(_ p: Int, _ v: SIMD4<Float>) {
+                            if lanes == 4 {
+                                UnsafeMutableRawPointer(base + p * plane).storeBytes(of: v, as: SIMD4<Float>.self)
+                            } else {
+                                for l in 0..<lanes { base[p * plane + l] = v[l] }
+                            }
+                        }
+                        put(0, row.0); put(1, row.1); put(2, row.2); put(3, row.3); put(4, row.4); put(5, row.5)
+                    }
+                    store(0, filterTransform(c0.0, c1.0, c2.0))
+                    store(1, filterTransform(c0.1, c1.1, c2.1))
+                    store(2, filterTransform(c0.2, c1.2, c2.2))
+                    store(3, filterTransform(c0.3, c1.3, c2.3))
+                    store(4, filterTransform(c0.4, c1.4, c2.4))
+                    store(5, filterTransform(c0.5, c1.5, c2.5))
+                }
+            }
+            initialized = 36 * plane
+        }
+    }
+
+    typealias Six4 = (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>)
+
+    /// `G·(a, b, c)ᵀ`, G the 6×3 filter transform of F(4, 3), lane by lane.
+    @inline(__always)
+    static func filterTransform(_ a: SIMD4<Float>, _ b: SIMD4<Float>, _ c: SIMD4<Float>) -> Six4 {
+        let s = a + c, sixth: Float = 1.0 / 6
+        let e = a * (1.0 / 24) + c * sixth, f = b * (1.0 / 12)
+        return (a * 0.25, -(s + b) * sixth, -(s - b) * sixth, e + f, e - f, c)
+    }
+
+    /// `out (N, Cout, H, W) = conv3×3(x (N, Cin, H, W), padding 1)` with the weights already
+    /// transformed (`u (36, Cout, Cin)`). Overwrites `out`.
+    static func conv(_ x: UnsafePointer<Float>, batch n: Int, _ g: ConvGeometry, u: UnsafePointer<Float>,
+                     _ out: UnsafeMutablePointer<Float>) {
+        let plan = WinogradPlan(g, batch: n)
+        let (cin, cout, h, w) = (g.cin, g.cout, g.h, g.w)
+        let (tilesW, columns, slot) = (plan.tilesW, plan.columns, plan.slot)
+        // Zero-filled once: a slot's columns past its tiles stay zero and their outputs are unused.
+        var v = [Float](repeating: 0, count: 36 * cin * columns)
+        var m = [Float](repeating: 0, count: 36 * cout * columns)
+        v.withUnsafeMutableBufferPointer { pv in
+            m.withUnsafeMutableBufferPointer { pm in
+                let vp = pv.baseAddress!, mp = pm.baseAddress!
+                for blk in plan.blocks(batch: n) {
+                    let rowItems = blk.samples * blk.rows   // (sample, tile row) pairs of the block
+                    @inline(__always) func locate(_ item: Int) -> (s: Int, ty: Int, column: Int) {
+                        let (j, r) = (item / blk.rows, item % blk.rows)
+                        return (blk.sample0 + j, blk.row0 + r, j * slot + r * tilesW)
+                    }
+                    // V[ξ][ci][t] = Bᵀ·d·B for each input tile d (6×6, zero outside the image).
+                    parallelChunks(cin * rowItems, grain: Swift.max(1, 256 / tilesW)) { range in
+                        var scratch = [Float](repeating: 0, count: 12 * (tilesW * 4 + 8))
+                        scratch.withUnsafeMutableBufferPointer { ps in
+                            for item in range {
+                                let (ci, at) = (item / rowItems, locate(item % rowItems))
+                                inputRow(x + (at.s * cin + ci) * h * w, h: h, w: w, y0: at.ty * 4 - 1, tiles: tilesW,
+                                         vp + ci * columns + at.column, stride: cin * columns, scratch: ps.baseAddress!)
+                            }
+                        }
+                    }
+                    // M[ξ] (Cout × tiles) = U[ξ] (Cout × Cin) · V[ξ] (Cin × tiles), for each ξ and each
+                    // sample on its own: OpenBLAS's rounding of a column depends on the product's
+                    // size, so one product per sample keeps a sample's bytes independent of its batch.
+                    let sampleColumns = blk.samples == 1 ? blk.count : plan.perSample
+                    parallelTasks(36 * blk.samples) { task in
+                        let (xi, j) = (task / blk.samples, task % blk.samples)
+                        sgemm(m: cout, n: sampleColumns, k: cin, u + xi * cout * cin, lda: cin,
+                              vp + xi * cin * columns + j * slot, ldb: columns,
+                              mp + xi * cout * columns + j * slot, ldc: columns, parallel: false)
+                    }
+                    // Y = Aᵀ·M·A, cropped at the image's right and bottom edges.
+                    parallelChunks(cout * rowItems, grain: Swift.max(1, 256 / tilesW)) { range in
+                        for item in range {
+                            let (co, at) = (item / rowItems, locate(item % rowItems))
+                            outputRow(mp + co * columns + at.column, stride: cout * columns, tiles: tilesW,
+                                      out + (at.s * cout + co) * h * w, h: h, w: w, y0: at.ty * 4)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The input transform of one row of tiles of one channel: the six input rows `y0 ..< y0+6` of
+    /// `plane (h × w)` (zero outside), combined by Bᵀ along the whole row at once (vectorized), then
+    /// by B across each tile's six columns; tile `t`'s 36 values go to `v[ξ·stride + t]`.
+    /// `scratch` holds `12 · (4·tiles + 8)` floats.
+    @inline(__always)
+    static func inputRow(_ plane: UnsafePointer<Float>, h: Int, w: Int, y0: Int, tiles: Int,
+                         _ v: UnsafeMutablePointer<Float>, stride: Int, scratch: UnsafeMutablePointer<Float>) {
+        // Padded rows: column c of the buffer is input column c − 1; width a multiple of 8.
+        let width = (tiles * 4 + 2 + 7) / 8 * 8
+        let d = scratch, t = scratch + 6 * width
+        for i in 0..<6 {
+            let dst = d + i * width, y = y0 + i
+            dst.update(repeating: 0, count: width)
+            if y >= 0 && y < h { (dst + 1).update(from: plane + y * w, count: w) }
+        }
+        // t_q = Σ_i Bᵀ[q][i] · d_i over the row, eight columns at a time.
+        let raw = UnsafeRawPointer(d), out = UnsafeMutableRawPointer(t)
+        let rowBytes = width * MemoryLayout<Float>.stride
+        var off = 0
+        while off < rowBytes {
+            let d0 = raw.loadUnaligned(fromByteOffset: off, as: SIMD8<Float>.self)
+            let d1 = raw.loadUnaligned(fromByteOffset: off + rowBytes, as: SIMD8<Float>.self)
+            let d2 = raw.loadUnaligned(fromByteOffset: off + 2 * rowBytes, as: SIMD8<Float>.self)
+            let d3 = raw.loadUnaligned(fromByteOffset: off + 3 * rowBytes, as: SIMD8<Float>.self)
+            let d4 = raw.loadUnaligned(fromByteOffset: off + 4 * rowBytes, as: SIMD8<Float>.self)
+            let d5 = raw.loadUnaligned(fromByteOffset: off + 5 * rowBytes, as: SIMD8<Float>.self)
+            out.storeBytes(of: 4 * d0 - 5 * d2 + d4, toByteOffset: off, as: SIMD8<Float>.self)
+            out.storeBytes(of: -4 * (d1 + d2) + d3 + d4, toByteOffset: off + rowBytes, as: SIMD8<Float>.self)
+            out.storeBytes(of: 4 * (d1 - d2) - d3 + d4, toByteOffset: off + 2 * rowBytes, as: SIMD8<Float>.self)
+            out.storeBytes(of: -2 * (d1 - d3) - d2 + d4, toByteOffset: off + 3 * rowBytes, as: SIMD8<Float>.self)
+            out.storeBytes(of: 2 * (d1 - d3) - d2 + d4, toByteOffset: off + 4 * rowBytes, as: SIMD8<Float>.self)
+            out.storeBytes(of: 4 * d1 - 5 * d3 + d5, toByteOffset: off + 5 * rowBytes, as: SIMD8<Float>.self)
+            off += 8 * MemoryLayout<Float>.stride
+        }
+        // Across each tile's columns 4·tx ..< 4·tx+6 of t_q: the same combination by B.
+        for q in 0..<6 {
+            let r = t + q * width, o = v + q * 6 * stride
+            for tx in 0..<tiles {
+                let c = r + 4 * tx
+                let (d0, d1, d2, d3, d4, d5) = (c[0], c[1], c[2], c[3], c[4], c[5])
+                o[tx] = 4 * d0 - 5 * d2 + d4
+                o[stride + tx] = -4 * (d1 + d2) + d3 + d4
+                o[2 * stride + tx] = 4 * (d1 - d2) - d3 + d4
+                o[3 * stride + tx] = -2 * (d1 - d3) - d2 + d4
+                o[4 * stride + tx] = 2 * (d1 - d3) - d2 + d4
+                o[5 * stride + tx] = 4 * d1 - 5 * d3 + d5
+            }
+        }
+    }
+
+    /// The output transform of one row of tiles of one channel: `Aᵀ·M·A` for tiles whose 36 values
+    /// are `m[ξ·stride + t]`, eight tiles per vector, stored into rows `y0 ..< y0+4` of
+    /// `plane (h × w)` (the part inside it).
+    @inline(__always)
+    static func outputRow(_ m: UnsafePointer<Float>, stride: Int, tiles: Int, _ plane: UnsafeMutablePointer<Float>,
+                          h: Int, w: Int, y0: Int) {
+        var tx = 0
+        while tx < tiles {
+            let lanes = Swift.min(8, tiles - tx)
+            @inline(__always) func load(_ xi: Int) -> SIMD8<Float> {
+                let src = m + xi * stride + tx
+                if lanes == 8 { return UnsafeRawPointer(src).loadUnaligned(as: SIMD8<Float>.self) }
+                var v = SIMD8<Float>()
+                for l in 0..<lanes { v[l] = src[l] }
+                return v
+            }
+            // (Aᵀ·M)[i][p] for i < 4, then ·A along p: 16 outputs, each a vector over 8 tiles.
+            withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 24) { cols in
+            for p in 0..<6 {
+                let (a0, a1, a2, a3, a4, a5) = (load(p), load(6 + p), load(12 + p), load(18 + p), load(24 + p), load(30 + p))
+                let s12 = a1 + a2, d12 = a1 - a2, s34 = a3 + a4, d34 = a3 - a4
+                cols[p] = a0 + s12 + s34
+                cols[6 + p] = d12 + 2 * d34
+                cols[12 + p] = s12 + 4 * s34
+                cols[18 + p] = d12 + 8 * d34 + a5
+            }
+            for i in 0..<4 {
+                let y = y0 + i
+                if y >= h { break }
+                let c = i * 6
+                let (a0, a1, a2, a3, a4, a5) = (cols[c], cols[c + 1], cols[c + 2], cols[c + 3], cols[c + 4], cols[c + 5])
+                let s12 = a1 + a2, d12 = a1 - a2, s34 = a3 + a4, d34 = a3 - a4
+                let o0 = a0 + s12 + s34, o1 = d12 + 2 * d34, o2 = s12 + 4 * s34, o3 = d12 + 8 * d34 + a5
+                let row = plane + y * w
+                for l in 0..<lanes {
+                    let x0 = 4 * (tx + l)
+                    if x0 + 4 <= w {
+                        row[x0] = o0[l]; row[x0 + 1] = o1[l]; row[x0 + 2] = o2[l]; row[x0 + 3] = o3[l]
+                    } else {
+                        let vals = SIMD4(o0[l], o1[l], o2[l], o3[l])
+                        for j in 0..<(w - x0) { row[x0 + j] = vals[j] }
+                    }
+                }
+            }
+            }
+            tx += lanes
+        }
+    }
+}
