@@ -99,6 +99,14 @@ extension Tensor {
     }
 }
 
+/// When `b` equals `out` in its leading dimensions and is 1 in all the rest, the number of
+/// elements of `out` each of `b`'s values covers; else nil.
+func rowBroadcastInner(_ b: [Int], _ out: [Int]) -> Int? {
+    guard b.count == out.count, let last = b.lastIndex(where: { $0 != 1 }) else { return nil }
+    guard b[...last] == out[...last] else { return nil }
+    return out[(last + 1)...].reduce(1, *)
+}
+
 /// A broadcasting binary op with its gradient rule. `pullback(g, a, b)` returns gradients shaped
 /// like the broadcast output; they are summed down to each input's shape here.
 @inline(__always)
@@ -119,6 +127,14 @@ func binary(_ a: Tensor, _ b: Tensor, op: String, _ f: @escaping (Float, Float) 
                 } else if a.count == 1 && b.shape == outShape {
                     let s = xa[0]
                     parallelChunks(n) { r in for i in r { po[i] = f(s, xb[i]) } }
+                } else if a.shape == outShape, let inner = rowBroadcastInner(b.shape, outShape) {
+                    // b holds one value per row of `inner` elements (e.g. (N,C,1,1) against (N,C,H,W)).
+                    parallelChunks(n / inner, grain: Swift.max(1, 16384 / inner)) { r in
+                        for row in r {
+                            let s = xb[row], base = row * inner
+                            for j in 0..<inner { po[base + j] = f(xa[base + j], s) }
+                        }
+                    }
                 } else {
                     let sa = broadcastStrides(a.shape, to: outShape), sb = broadcastStrides(b.shape, to: outShape)
                     forEachBroadcastRow(outShape, sa, sb) { oo, ao, bo, len, ia, ib in

@@ -35,8 +35,9 @@ struct WinogradPlan {
 
     /// Floats each transformed buffer may hold (16 MiB), unless one row of tiles needs more.
     static let budget = 1 << 22
-    /// Fewest tiles per sample for the transform of the weights to pay off.
-    static let minTiles = 16
+    /// Fewest tiles per sample (32×32 outputs) for the transform of the weights to pay off
+    /// (`tedi bench conv`: at 16×16 with 512 channels it costs more than it saves).
+    static let minTiles = 64
 
     init(_ g: ConvGeometry, batch: Int) {
         tilesH = (g.ho + 3) / 4
@@ -191,7 +192,7 @@ enum Winograd {
                     // M[ξ] (Cout × tiles) = U[ξ] (Cout × Cin) · V[ξ] (Cin × tiles), for each ξ and each
                     // sample on its own: OpenBLAS's rounding of a column depends on the product's
                     // size, so one product per sample keeps a sample's bytes independent of its batch.
-                    let sampleColumns = blk.samples == 1 ? blk.count : plan.perSample
+                    let sampleColumns = plan.samplesPerBlock > 0 ? plan.perSample : blk.count
                     parallelTasks(36 * blk.samples) { task in
                         let (xi, j) = (task / blk.samples, task % blk.samples)
                         sgemm(m: cout, n: sampleColumns, k: cin, u + xi * cout * cin, lda: cin,

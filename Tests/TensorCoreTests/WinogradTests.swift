@@ -7,7 +7,7 @@ import Testing
     /// (n, cin, cout, h, w): square and ragged sizes (cropped edge tiles), one tile row per sample,
     /// a batch in one block, and a shape whose samples take two blocks each.
     static let cases: [(Int, Int, Int, Int, Int)] = [
-        (1, 4, 5, 16, 16), (2, 6, 4, 13, 17), (1, 5, 6, 3, 70), (5, 8, 8, 16, 16), (2, 256, 8, 200, 66),
+        (1, 4, 5, 32, 32), (2, 6, 4, 29, 33), (1, 5, 6, 3, 260), (5, 8, 8, 32, 32), (2, 256, 8, 200, 66),
     ]
 
     @Test func matchesDirectLoopsAndIm2col() throws {
@@ -26,11 +26,11 @@ import Testing
         }
         let split = WinogradPlan(ConvGeometry(cin: 256, h: 200, w: 66, cout: 8, kh: 3, kw: 3, stride: 1, pad: 1), batch: 2)
         #expect(split.samplesPerBlock == 0 && split.blocks(batch: 2).count == 4)
-        #expect(WinogradPlan(ConvGeometry(cin: 8, h: 16, w: 16, cout: 8, kh: 3, kw: 3, stride: 1, pad: 1), batch: 5).blocks(batch: 5).count == 1)
+        #expect(WinogradPlan(ConvGeometry(cin: 8, h: 32, w: 32, cout: 8, kh: 3, kw: 3, stride: 1, pad: 1), batch: 5).blocks(batch: 5).count == 1)
     }
 
     @Test func aSampleGivesTheSameBytesAloneAndInABatch() throws {
-        for (cin, size) in [(8, 16), (32, 30), (128, 200)] {
+        for (cin, size) in [(8, 32), (32, 34), (128, 200)] {
             let x = rand([3, cin, size, size], seed: 13), wt = rand([cin, cin, 3, 3], seed: 14)
             let batch = try Tensor.conv2d(x, weight: wt, padding: 1)
             for s in 0..<3 {
@@ -42,12 +42,13 @@ import Testing
 
     @Test func fewTilesAndOtherGeometriesStayOnIm2col() {
         #expect(!WinogradPlan.applies(ConvGeometry(cin: 8, h: 8, w: 8, cout: 8, kh: 3, kw: 3, stride: 1, pad: 1), batch: 16))
+        #expect(!WinogradPlan.applies(ConvGeometry(cin: 512, h: 16, w: 16, cout: 512, kh: 3, kw: 3, stride: 1, pad: 1), batch: 8))
         #expect(!WinogradPlan.applies(ConvGeometry(cin: 8, h: 64, w: 64, cout: 8, kh: 3, kw: 3, stride: 2, pad: 1), batch: 1))
         #expect(!WinogradPlan.applies(ConvGeometry(cin: 8, h: 64, w: 64, cout: 8, kh: 3, kw: 3, stride: 1, pad: 0), batch: 1))
     }
 
     @Test func inputGradientMatchesIm2colAndFiniteDifferences() throws {
-        let x = rand([2, 6, 17, 15], seed: 4), wt = rand([5, 6, 3, 3], seed: 5), b = rand([5], seed: 6)
+        let x = rand([2, 6, 33, 31], seed: 4), wt = rand([5, 6, 3, 3], seed: 5), b = rand([5], seed: 6)
         func grads(direct: Bool) throws -> [Tensor] {
             let tape = Tape()
             let (tx, tw, tb) = (tape.watch(x), tape.watch(wt), tape.watch(b))
@@ -55,14 +56,14 @@ import Testing
             return try tape.gradients(of: y, wrt: [tx, tw, tb], seed: rand(y.shape, seed: 7))
         }
         for (a, r) in zip(try grads(direct: false), try grads(direct: true)) { expectClose(a, DArray(r), tol: 1e-5, "gradient") }
-        try checkGradients([rand([1, 2, 16, 16], seed: 8), rand([3, 2, 3, 3], seed: 9)]) {
+        try checkGradients([rand([1, 2, 32, 32], seed: 8), rand([3, 2, 3, 3], seed: 9)]) {
             try Tensor.conv2d($0[0], weight: $0[1], padding: 1)
         }
     }
 
     @Test func modulatedConvBothFormsMatchReference() throws {
-        // 20×20 with 4 channels: the scaled-activation form's shared conv runs as Winograd.
-        let x = rand([2, 4, 20, 20], seed: 10), w = rand([1, 5, 4, 3, 3], seed: 11)
+        // 32×32 with 4 channels: the scaled-activation form's shared conv runs as Winograd.
+        let x = rand([2, 4, 32, 32], seed: 10), w = rand([1, 5, 4, 3, 3], seed: 11)
         let style = rand([2, 4], seed: 12).adding(1)
         let ref = refModulatedConv2d(DArray(x), DArray(try w.reshaped([5, 4, 3, 3])), DArray(style), demodulate: true, upsample: false)
         for form in [true, false] {
