@@ -98,8 +98,14 @@ __attribute__((constructor)) static void tedi_blas_core_check(int argc, char **a
 #if defined(__GLIBC__)
 #include <malloc.h>
 
+void openblas_set_num_threads(int);
+
+// Also: OpenBLAS runs single-threaded from the start (tedi parallelizes products itself; see
+// Sources/TensorCore/Gemm.swift), whatever OPENBLAS_NUM_THREADS says and whichever call comes first.
 __attribute__((constructor)) static void tedi_malloc_tuning(void) {
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    openblas_set_num_threads(1);
+    // Some glibc versions cap the threshold (32 MiB); then no mmap at all.
+    if (mallopt(M_MMAP_THRESHOLD, 1 << 30) != 1) mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 #endif

@@ -8,7 +8,7 @@ import CBLAS
 /// would leave fewer than `ConvTiling.minColumns` (1024) GEMM columns; so a tile is at most
 /// `max(4 MiB, K · (1024 + Wo) · 4 bytes)` — about 19 MiB for 512 channels 3×3, about 3.4 MiB for
 /// a 3×3 conv at 1024² with 32 channels — whatever the image size. When the forward pass or the
-/// weight gradient runs tiles on several threads at once (`tileWorkers`), each thread has its own
+/// weight gradient runs tiles on several threads at once (`tileWorkers`, `weightGradGroups`), each thread has its own
 /// tile buffer, so the bound is per thread.
 
 /// Tile-size policy of the im2col buffer (see the file comment for the resulting bound).
@@ -136,13 +136,13 @@ func columnScratch(_ g: ConvGeometry, tileRows: Int, copies: Int = 1) -> [Float]
     g.isPointwise ? [] : [Float](repeating: 0, count: copies * g.k * tileRows * g.wo)
 }
 
-/// How many threads should each run whole tiles (im2col + single-threaded sgemm) at once: with
-/// several threads and at least two tiles per thread, per-tile hand-offs between tedi's loops and
-/// OpenBLAS's threads cost more than they save (small Cout, large images). 1 means: one tile at a
-/// time, im2col and sgemm each parallel inside.
-func tileWorkers(_ g: ConvGeometry, tileRows: Int) -> Int {
+/// How many of `threads` should each run whole tiles (im2col + single-threaded sgemm) at once:
+/// with at least two tiles per thread (small Cout, large images), whole tiles per thread beat
+/// splitting each tile's im2col and sgemm across threads. 1 means: one tile at a time, im2col
+/// and sgemm each parallel inside. Either way gives the same bytes. Callers read `Threads.count`
+/// once and size their tile buffers from the same value.
+func tileWorkers(_ g: ConvGeometry, tileRows: Int, threads: Int) -> Int {
     let tiles = (g.ho + tileRows - 1) / tileRows
-    let threads = Threads.count
     return !g.isPointwise && threads > 1 && tiles >= 2 * threads ? threads : 1
 }
 
@@ -210,17 +210,12 @@ func weightGradGroups(_ g: ConvGeometry, tileRows: Int) -> Int {
     return !g.isPointwise && tiles >= 4 && g.cout * g.k <= 1 << 18 ? Swift.min(tiles, 8) : 1
 }
 
-/// Tile buffers a conv's backward pass needs at once: the forward workers' and the weight
-/// gradient's groups (one per thread running them).
-func backwardColumnCopies(_ g: ConvGeometry, tileRows: Int) -> Int {
-    Swift.max(tileWorkers(g, tileRows: tileRows), Swift.min(weightGradGroups(g, tileRows: tileRows), Threads.count))
-}
-
 /// `dw (cout × K) (+)= gout · im2col(x)ᵀ` for one sample; accumulates when `accumulate`.
 /// With `weightGradGroups` > 1, tile t adds into partial t mod groups and the partials are summed
-/// in order at the end; `col` must then hold min(groups, Threads.count) tiles.
+/// in order at the end; up to `columnCopies` groups run at once, one per tile buffer in `col`.
 func convWeightGradSample(_ x: UnsafePointer<Float>, _ gout: UnsafePointer<Float>, _ dw: UnsafeMutablePointer<Float>,
-                          _ g: ConvGeometry, accumulate: Bool, tileRows: Int, col: UnsafeMutablePointer<Float>?) {
+                          _ g: ConvGeometry, accumulate: Bool, tileRows: Int, col: UnsafeMutablePointer<Float>?,
+                          columnCopies: Int) {
     if g.isPointwise {
         sgemm(transB: true, m: g.cout, n: g.cin, k: g.inPlane, gout, lda: g.outPlane, x, ldb: g.inPlane,
               beta: accumulate ? 1 : 0, dw, ldc: g.cin)
@@ -231,7 +226,7 @@ func convWeightGradSample(_ x: UnsafePointer<Float>, _ gout: UnsafePointer<Float
     if groups > 1 {
         let tiles = (g.ho + tileRows - 1) / tileRows
         let tileSize = g.k * tileRows * g.wo, dwSize = g.cout * g.k
-        let workers = Swift.min(groups, Threads.count)
+        let workers = Swift.max(1, Swift.min(groups, columnCopies))
         var partials = [Float](repeating: 0, count: groups * dwSize)
         partials.withUnsafeMutableBufferPointer { pp in
             let parts = pp.baseAddress!

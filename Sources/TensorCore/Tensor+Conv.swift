@@ -98,7 +98,7 @@ extension Tensor {
         let n = x.shape[0]
         let outShape = [n, g.cout, g.ho, g.wo]
         let rows = g.tileRows(override: maxTileRows)
-        let workers = tileWorkers(g, tileRows: rows)
+        let workers = tileWorkers(g, tileRows: rows, threads: Threads.count)
         let wStride = perSample ? g.cout * g.k : 0
         let (xStride, oStride) = (g.cin * g.inPlane, g.cout * g.outPlane)
         var out = [Float](repeating: 0, count: n * oStride)
@@ -138,7 +138,9 @@ extension Tensor {
             var dx = needX ? [Float](repeating: 0, count: xv.count) : []
             var dw = needW ? [Float](repeating: 0, count: wv.count) : []
             var db = [Float](repeating: 0, count: bias == nil ? 0 : g.cout)
-            var col = needW || !winograd ? columnScratch(g, tileRows: rows, copies: backwardColumnCopies(g, tileRows: rows)) : []
+            // One tile buffer for the input gradient; one per group the weight gradient runs at once.
+            let copies = needW ? Swift.max(1, Swift.min(weightGradGroups(g, tileRows: rows), Threads.count)) : 1
+            var col = needW || !winograd ? columnScratch(g, tileRows: rows, copies: copies) : []
             gy.scalars.withUnsafeBufferPointer { pg in
                 xv.scalars.withUnsafeBufferPointer { px in
                     wv.scalars.withUnsafeBufferPointer { pw in
@@ -163,7 +165,8 @@ extension Tensor {
                                             }
                                             if needW {
                                                 convWeightGradSample(px.baseAddress! + s * xStride, gs, pdw.baseAddress! + s * wStride, g,
-                                                                     accumulate: !perSample && s > 0, tileRows: rows, col: pc.baseAddress)
+                                                                     accumulate: !perSample && s > 0, tileRows: rows, col: pc.baseAddress,
+                                                                     columnCopies: copies)
                                             }
                                             if bias != nil {
                                                 accumulateChannelSums(gs, pdb.baseAddress!, channels: g.cout, plane: g.outPlane)
@@ -207,7 +210,6 @@ extension Tensor {
         }
         try checkColumnTile(g, op: op)
         let rows = g.tileRows(override: maxTileRows)
-        let workers = tileWorkers(g, tileRows: rows)
         let wStride = perSample ? g.cout * g.k : 0
         let (xStride, oStride) = (g.cout * g.outPlane, g.cin * g.inPlane)
         var out = [Float](repeating: 0, count: n * oStride)
@@ -230,7 +232,12 @@ extension Tensor {
         result.tapeRef = Tape.record(inputs: [x, weight], shape: outShape) { gy in
             var dx = needX ? [Float](repeating: 0, count: xv.count) : []
             var dw = needW ? [Float](repeating: 0, count: wv.count) : []
-            var col = columnScratch(g, tileRows: rows, copies: backwardColumnCopies(g, tileRows: rows))
+            // Tile buffers for the input gradient's workers and the weight gradient's groups, from
+            // one reading of the thread count.
+            let threads = Threads.count
+            let workers = needX ? tileWorkers(g, tileRows: rows, threads: threads) : 1
+            let copies = Swift.max(workers, needW ? Swift.min(weightGradGroups(g, tileRows: rows), threads) : 1)
+            var col = columnScratch(g, tileRows: rows, copies: copies)
             gy.scalars.withUnsafeBufferPointer { pg in
                 xv.scalars.withUnsafeBufferPointer { px in
                     wv.scalars.withUnsafeBufferPointer { pw in
@@ -245,7 +252,8 @@ extension Tensor {
                                         }
                                         if needW {
                                             convWeightGradSample(gs, px.baseAddress! + s * xStride, pdw.baseAddress! + s * wStride, g,
-                                                                 accumulate: !perSample && s > 0, tileRows: rows, col: pc.baseAddress)
+                                                                 accumulate: !perSample && s > 0, tileRows: rows, col: pc.baseAddress,
+                                                                 columnCopies: copies)
                                         }
                                     }
                                 }

@@ -104,7 +104,8 @@ extension Tensor {
 func rowBroadcastInner(_ b: [Int], _ out: [Int]) -> Int? {
     guard b.count == out.count, let last = b.lastIndex(where: { $0 != 1 }) else { return nil }
     guard b[...last] == out[...last] else { return nil }
-    return out[(last + 1)...].reduce(1, *)
+    let inner = out[(last + 1)...].reduce(1, *)
+    return inner > 0 ? inner : nil
 }
 
 /// A broadcasting binary op with its gradient rule. `pullback(g, a, b)` returns gradients shaped

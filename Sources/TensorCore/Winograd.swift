@@ -11,12 +11,13 @@ import Foundation
 /// transformed buffers stay bounded; block sizes, like every other split in tedi, depend on the
 /// shape alone, so the bytes do not change with the thread count.
 ///
-/// Accuracy: the transforms' coefficients (up to 8 and down to 1/24) cost a few bits; on
-/// StyleGAN2's layers the outputs stay within about 1e-5 relative of the direct form
-/// (`ConvTests`), far inside the 1e-3 parity bound.
+/// Accuracy: the transforms' coefficients (up to 8 and down to 1/24) cost a few bits: about
+/// 1e-5 of the largest output on 256-channel layers against 1e-7 for im2col (`WinogradTests`);
+/// a full 256 px generator's outputs stay within 1e-3 of PyTorch's float64, and its w+ gradient
+/// within PyTorch float32's own error (`StyleGAN2ParityTests`, `TEDI_SLOW=1`).
 
-/// How a batch's tiles are grouped into blocks, so that each sample's result does not depend on
-/// the batch it is in (a face rendered alone or as row 3 of a sheet gives the same bytes). Each
+/// How a batch's tiles are grouped into blocks, so that each sample's conv result does not depend
+/// on the batch it is in (`WinogradTests`; for a whole generator, `GANTests.mixingGridSwapsBands`). Each
 /// sample's tiles fill a slot of `slot` columns (its tile count rounded up to a multiple of 16),
 /// a block holds `samplesPerBlock` whole slots, and each slot gets its own GEMMs; a sample too
 /// big for one block is instead split into blocks of `rowsPerBlock` rows of tiles, the same
@@ -166,98 +167,117 @@ enum Winograd {
         let plan = WinogradPlan(g, batch: n)
         let (cin, cout, h, w) = (g.cin, g.cout, g.h, g.w)
         let (tilesW, columns, slot) = (plan.tilesW, plan.columns, plan.slot)
-        // Zero-filled once: a slot's columns past its tiles stay zero and their outputs are unused.
-        var v = [Float](repeating: 0, count: 36 * cin * columns)
-        var m = [Float](repeating: 0, count: 36 * cout * columns)
-        v.withUnsafeMutableBufferPointer { pv in
-            m.withUnsafeMutableBufferPointer { pm in
-                let vp = pv.baseAddress!, mp = pm.baseAddress!
-                for blk in plan.blocks(batch: n) {
-                    let rowItems = blk.samples * blk.rows   // (sample, tile row) pairs of the block
-                    @inline(__always) func locate(_ item: Int) -> (s: Int, ty: Int, column: Int) {
-                        let (j, r) = (item / blk.rows, item % blk.rows)
-                        return (blk.sample0 + j, blk.row0 + r, j * slot + r * tilesW)
+        // Uninitialized: the GEMMs read and write only a slot's first `perSample` columns, which the
+        // input transform fills; the columns past them are never read.
+        let vp = UnsafeMutablePointer<Float>.allocate(capacity: 36 * cin * columns)
+        let mp = UnsafeMutablePointer<Float>.allocate(capacity: 36 * cout * columns)
+        defer { vp.deallocate(); mp.deallocate() }
+        for blk in plan.blocks(batch: n) {
+            let rowItems = blk.samples * blk.rows   // (sample, tile row) pairs of the block
+            @inline(__always) func locate(_ item: Int) -> (s: Int, ty: Int, column: Int) {
+                let (j, r) = (item / blk.rows, item % blk.rows)
+                return (blk.sample0 + j, blk.row0 + r, j * slot + r * tilesW)
+            }
+            // V[ξ][ci][t] = Bᵀ·d·B for each input tile d (6×6, zero outside the image).
+            parallelChunks(cin * rowItems, grain: Swift.max(1, 256 / tilesW)) { range in
+                var scratch = [Float](repeating: 0, count: inputScratch(tiles: tilesW))
+                scratch.withUnsafeMutableBufferPointer { ps in
+                    for item in range {
+                        let (ci, at) = (item / rowItems, locate(item % rowItems))
+                        inputRow(x + (at.s * cin + ci) * h * w, h: h, w: w, y0: at.ty * 4 - 1, tiles: tilesW,
+                                 vp + ci * columns + at.column, stride: cin * columns, scratch: ps.baseAddress!)
                     }
-                    // V[ξ][ci][t] = Bᵀ·d·B for each input tile d (6×6, zero outside the image).
-                    parallelChunks(cin * rowItems, grain: Swift.max(1, 256 / tilesW)) { range in
-                        var scratch = [Float](repeating: 0, count: 12 * (tilesW * 4 + 8))
-                        scratch.withUnsafeMutableBufferPointer { ps in
-                            for item in range {
-                                let (ci, at) = (item / rowItems, locate(item % rowItems))
-                                inputRow(x + (at.s * cin + ci) * h * w, h: h, w: w, y0: at.ty * 4 - 1, tiles: tilesW,
-                                         vp + ci * columns + at.column, stride: cin * columns, scratch: ps.baseAddress!)
-                            }
-                        }
-                    }
-                    // M[ξ] (Cout × tiles) = U[ξ] (Cout × Cin) · V[ξ] (Cin × tiles), for each ξ and each
-                    // sample on its own: OpenBLAS's rounding of a column depends on the product's
-                    // size, so one product per sample keeps a sample's bytes independent of its batch.
-                    let sampleColumns = plan.samplesPerBlock > 0 ? plan.perSample : blk.count
-                    parallelTasks(36 * blk.samples) { task in
-                        let (xi, j) = (task / blk.samples, task % blk.samples)
-                        sgemm(m: cout, n: sampleColumns, k: cin, u + xi * cout * cin, lda: cin,
-                              vp + xi * cin * columns + j * slot, ldb: columns,
-                              mp + xi * cout * columns + j * slot, ldc: columns, parallel: false)
-                    }
-                    // Y = Aᵀ·M·A, cropped at the image's right and bottom edges.
-                    parallelChunks(cout * rowItems, grain: Swift.max(1, 256 / tilesW)) { range in
-                        for item in range {
-                            let (co, at) = (item / rowItems, locate(item % rowItems))
-                            outputRow(mp + co * columns + at.column, stride: cout * columns, tiles: tilesW,
-                                      out + (at.s * cout + co) * h * w, h: h, w: w, y0: at.ty * 4)
-                        }
-                    }
+                }
+            }
+            // M[ξ] (Cout × tiles) = U[ξ] (Cout × Cin) · V[ξ] (Cin × tiles), for each ξ and each
+            // sample on its own: OpenBLAS's rounding of a column depends on the product's
+            // size, so one product per sample keeps a sample's bytes independent of its batch.
+            let sampleColumns = plan.samplesPerBlock > 0 ? plan.perSample : blk.count
+            parallelTasks(36 * blk.samples) { task in
+                let (xi, j) = (task / blk.samples, task % blk.samples)
+                sgemm(m: cout, n: sampleColumns, k: cin, u + xi * cout * cin, lda: cin,
+                      vp + xi * cin * columns + j * slot, ldb: columns,
+                      mp + xi * cout * columns + j * slot, ldc: columns, parallel: false)
+            }
+            // Y = Aᵀ·M·A, cropped at the image's right and bottom edges.
+            parallelChunks(cout * rowItems, grain: Swift.max(1, 256 / tilesW)) { range in
+                for item in range {
+                    let (co, at) = (item / rowItems, locate(item % rowItems))
+                    outputRow(mp + co * columns + at.column, stride: cout * columns, tiles: tilesW,
+                              out + (at.s * cout + co) * h * w, h: h, w: w, y0: at.ty * 4)
                 }
             }
         }
     }
 
-    /// The input transform of one row of tiles of one channel: the six input rows `y0 ..< y0+6` of
-    /// `plane (h × w)` (zero outside), combined by Bᵀ along the whole row at once (vectorized), then
-    /// by B across each tile's six columns; tile `t`'s 36 values go to `v[ξ·stride + t]`.
-    /// `scratch` holds `12 · (4·tiles + 8)` floats.
+    /// Floats of `inputRow`'s scratch for rows of `tiles` tiles.
+    static func inputScratch(tiles: Int) -> Int { 48 * phaseLength(tiles) }
+
+    /// Length of one phase array: `tiles + 1` entries, rounded for 8-wide loads at offset 1.
+    @inline(__always)
+    static func phaseLength(_ tiles: Int) -> Int { (tiles + 7) / 8 * 8 + 8 }
+
+    /// The input transform of one row of tiles of one channel: tile `tx` covers padded columns
+    /// `4·tx ..< 4·tx+6` of input rows `y0 ..< y0+6` (padded column c is input column c − 1, zero
+    /// outside the plane). The rows are split into four phases (column 4·tx + j of phase j), so that
+    /// both passes, Bᵀ down the six rows and B across a tile's six columns, run eight tiles per
+    /// vector; tile `tx`'s 36 values go to `v[ξ·stride + tx]`.
     @inline(__always)
     static func inputRow(_ plane: UnsafePointer<Float>, h: Int, w: Int, y0: Int, tiles: Int,
                          _ v: UnsafeMutablePointer<Float>, stride: Int, scratch: UnsafeMutablePointer<Float>) {
-        // Padded rows: column c of the buffer is input column c − 1; width a multiple of 8.
-        let width = (tiles * 4 + 2 + 7) / 8 * 8
-        let d = scratch, t = scratch + 6 * width
+        let len = phaseLength(tiles)
+        // d[i][j][tx]: input row i, phase j (6 × 4 × len), then t[q][j][tx] = Σ_i Bᵀ[q][i]·d[i][j][tx].
+        let d = scratch, t = scratch + 24 * len
         for i in 0..<6 {
-            let dst = d + i * width, y = y0 + i
-            dst.update(repeating: 0, count: width)
-            if y >= 0 && y < h { (dst + 1).update(from: plane + y * w, count: w) }
+            let y = y0 + i
+            let rowPhases = d + i * 4 * len
+            rowPhases.update(repeating: 0, count: 4 * len)
+            guard y >= 0 && y < h else { continue }
+            let src = plane + y * w
+            for x in 0..<w {
+                let c = x + 1
+                rowPhases[(c & 3) * len + (c >> 2)] = src[x]
+            }
         }
-        // t_q = Σ_i Bᵀ[q][i] · d_i over the row, eight columns at a time.
-        let raw = UnsafeRawPointer(d), out = UnsafeMutableRawPointer(t)
-        let rowBytes = width * MemoryLayout<Float>.stride
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+            UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+        }
+        @inline(__always) func store(_ p: UnsafeMutablePointer<Float>, _ x: SIMD8<Float>) {
+            UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD8<Float>.self)
+        }
+        let plane4 = 4 * len
         var off = 0
-        while off < rowBytes {
-            let d0 = raw.loadUnaligned(fromByteOffset: off, as: SIMD8<Float>.self)
-            let d1 = raw.loadUnaligned(fromByteOffset: off + rowBytes, as: SIMD8<Float>.self)
-            let d2 = raw.loadUnaligned(fromByteOffset: off + 2 * rowBytes, as: SIMD8<Float>.self)
-            let d3 = raw.loadUnaligned(fromByteOffset: off + 3 * rowBytes, as: SIMD8<Float>.self)
-            let d4 = raw.loadUnaligned(fromByteOffset: off + 4 * rowBytes, as: SIMD8<Float>.self)
-            let d5 = raw.loadUnaligned(fromByteOffset: off + 5 * rowBytes, as: SIMD8<Float>.self)
-            out.storeBytes(of: 4 * d0 - 5 * d2 + d4, toByteOffset: off, as: SIMD8<Float>.self)
-            out.storeBytes(of: -4 * (d1 + d2) + d3 + d4, toByteOffset: off + rowBytes, as: SIMD8<Float>.self)
-            out.storeBytes(of: 4 * (d1 - d2) - d3 + d4, toByteOffset: off + 2 * rowBytes, as: SIMD8<Float>.self)
-            out.storeBytes(of: -2 * (d1 - d3) - d2 + d4, toByteOffset: off + 3 * rowBytes, as: SIMD8<Float>.self)
-            out.storeBytes(of: 2 * (d1 - d3) - d2 + d4, toByteOffset: off + 4 * rowBytes, as: SIMD8<Float>.self)
-            out.storeBytes(of: 4 * d1 - 5 * d3 + d5, toByteOffset: off + 5 * rowBytes, as: SIMD8<Float>.self)
-            off += 8 * MemoryLayout<Float>.stride
+        while off < plane4 {
+            let d0 = load(d + off), d1 = load(d + plane4 + off), d2 = load(d + 2 * plane4 + off)
+            let d3 = load(d + 3 * plane4 + off), d4 = load(d + 4 * plane4 + off), d5 = load(d + 5 * plane4 + off)
+            store(t + off, 4 * d0 - 5 * d2 + d4)
+            store(t + plane4 + off, -4 * (d1 + d2) + d3 + d4)
+            store(t + 2 * plane4 + off, 4 * (d1 - d2) - d3 + d4)
+            store(t + 3 * plane4 + off, -2 * (d1 - d3) - d2 + d4)
+            store(t + 4 * plane4 + off, 2 * (d1 - d3) - d2 + d4)
+            store(t + 5 * plane4 + off, 4 * d1 - 5 * d3 + d5)
+            off += 8
         }
-        // Across each tile's columns 4·tx ..< 4·tx+6 of t_q: the same combination by B.
+        // Across each tile's columns 4·tx + 0…5: phases 0–3 at tx, phases 0–1 at tx + 1.
         for q in 0..<6 {
-            let r = t + q * width, o = v + q * 6 * stride
-            for tx in 0..<tiles {
-                let c = r + 4 * tx
-                let (d0, d1, d2, d3, d4, d5) = (c[0], c[1], c[2], c[3], c[4], c[5])
-                o[tx] = 4 * d0 - 5 * d2 + d4
-                o[stride + tx] = -4 * (d1 + d2) + d3 + d4
-                o[2 * stride + tx] = 4 * (d1 - d2) - d3 + d4
-                o[3 * stride + tx] = -2 * (d1 - d3) - d2 + d4
-                o[4 * stride + tx] = 2 * (d1 - d3) - d2 + d4
-                o[5 * stride + tx] = 4 * d1 - 5 * d3 + d5
+            let r = t + q * plane4, o = v + q * 6 * stride
+            var tx = 0
+            while tx < tiles {
+                let d0 = load(r + tx), d1 = load(r + len + tx), d2 = load(r + 2 * len + tx)
+                let d3 = load(r + 3 * len + tx), d4 = load(r + tx + 1), d5 = load(r + len + tx + 1)
+                let outs = (4 * d0 - 5 * d2 + d4, -4 * (d1 + d2) + d3 + d4, 4 * (d1 - d2) - d3 + d4,
+                            -2 * (d1 - d3) - d2 + d4, 2 * (d1 - d3) - d2 + d4, 4 * d1 - 5 * d3 + d5)
+                if tx + 8 <= tiles {
+                    store(o + tx, outs.0); store(o + stride + tx, outs.1); store(o + 2 * stride + tx, outs.2)
+                    store(o + 3 * stride + tx, outs.3); store(o + 4 * stride + tx, outs.4); store(o + 5 * stride + tx, outs.5)
+                } else {
+                    // The last tiles: scalar stores, so columns of the next row of tiles stay untouched.
+                    for l in 0..<(tiles - tx) {
+                        o[tx + l] = outs.0[l]; o[stride + tx + l] = outs.1[l]; o[2 * stride + tx + l] = outs.2[l]
+                        o[3 * stride + tx + l] = outs.3[l]; o[4 * stride + tx + l] = outs.4[l]; o[5 * stride + tx + l] = outs.5[l]
+                    }
+                }
+                tx += 8
             }
         }
     }
@@ -296,13 +316,26 @@ enum Winograd {
                 let s12 = a1 + a2, d12 = a1 - a2, s34 = a3 + a4, d34 = a3 - a4
                 let o0 = a0 + s12 + s34, o1 = d12 + 2 * d34, o2 = s12 + 4 * s34, o3 = d12 + 8 * d34 + a5
                 let row = plane + y * w
-                for l in 0..<lanes {
-                    let x0 = 4 * (tx + l)
-                    if x0 + 4 <= w {
-                        row[x0] = o0[l]; row[x0 + 1] = o1[l]; row[x0 + 2] = o2[l]; row[x0 + 3] = o3[l]
-                    } else {
+                if lanes == 8 && 4 * (tx + 8) <= w {
+                    // Eight whole tiles: two 4×4 transposes give the row's 32 values in order.
+                    let raw = UnsafeMutableRawPointer(row + 4 * tx)
+                    for half in 0..<2 {
+                        let (a, b, c, d) = half == 0 ? (o0.lowHalf, o1.lowHalf, o2.lowHalf, o3.lowHalf)
+                                                     : (o0.highHalf, o1.highHalf, o2.highHalf, o3.highHalf)
+                        let ab = SIMD8(lowHalf: a, highHalf: b), cd = SIMD8(lowHalf: c, highHalf: d)
+                        let e = SIMD8(lowHalf: ab.evenHalf, highHalf: cd.evenHalf)
+                        let f = SIMD8(lowHalf: ab.oddHalf, highHalf: cd.oddHalf)
+                        let base = half * 64
+                        raw.storeBytes(of: e.evenHalf, toByteOffset: base, as: SIMD4<Float>.self)
+                        raw.storeBytes(of: f.evenHalf, toByteOffset: base + 16, as: SIMD4<Float>.self)
+                        raw.storeBytes(of: e.oddHalf, toByteOffset: base + 32, as: SIMD4<Float>.self)
+                        raw.storeBytes(of: f.oddHalf, toByteOffset: base + 48, as: SIMD4<Float>.self)
+                    }
+                } else {
+                    for l in 0..<lanes {
+                        let x0 = 4 * (tx + l)
                         let vals = SIMD4(o0[l], o1[l], o2[l], o3[l])
-                        for j in 0..<(w - x0) { row[x0 + j] = vals[j] }
+                        for j in 0..<Swift.min(4, w - x0) { row[x0 + j] = vals[j] }
                     }
                 }
             }
