@@ -80,8 +80,11 @@ enum GeneratorOps {
         "model '\(model)' is not conditioned on attributes, so `attributes` cannot steer it; use a generator trained with `tedi train generator --condition`"
     }
 
+    // Version 2: the tensor core's products no longer depend on the thread count and 3×3 convs run
+    // as Winograd, so results differ in the last bits from version 1's; cached version-1 results
+    // are not reused.
     static let sample = NodeSpec(
-        name: "sample", summary: "seeded latent codes: z from Philox, mapped to w (optionally truncated, or broadcast to w+)",
+        name: "sample", version: 2, summary: "seeded latent codes: z from Philox, mapped to w (optionally truncated, or broadcast to w+)",
         outputs: [("out", .latent)],
         params: [
             modelParam,
@@ -123,7 +126,7 @@ enum GeneratorOps {
         })
 
     static let map = NodeSpec(
-        name: "map", summary: "the mapping network: z latents → w",
+        name: "map", version: 2, summary: "the mapping network: z latents → w",
         inputs: [PortSpec("in", accepts: [.latent], doc: "z codes (n, style_dim)")],
         outputs: [("out", .latent)],
         params: [modelParam, truncationParam],
@@ -141,7 +144,7 @@ enum GeneratorOps {
         })
 
     static let synthesize = NodeSpec(
-        name: "synthesize", summary: "the generator: latents (z, w or w+) → images; `raw` is the unclamped (n,3,H,W) output",
+        name: "synthesize", version: 2, summary: "the generator: latents (z, w or w+) → images; `raw` is the unclamped (n,3,H,W) output",
         inputs: [PortSpec("in", accepts: [.latent], doc: "codes: z (mapped first), w (every layer) or w+")],
         outputs: [("out", .image), ("raw", .tensor)],
         params: [
