@@ -16,8 +16,9 @@ enum BenchCommand: Command {
           gemm   raw sgemm GFLOPS on the GEMMs StyleGAN2's 3x3 convs produce: the whole layer
                  (M=Cout, K=Cin*9, N=H*W, N capped at \(KernelBenchmark.maxGemmColumns)) and one im2col tile
           conv   GFLOPS of conv2d and modulatedConv2d (batch 1) and their ratio to sgemm on the
-                 equivalent GEMM, the three timed in turn within each round
-          --threads N   threads for OpenBLAS and tedi's loops (default: TEDI_THREADS or all cores)
+                 equivalent GEMM (Winograd's fewer multiplies show above 1), and conv2d's time
+                 forced to im2col + sgemm; the four timed in turn within each round
+          --threads N   tedi's threads (OpenBLAS runs single-threaded inside them; default: TEDI_THREADS or all cores)
           --shapes      all (8 to 1024 px) or small (8 to 64 px); default all
           --runs R      timed runs per figure, the median is printed (default 5)
           generator     StyleGAN2 z -> image with random weights (style_dim 512, n_mlp 8, noise const;
