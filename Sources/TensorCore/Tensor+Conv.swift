@@ -22,6 +22,12 @@ func checkColumnTile(_ g: ConvGeometry, op: String) throws {
     }
 }
 
+/// `count` floats left as the allocator gave them, for buffers the caller overwrites in full.
+@inline(__always)
+func uninitializedFloats(_ count: Int) -> [Float] {
+    [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+}
+
 extension Tensor {
     /// 2-D convolution (cross-correlation, like PyTorch's `conv2d`): `x (N,Cin,H,W)`,
     /// `weight (Cout,Cin,kh,kw)`, optional `bias (Cout)` → `(N,Cout,Ho,Wo)`, `Ho = (H+2p−kh)/stride+1`.
@@ -101,7 +107,8 @@ extension Tensor {
         let workers = tileWorkers(g, tileRows: rows, threads: Threads.count)
         let wStride = perSample ? g.cout * g.k : 0
         let (xStride, oStride) = (g.cin * g.inPlane, g.cout * g.outPlane)
-        var out = [Float](repeating: 0, count: n * oStride)
+        // Every element is written below (sgemm with beta 0, or Winograd's output transform).
+        var out = uninitializedFloats(n * oStride)
         // Shared 3×3 weights: Winograd F(4×4, 3×3) for the whole batch (Winograd.swift).
         let winograd = !perSample && !direct && WinogradPlan.applies(g, batch: n)
         var col = winograd ? [] : columnScratch(g, tileRows: rows, copies: workers)
@@ -135,7 +142,8 @@ extension Tensor {
         let needX = x.isTracked, needW = weight.isTracked
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
         result.tapeRef = Tape.record(inputs: inputs, shape: outShape) { gy in
-            var dx = needX ? [Float](repeating: 0, count: xv.count) : []
+            // Winograd writes every element of the input gradient; im2col adds into zeros.
+            var dx = needX ? (winograd ? uninitializedFloats(xv.count) : [Float](repeating: 0, count: xv.count)) : []
             var dw = needW ? [Float](repeating: 0, count: wv.count) : []
             var db = [Float](repeating: 0, count: bias == nil ? 0 : g.cout)
             // One tile buffer for the input gradient; one per group the weight gradient runs at once.
