@@ -88,7 +88,16 @@ __attribute__((constructor)) static void tedi_blas_core_check(int argc, char **a
 #endif
 }
 
-// Also here (a file of its own would be dropped by the linker, nothing referring to it):
+// The constructors below live in this file because a file of their own would be dropped by the
+// linker (nothing refers to it).
+
+void openblas_set_num_threads(int);
+
+// OpenBLAS runs single-threaded from the start, whatever OPENBLAS_NUM_THREADS says: its threaded
+// sgemm rounds differently at each thread count, so tedi splits products itself
+// (Sources/TensorCore/Gemm.swift).
+__attribute__((constructor)) static void tedi_blas_single_thread(void) { openblas_set_num_threads(1); }
+
 // glibc serves allocations above M_MMAP_THRESHOLD (128 KiB, rising to at most 32 MiB as large
 // blocks are freed) with fresh mmap'd pages and returns them with munmap. Every tensor op
 // allocates its output, so a generator pass mapped, zero-filled by page fault and unmapped
@@ -98,12 +107,7 @@ __attribute__((constructor)) static void tedi_blas_core_check(int argc, char **a
 #if defined(__GLIBC__)
 #include <malloc.h>
 
-void openblas_set_num_threads(int);
-
-// Also: OpenBLAS runs single-threaded from the start (tedi parallelizes products itself; see
-// Sources/TensorCore/Gemm.swift), whatever OPENBLAS_NUM_THREADS says and whichever call comes first.
 __attribute__((constructor)) static void tedi_malloc_tuning(void) {
-    openblas_set_num_threads(1);
     // Some glibc versions cap the threshold (32 MiB); then no mmap at all.
     if (mallopt(M_MMAP_THRESHOLD, 1 << 30) != 1) mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);

@@ -1,6 +1,4 @@
 import CBLAS
-import Dispatch
-import Synchronization
 
 /// Matrix products with results that do not depend on the thread count.
 ///
@@ -84,23 +82,4 @@ private func blasSgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: 
                        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-}
-
-/// Runs `body(i)` for every `i` in `0..<n` on up to `Threads.count` workers that take the next
-/// index from a shared counter, so uneven items balance. Which worker runs an item must not
-/// change its result (true of independent blocks).
-func parallelTasks(_ n: Int, _ body: (Int) -> Void) {
-    let workers = min(n, Threads.count)
-    if workers <= 1 {
-        for i in 0..<n { body(i) }
-        return
-    }
-    let next = Atomic<Int>(0)
-    DispatchQueue.concurrentPerform(iterations: workers) { _ in
-        while true {
-            let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-            if i >= n { break }
-            body(i)
-        }
-    }
 }

@@ -2,15 +2,16 @@ import CBLAS
 import CBLASCore
 import Dispatch
 import Foundation
+import Synchronization
 
-/// Thread count for OpenBLAS and for tedi's own parallel loops.
+/// Thread count for tedi's own parallel loops.
 ///
 /// Defaults to `TEDI_THREADS` when set, else the number of active processors. OpenBLAS itself
-/// always runs single-threaded: its threaded sgemm gives other bits at other thread counts, so
-/// tedi splits products into fixed blocks and runs those on its own threads (`Gemm.swift`).
+/// always runs single-threaded (set before `main`, Sources/CBLASCore/blascore.c): its threaded
+/// sgemm gives other bits at other thread counts, so tedi splits products into fixed blocks and
+/// runs those on its own threads (`Gemm.swift`).
 public enum Threads {
     nonisolated(unsafe) private static var current: Int = {
-        openblas_set_num_threads(1)
         let n = Int(ProcessInfo.processInfo.environment["TEDI_THREADS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
         return max(1, min(n, 256))
     }()
@@ -21,7 +22,7 @@ public enum Threads {
         set { current = max(1, min(newValue, 256)) }
     }
 
-    /// Makes sure OpenBLAS has been set to one thread (call once before timing anything).
+    /// Reads `TEDI_THREADS` now rather than at first use (call once before timing anything).
     public static func configure() { _ = current }
 
     /// The OpenBLAS kernel set in use, e.g. "OpenBLAS SkylakeX", with "(set by tedi)" when tedi's
@@ -65,5 +66,24 @@ func parallelFor(_ n: Int, _ body: (Int) -> Void) {
     let step = (n + workers - 1) / workers
     DispatchQueue.concurrentPerform(iterations: workers) { w in
         for i in (w * step)..<min(n, (w + 1) * step) { body(i) }
+    }
+}
+
+/// Runs `body(i)` for every `i` in `0..<n` on up to `Threads.count` workers that take the next
+/// index from a shared counter, so uneven items balance. Which worker runs an item must not
+/// change its result (true of independent blocks).
+func parallelTasks(_ n: Int, _ body: (Int) -> Void) {
+    let workers = min(n, Threads.count)
+    if workers <= 1 {
+        for i in 0..<n { body(i) }
+        return
+    }
+    let next = Atomic<Int>(0)
+    DispatchQueue.concurrentPerform(iterations: workers) { _ in
+        while true {
+            let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            if i >= n { break }
+            body(i)
+        }
     }
 }

@@ -7,7 +7,7 @@ import Foundation
 ///
 /// With `U = G·w·Gᵀ` (6×6 per `(co, ci)`), `V = Bᵀ·d·B` (6×6 per input tile and channel) and
 /// `Y = Aᵀ·M·A` where `M[ξ] = Σ_ci U[ξ][co][ci] · V[ξ][ci][tile]` — 36 independent GEMMs of
-/// `(Cout × Cin) · (Cin × tiles)`. Tiles are processed in blocks (`WinogradPlan.block`) so the
+/// `(Cout × Cin) · (Cin × tiles)`. Tiles are processed in blocks (`WinogradPlan`) so the
 /// transformed buffers stay bounded; block sizes, like every other split in tedi, depend on the
 /// shape alone, so the bytes do not change with the thread count.
 ///
@@ -58,8 +58,8 @@ struct WinogradPlan {
     }
 
     /// One block: rows `[row0, row0 + rows)` of tiles of samples `[sample0, sample0 + samples)`,
-    /// sample j's at column `j · slot`; `count` GEMM columns.
-    struct Block { let sample0: Int, samples: Int, row0: Int, rows: Int, count: Int }
+    /// sample j's `rows · tilesW` tiles at column `j · slot`.
+    struct Block { let sample0: Int, samples: Int, row0: Int, rows: Int }
 
     func blocks(batch: Int) -> [Block] {
         var out: [Block] = []
@@ -67,7 +67,7 @@ struct WinogradPlan {
             var s0 = 0
             while s0 < batch {
                 let k = Swift.min(samplesPerBlock, batch - s0)
-                out.append(Block(sample0: s0, samples: k, row0: 0, rows: tilesH, count: k * slot))
+                out.append(Block(sample0: s0, samples: k, row0: 0, rows: tilesH))
                 s0 += k
             }
         } else {
@@ -75,7 +75,7 @@ struct WinogradPlan {
                 var r0 = 0
                 while r0 < tilesH {
                     let rows = Swift.min(rowsPerBlock, tilesH - r0)
-                    out.append(Block(sample0: s, samples: 1, row0: r0, rows: rows, count: rows * tilesW))
+                    out.append(Block(sample0: s, samples: 1, row0: r0, rows: rows))
                     r0 += rows
                 }
             }
@@ -108,19 +108,17 @@ enum Winograd {
             parallelChunks(groups, grain: 512) { range in
                 for grp in range {
                     let r0 = grp * 4, lanes = Swift.min(4, plane - r0)
-                    // The 3×3 kernels of the four pairs (flipped for the adjoint), tap by tap.
-                    var src = (w, w, w, w)
-                    withUnsafeMutableBytes(of: &src) { raw in
-                        let p = raw.bindMemory(to: UnsafePointer<Float>.self)
-                        for l in 0..<4 {
-                            let r = r0 + Swift.min(l, lanes - 1)
-                            let (i, j) = (r / cols, r % cols)
-                            p[l] = adjoint ? w + (j * cin + i) * 9 : w + (i * cin + j) * 9
-                        }
+                    // The 3×3 kernels of the four pairs (flipped for the adjoint), tap by tap; a
+                    // missing lane repeats the last pair.
+                    @inline(__always) func source(_ l: Int) -> UnsafePointer<Float> {
+                        let r = r0 + Swift.min(l, lanes - 1)
+                        let (i, j) = (r / cols, r % cols)
+                        return adjoint ? w + (j * cin + i) * 9 : w + (i * cin + j) * 9
                     }
+                    let (s0, s1, s2, s3) = (source(0), source(1), source(2), source(3))
                     @inline(__always) func tap(_ t: Int) -> SIMD4<Float> {
                         let u = adjoint ? 8 - t : t
-                        return SIMD4(src.0[u], src.1[u], src.2[u], src.3[u])
+                        return SIMD4(s0[u], s1[u], s2[u], s3[u])
                     }
                     // G·k: column c of the 3×3 kernel becomes column c of a 6×3 matrix.
                     let c0 = filterTransform(tap(0), tap(3), tap(6))
@@ -151,6 +149,24 @@ enum Winograd {
     }
 
     typealias Six4 = (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>)
+    typealias Six8 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+    typealias Four8 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+    /// `Bᵀ·(d0 … d5)ᵀ`, Bᵀ the 6×6 input transform of F(4, 3), lane by lane.
+    @inline(__always)
+    static func inputTransform(_ d0: SIMD8<Float>, _ d1: SIMD8<Float>, _ d2: SIMD8<Float>,
+                               _ d3: SIMD8<Float>, _ d4: SIMD8<Float>, _ d5: SIMD8<Float>) -> Six8 {
+        (4 * d0 - 5 * d2 + d4, -4 * (d1 + d2) + d3 + d4, 4 * (d1 - d2) - d3 + d4,
+         -2 * (d1 - d3) - d2 + d4, 2 * (d1 - d3) - d2 + d4, 4 * d1 - 5 * d3 + d5)
+    }
+
+    /// `Aᵀ·(a0 … a5)ᵀ`, Aᵀ the 4×6 output transform of F(4, 3), lane by lane.
+    @inline(__always)
+    static func outputTransform(_ a0: SIMD8<Float>, _ a1: SIMD8<Float>, _ a2: SIMD8<Float>,
+                                _ a3: SIMD8<Float>, _ a4: SIMD8<Float>, _ a5: SIMD8<Float>) -> Four8 {
+        let s12 = a1 + a2, d12 = a1 - a2, s34 = a3 + a4, d34 = a3 - a4
+        return (a0 + s12 + s34, d12 + 2 * d34, s12 + 4 * s34, d12 + 8 * d34 + a5)
+    }
 
     /// `G·(a, b, c)ᵀ`, G the 6×3 filter transform of F(4, 3), lane by lane.
     @inline(__always)
@@ -167,8 +183,8 @@ enum Winograd {
         let plan = WinogradPlan(g, batch: n)
         let (cin, cout, h, w) = (g.cin, g.cout, g.h, g.w)
         let (tilesW, columns, slot) = (plan.tilesW, plan.columns, plan.slot)
-        // Uninitialized: the GEMMs read and write only a slot's first `perSample` columns, which the
-        // input transform fills; the columns past them are never read.
+        // Uninitialized: the GEMMs read and write only a slot's first `rows · tilesW` columns, which
+        // the input transform fills; the columns past them are never read.
         let vp = UnsafeMutablePointer<Float>.allocate(capacity: 36 * cin * columns)
         let mp = UnsafeMutablePointer<Float>.allocate(capacity: 36 * cout * columns)
         defer { vp.deallocate(); mp.deallocate() }
@@ -192,7 +208,7 @@ enum Winograd {
             // M[ξ] (Cout × tiles) = U[ξ] (Cout × Cin) · V[ξ] (Cin × tiles), for each ξ and each
             // sample on its own: OpenBLAS's rounding of a column depends on the product's
             // size, so one product per sample keeps a sample's bytes independent of its batch.
-            let sampleColumns = plan.samplesPerBlock > 0 ? plan.perSample : blk.count
+            let sampleColumns = blk.rows * tilesW
             parallelTasks(36 * blk.samples) { task in
                 let (xi, j) = (task / blk.samples, task % blk.samples)
                 sgemm(m: cout, n: sampleColumns, k: cin, u + xi * cout * cin, lda: cin,
@@ -250,12 +266,9 @@ enum Winograd {
         while off < plane4 {
             let d0 = load(d + off), d1 = load(d + plane4 + off), d2 = load(d + 2 * plane4 + off)
             let d3 = load(d + 3 * plane4 + off), d4 = load(d + 4 * plane4 + off), d5 = load(d + 5 * plane4 + off)
-            store(t + off, 4 * d0 - 5 * d2 + d4)
-            store(t + plane4 + off, -4 * (d1 + d2) + d3 + d4)
-            store(t + 2 * plane4 + off, 4 * (d1 - d2) - d3 + d4)
-            store(t + 3 * plane4 + off, -2 * (d1 - d3) - d2 + d4)
-            store(t + 4 * plane4 + off, 2 * (d1 - d3) - d2 + d4)
-            store(t + 5 * plane4 + off, 4 * d1 - 5 * d3 + d5)
+            let q = inputTransform(d0, d1, d2, d3, d4, d5)
+            store(t + off, q.0); store(t + plane4 + off, q.1); store(t + 2 * plane4 + off, q.2)
+            store(t + 3 * plane4 + off, q.3); store(t + 4 * plane4 + off, q.4); store(t + 5 * plane4 + off, q.5)
             off += 8
         }
         // Across each tile's columns 4·tx + 0…5: phases 0–3 at tx, phases 0–1 at tx + 1.
@@ -265,8 +278,7 @@ enum Winograd {
             while tx < tiles {
                 let d0 = load(r + tx), d1 = load(r + len + tx), d2 = load(r + 2 * len + tx)
                 let d3 = load(r + 3 * len + tx), d4 = load(r + tx + 1), d5 = load(r + len + tx + 1)
-                let outs = (4 * d0 - 5 * d2 + d4, -4 * (d1 + d2) + d3 + d4, 4 * (d1 - d2) - d3 + d4,
-                            -2 * (d1 - d3) - d2 + d4, 2 * (d1 - d3) - d2 + d4, 4 * d1 - 5 * d3 + d5)
+                let outs = inputTransform(d0, d1, d2, d3, d4, d5)
                 if tx + 8 <= tiles {
                     store(o + tx, outs.0); store(o + stride + tx, outs.1); store(o + 2 * stride + tx, outs.2)
                     store(o + 3 * stride + tx, outs.3); store(o + 4 * stride + tx, outs.4); store(o + 5 * stride + tx, outs.5)
@@ -300,45 +312,39 @@ enum Winograd {
             }
             // (Aᵀ·M)[i][p] for i < 4, then ·A along p: 16 outputs, each a vector over 8 tiles.
             withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 24) { cols in
-            for p in 0..<6 {
-                let (a0, a1, a2, a3, a4, a5) = (load(p), load(6 + p), load(12 + p), load(18 + p), load(24 + p), load(30 + p))
-                let s12 = a1 + a2, d12 = a1 - a2, s34 = a3 + a4, d34 = a3 - a4
-                cols[p] = a0 + s12 + s34
-                cols[6 + p] = d12 + 2 * d34
-                cols[12 + p] = s12 + 4 * s34
-                cols[18 + p] = d12 + 8 * d34 + a5
-            }
-            for i in 0..<4 {
-                let y = y0 + i
-                if y >= h { break }
-                let c = i * 6
-                let (a0, a1, a2, a3, a4, a5) = (cols[c], cols[c + 1], cols[c + 2], cols[c + 3], cols[c + 4], cols[c + 5])
-                let s12 = a1 + a2, d12 = a1 - a2, s34 = a3 + a4, d34 = a3 - a4
-                let o0 = a0 + s12 + s34, o1 = d12 + 2 * d34, o2 = s12 + 4 * s34, o3 = d12 + 8 * d34 + a5
-                let row = plane + y * w
-                if lanes == 8 && 4 * (tx + 8) <= w {
-                    // Eight whole tiles: two 4×4 transposes give the row's 32 values in order.
-                    let raw = UnsafeMutableRawPointer(row + 4 * tx)
-                    for half in 0..<2 {
-                        let (a, b, c, d) = half == 0 ? (o0.lowHalf, o1.lowHalf, o2.lowHalf, o3.lowHalf)
-                                                     : (o0.highHalf, o1.highHalf, o2.highHalf, o3.highHalf)
-                        let ab = SIMD8(lowHalf: a, highHalf: b), cd = SIMD8(lowHalf: c, highHalf: d)
-                        let e = SIMD8(lowHalf: ab.evenHalf, highHalf: cd.evenHalf)
-                        let f = SIMD8(lowHalf: ab.oddHalf, highHalf: cd.oddHalf)
-                        let base = half * 64
-                        raw.storeBytes(of: e.evenHalf, toByteOffset: base, as: SIMD4<Float>.self)
-                        raw.storeBytes(of: f.evenHalf, toByteOffset: base + 16, as: SIMD4<Float>.self)
-                        raw.storeBytes(of: e.oddHalf, toByteOffset: base + 32, as: SIMD4<Float>.self)
-                        raw.storeBytes(of: f.oddHalf, toByteOffset: base + 48, as: SIMD4<Float>.self)
-                    }
-                } else {
-                    for l in 0..<lanes {
-                        let x0 = 4 * (tx + l)
-                        let vals = SIMD4(o0[l], o1[l], o2[l], o3[l])
-                        for j in 0..<Swift.min(4, w - x0) { row[x0 + j] = vals[j] }
+                for p in 0..<6 {
+                    let r = outputTransform(load(p), load(6 + p), load(12 + p), load(18 + p), load(24 + p), load(30 + p))
+                    cols[p] = r.0; cols[6 + p] = r.1; cols[12 + p] = r.2; cols[18 + p] = r.3
+                }
+                for i in 0..<4 {
+                    let y = y0 + i
+                    if y >= h { break }
+                    let c = i * 6
+                    let (o0, o1, o2, o3) = outputTransform(cols[c], cols[c + 1], cols[c + 2], cols[c + 3], cols[c + 4], cols[c + 5])
+                    let row = plane + y * w
+                    if lanes == 8 && 4 * (tx + 8) <= w {
+                        // Eight whole tiles: two 4×4 transposes give the row's 32 values in order.
+                        let raw = UnsafeMutableRawPointer(row + 4 * tx)
+                        for half in 0..<2 {
+                            let (a, b, c, d) = half == 0 ? (o0.lowHalf, o1.lowHalf, o2.lowHalf, o3.lowHalf)
+                                                         : (o0.highHalf, o1.highHalf, o2.highHalf, o3.highHalf)
+                            let ab = SIMD8(lowHalf: a, highHalf: b), cd = SIMD8(lowHalf: c, highHalf: d)
+                            let e = SIMD8(lowHalf: ab.evenHalf, highHalf: cd.evenHalf)
+                            let f = SIMD8(lowHalf: ab.oddHalf, highHalf: cd.oddHalf)
+                            let base = half * 64
+                            raw.storeBytes(of: e.evenHalf, toByteOffset: base, as: SIMD4<Float>.self)
+                            raw.storeBytes(of: f.evenHalf, toByteOffset: base + 16, as: SIMD4<Float>.self)
+                            raw.storeBytes(of: e.oddHalf, toByteOffset: base + 32, as: SIMD4<Float>.self)
+                            raw.storeBytes(of: f.oddHalf, toByteOffset: base + 48, as: SIMD4<Float>.self)
+                        }
+                    } else {
+                        for l in 0..<lanes {
+                            let x0 = 4 * (tx + l)
+                            let vals = SIMD4(o0[l], o1[l], o2[l], o3[l])
+                            for j in 0..<Swift.min(4, w - x0) { row[x0 + j] = vals[j] }
+                        }
                     }
                 }
-            }
             }
             tx += lanes
         }
