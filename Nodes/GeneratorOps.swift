@@ -4,62 +4,6 @@ import Imaging
 import Models
 import TensorCore
 
-/// Generators loaded once per process, by weights file and graph config.
-final class ModelStore: @unchecked Sendable {
-    static let shared = ModelStore()
-    private let lock = NSLock()
-    private var generators: [String: StyleGAN2Generator] = [:]
-    private var computed: [String: Tensor] = [:]
-
-    /// The graph's inline config as a StyleGAN2 config, or nil to use the file's `__metadata__`.
-    static func config(_ m: ModelRef) throws -> StyleGAN2Config? {
-        var meta: [String: String] = [:]
-        for (k, v) in m.config { meta[k] = v.description }
-        return try StyleGAN2Config.fromMetadata(meta, source: "model '\(m.name)' in the graph")
-    }
-
-    func generator(_ m: ModelRef) throws -> StyleGAN2Generator {
-        let key = m.url.path + "|" + m.canonicalConfig
-        lock.lock(); defer { lock.unlock() }
-        if let g = generators[key] { return g }
-        let g = try StyleGAN2Generator.load(path: m.url.path, config: try ModelStore.config(m))
-        generators[key] = g
-        return g
-    }
-
-    /// `make()` computed once per model and `what`.
-    private func memo(_ what: String, _ m: ModelRef, _ make: () throws -> Tensor) throws -> Tensor {
-        let key = what + "|" + m.url.path + "|" + m.canonicalConfig
-        lock.lock()
-        if let t = computed[key] { lock.unlock(); return t }
-        lock.unlock()
-        let t = try make()
-        lock.lock(); computed[key] = t; lock.unlock()
-        return t
-    }
-
-    /// rosinality's mean latent (4096 z from Philox seed 0), computed once per model.
-    func meanLatent(_ m: ModelRef, _ g: StyleGAN2Generator) throws -> Tensor {
-        try memo("mean", m) { try g.meanLatent(count: 4096, seed: 0) }
-    }
-
-    /// A model's config read from its graph config or file header (nil when unknown).
-    static func knownConfig(_ m: ModelRef) -> StyleGAN2Config? {
-        if let c = try? config(m) { return c }
-        guard let f = try? SafeTensors.File(path: m.url.path) else { return nil }
-        return try? StyleGAN2Config.fromMetadata(f.metadata, source: m.url.path)
-    }
-
-    /// The mean condition term over the same 4096 z (nil for a plain generator), computed once per model.
-    func meanConditionTerm(_ m: ModelRef, _ g: StyleGAN2Generator) throws -> Tensor? {
-        guard g.config.conditioning else { return nil }
-        return try memo("condition", m) { try g.meanConditionTerm(count: 4096, seed: 0)! }
-    }
-
-    /// The layer count of a model's W+ read from its file header or graph config (nil when unknown).
-    static func layers(_ m: ModelRef) -> Int? { knownConfig(m)?.nLatent }
-}
-
 /// The StyleGAN2 ops: seeded sampling in W, the mapping network, and synthesis. The model is a
 /// rosinality-compatible generator named in the graph's `models:` section.
 enum GeneratorOps {

@@ -8,6 +8,7 @@ public enum NodeCatalog {
         SynthFacesOps.sample,
         GeneratorOps.sample, GeneratorOps.map, GeneratorOps.synthesize,
         LatentOps.input, LatentOps.mix,
+        EncoderOps.encodeImage, EncoderOps.optimize,
         WriteOps.png, WriteOps.grid, LatentOps.writeNpy, WriteOps.text,
     ])
 }

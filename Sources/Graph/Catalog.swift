@@ -41,8 +41,9 @@ public enum ParamType: Hashable, Sendable, CustomStringConvertible {
     case inputPath
     /// A file the node writes, relative to `--out`.
     case outputPath
-    /// The name of a model declared in the graph's `models:` section ("" = the only one declared);
-    /// the model file's content hash and config join the memo key.
+    /// The name of a model declared in the graph's `models:` section or shipped with tedi ("" = the
+    /// only one of the param's kind declared, else the shipped one); the model file's content hash
+    /// and config join the memo key.
     case model
 
     public var description: String {
@@ -191,10 +192,13 @@ public struct ParamSpec: Sendable {
     public var type: ParamType
     public var defaultValue: ParamValue?
     public var doc: String
-    public init(_ name: String, _ type: ParamType, default value: ParamValue? = nil, doc: String) {
+    /// For a `.model` param: the kind of model it takes ("generator", "attributes", "encoder").
+    public var modelKind: String
+    public init(_ name: String, _ type: ParamType, default value: ParamValue? = nil, doc: String, modelKind: String = "generator") {
         self.name = name
         self.type = type
         self.defaultValue = value
         self.doc = doc
+        self.modelKind = modelKind
     }
 }

@@ -29,6 +29,8 @@ public struct RunReport {
     /// Files written (relative to --out) and files already up to date.
     public var written: [String] = []
     public var upToDate: [String] = []
+    /// Nodes' notes on their inputs, "node 'id': note", each once.
+    public var notes: [String] = []
 
     public var executed: Int { nodes.filter { $0.status == .ran }.count }
     /// Results taken from this process's memo or the disk cache.
@@ -51,6 +53,7 @@ public struct RunReport {
           "executed": \(executed),
           "reused": \(reused),
           "skipped": \(skipped),
+          "notes": [\(notes.map(s).joined(separator: ", "))],
           "written": [\(written.map(s).joined(separator: ", "))]
         }
 
@@ -364,6 +367,9 @@ public final class GraphRunner {
                 }
             }
             for (i, node) in plan.nodes.enumerated() {
+                for n in results[i]?.notes ?? [] where !report.notes.contains("node '\(node.id)': \(n)") {
+                    report.notes.append("node '\(node.id)': \(n)")
+                }
                 report.nodes.append(NodeReport(id: node.id, op: node.spec.name, seed: seed, key: keys[i],
                                                status: status[i] ?? .skipped, seconds: seconds[i]))
             }
@@ -397,6 +403,11 @@ enum ResultCodec {
         w.bytes(ValueCodec.encode(r.outputs))
         w.u32(UInt32(r.files.count))
         for f in r.files { w.string(f.path); w.bytes(f.bytes) }
+        // Notes trail the files, so entries written before notes existed still decode.
+        if !r.notes.isEmpty {
+            w.u32(UInt32(r.notes.count))
+            for n in r.notes { w.string(n) }
+        }
         return w.out
     }
 
@@ -405,8 +416,10 @@ enum ResultCodec {
         let outputs = try ValueCodec.decode(try r.bytes())
         var files: [(path: String, bytes: [UInt8])] = []
         for _ in 0..<(try r.u32()) { files.append((try r.string(), try r.bytes())) }
+        var notes: [String] = []
+        if !r.atEnd { for _ in 0..<(try r.u32()) { notes.append(try r.string()) } }
         guard r.atEnd else { throw ByteReader.Corrupt() }
-        return NodeResult(outputs: outputs, files: files)
+        return NodeResult(outputs: outputs, files: files, notes: notes)
     }
 }
 

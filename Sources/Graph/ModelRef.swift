@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// A model declared in a graph's `models:` section: where its weights are and the config given
 /// inline (`size`, `style_dim`, `n_mlp`, `channel_multiplier`, `arch`…), which fills in for a
@@ -9,6 +10,35 @@ public struct ModelRef: Equatable {
     public var url: URL
     /// Inline config, by key.
     public var config: [String: ParamValue]
+    /// "generator", "attributes" or "encoder" (from the file's `arch` metadata; a file without one
+    /// is taken for a generator, as rosinality checkpoints carry none).
+    public var kind: String
+    /// Whether it is one of tedi's shipped models (`ShippedModels`) rather than declared by the graph.
+    public var shipped: Bool
+
+    public init(name: String, url: URL, config: [String: ParamValue], kind: String? = nil, shipped: Bool = false) {
+        self.name = name; self.url = url; self.config = config; self.shipped = shipped
+        self.kind = kind ?? ModelRef.kind(of: url)
+    }
+
+    /// "a generator", "an attribute network", "an encoder".
+    static func phrase(_ kind: String) -> String {
+        switch kind {
+        case "attributes": return "an attribute network"
+        case "encoder": return "an encoder"
+        default: return "a " + kind
+        }
+    }
+
+    /// The kind of the model file at `url`, read from its header's `arch`.
+    public static func kind(of url: URL) -> String {
+        guard let f = try? SafeTensors.File(path: url.path) else { return "generator" }
+        switch f.metadata["arch"] {
+        case "tedi-attributes-v1": return "attributes"
+        case "tedi-encoder-v1": return "encoder"
+        default: return "generator"
+        }
+    }
 
     /// Canonical text of the config, for memo keys.
     public var canonicalConfig: String {
@@ -47,10 +77,13 @@ extension GraphValidator {
             }
             out[m.name] = ModelRef(name: m.name, url: url, config: config)
         }
+        // The shipped models under their names, unless the graph uses a name for its own.
+        for (name, ref) in ShippedModels.refs() where out[name] == nil && !file.models.contains(where: { $0.name == name }) { out[name] = ref }
         return out
     }
 
-    /// Checks and fills the `.model` params of a node: a declared model's name, or "" for the only one.
+    /// Checks and fills the `.model` params of a node: a model's name, or "" for the only declared
+    /// model of the param's kind, else the shipped one of that kind.
     static func bindModels(_ params: inout [String: ParamValue], spec: NodeSpec, node: GraphFile.NodeDecl,
                            models: [String: ModelRef], file: GraphFile, errors: inout [Diagnostic]) {
         // A declared model whose file is missing or broken has its own error already; the nodes
@@ -59,15 +92,26 @@ extension GraphValidator {
         for ps in spec.params where ps.type == .model {
             let given = params[ps.name]?.stringValue ?? ""
             let mark = node.params.first { $0.name == ps.name }?.value.mark ?? node.mark
-            if given.isEmpty ? declared.count == 1 && models.isEmpty : declared.contains(given) && models[given] == nil { continue }
+            let ofKind = models.values.filter { $0.kind == ps.modelKind && !$0.shipped }.map(\.name).sorted()
+            let brokenOfKind = declared.count > models.values.filter { !$0.shipped }.count
+            if given.isEmpty ? ofKind.isEmpty && brokenOfKind : declared.contains(given) && (models[given] == nil || models[given]!.shipped) { continue }
             if given.isEmpty {
-                if models.count == 1 {
-                    params[ps.name] = .string(models.keys.first!)
+                if ofKind.count == 1 {
+                    params[ps.name] = .string(ofKind[0])
+                } else if ofKind.isEmpty, let s = models.values.filter({ $0.kind == ps.modelKind && $0.shipped }).map(\.name).sorted().first {
+                    params[ps.name] = .string(s)
                 } else {
-                    errors.append(Diagnostic("node '\(node.id)' (\(spec.name)) needs param '\(ps.name)': the graph declares \(models.isEmpty ? "no models (add a 'models:' section)" : "several models (\(models.keys.sorted().joined(separator: ", ")))")", at: file.location(mark)))
+                    let why = ofKind.isEmpty
+                        ? "the graph declares no \(ps.modelKind) and none is shipped (add a 'models:' section, or set TEDI_MODELS to tedi's Models folder)"
+                        : "the graph declares several \(ps.modelKind)s (\(ofKind.joined(separator: ", ")))"
+                    errors.append(Diagnostic("node '\(node.id)' (\(spec.name)) needs param '\(ps.name)': \(why)", at: file.location(mark)))
                 }
-            } else if models[given] == nil {
-                errors.append(Diagnostic("node '\(node.id)': no model '\(given)' in the graph's models\(didYouMean(given, in: Array(models.keys)))", at: file.location(mark)))
+            } else if let m = models[given] {
+                if m.kind != ps.modelKind {
+                    errors.append(Diagnostic("node '\(node.id)': model '\(given)' is \(ModelRef.phrase(m.kind)), but param '\(ps.name)' takes \(ModelRef.phrase(ps.modelKind))", at: file.location(mark)))
+                }
+            } else {
+                errors.append(Diagnostic("node '\(node.id)': no model '\(given)' in the graph's models or the shipped ones\(didYouMean(given, in: Array(models.keys)))", at: file.location(mark)))
             }
         }
     }

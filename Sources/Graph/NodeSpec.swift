@@ -110,9 +110,13 @@ public struct NodeContext {
 public struct NodeResult {
     public var outputs: [String: Value]
     public var files: [(path: String, bytes: [UInt8])]
-    public init(outputs: [String: Value] = [:], files: [(path: String, bytes: [UInt8])] = []) {
+    /// What the user should know about how the node treated its inputs ("resized 512×512 → 64×64");
+    /// kept with the result in the cache, so a rerun from the cache says it again.
+    public var notes: [String]
+    public init(outputs: [String: Value] = [:], files: [(path: String, bytes: [UInt8])] = [], notes: [String] = []) {
         self.outputs = outputs
         self.files = files
+        self.notes = notes
     }
 }
 

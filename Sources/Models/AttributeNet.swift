@@ -190,14 +190,23 @@ public struct AttributeNet {
     /// Features only: `images (N,3,S,S)` in [-1, 1] → `(N, featureDim)`. Differentiable with
     /// respect to `images` and to `params` when either is on a tape.
     public static func features(_ images: Tensor, config: Config, params p: [String: Tensor]) throws -> Tensor {
-        var h = images
-        for (i, s) in config.strides.enumerated() {
-            guard let w = p["conv\(i).weight"], let b = p["conv\(i).bias"] else { throw ModelError("attribute net: missing conv\(i) parameters") }
-            h = try Tensor.conv2d(h, weight: w, stride: s, padding: 1).biasLeakyReLU(b)
-        }
+        let h = try convMaps(images, config: config, params: p).last!
         guard let fw = p["fc.weight"], let fb = p["fc.bias"] else { throw ModelError("attribute net: missing fc parameters") }
         let flat = try h.reshaped([h.shape[0], -1])
         return try Tensor.linear(flat, weight: fw, bias: nil).biasLeakyReLU(fb)
+    }
+
+    /// Every conv's activation map, in order (the last is what `fc` reads); the layers of tedi's
+    /// perceptual distance (`Perceptual`).
+    public static func convMaps(_ images: Tensor, config: Config, params p: [String: Tensor]) throws -> [Tensor] {
+        var h = images
+        var maps: [Tensor] = []
+        for (i, s) in config.strides.enumerated() {
+            guard let w = p["conv\(i).weight"], let b = p["conv\(i).bias"] else { throw ModelError("attribute net: missing conv\(i) parameters") }
+            h = try Tensor.conv2d(h, weight: w, stride: s, padding: 1).biasLeakyReLU(b)
+            maps.append(h)
+        }
+        return maps
     }
 
     /// The full forward pass with the given parameters (which may be watched on a tape).

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import SynthFaces
 import TensorCore
@@ -74,8 +73,7 @@ public final class AttributeTrainer {
     /// Training seconds accumulated over sessions (the caller adds to it).
     public var elapsedSeconds: Double
     private let adam: Adam
-    private var prefetch: (offset: Int, batch: DispatchWorkItem, result: Result<[FaceSample], Error>?)?
-    private let prefetchLock = NSLock()
+    private let prefetcher = Prefetcher()
 
     /// A fresh run.
     public init(config: AttributeNet.Config, options: Options) throws {
@@ -109,41 +107,20 @@ public final class AttributeTrainer {
                            elapsedSeconds: elapsedSeconds, metadata: net.config.metadata.merging(options.metadata) { a, _ in a })
     }
 
-    /// Renders the batch at `offset` (the same samples whatever the thread count).
-    private func render(offset: Int) throws -> [FaceSample] {
+    /// Global indices of the train-split batch at `offset`.
+    private func indices(offset: Int) throws -> [Int] {
         let lo = try SynthFaces.Split.train.index(offset)
         _ = try SynthFaces.Split.train.index(offset + options.batch - 1)
-        return try SynthFaces.samples(seed: options.dataSeed, indices: lo..<(lo + options.batch), size: net.config.size, threads: 1)
-    }
-
-    /// Starts rendering the batch at `offset` on a background thread (it overlaps the step's math).
-    private func startPrefetch(offset: Int) {
-        var item: DispatchWorkItem!
-        item = DispatchWorkItem { [weak self] in
-            guard let self else { return }
-            let r = Result { try self.render(offset: offset) }
-            self.prefetchLock.lock(); self.prefetch?.result = r; self.prefetchLock.unlock()
-        }
-        prefetchLock.lock(); prefetch = (offset, item, nil); prefetchLock.unlock()
-        DispatchQueue.global().async(execute: item)
-    }
-
-    private func batch(at offset: Int) throws -> [FaceSample] {
-        prefetchLock.lock()
-        let p = prefetch
-        prefetchLock.unlock()
-        if let p, p.offset == offset {
-            p.batch.wait()
-            prefetchLock.lock(); let r = prefetch?.result; prefetch = nil; prefetchLock.unlock()
-            if let r { return try r.get() }
-        }
-        return try render(offset: offset)
+        return Array(lo..<(lo + options.batch))
     }
 
     /// Takes one optimizer step on the next batch.
     public func trainStep() throws -> StepMetrics {
-        let samples = try batch(at: dataOffset)
-        startPrefetch(offset: dataOffset + options.batch)
+        // The background render gets plain values, never `self` (whose state the step mutates).
+        let (dataSeed, size) = (options.dataSeed, net.config.size)
+        let render: @Sendable ([Int]) throws -> [FaceSample] = { try $0.map { try SynthFaces.sample(seed: dataSeed, index: $0, size: size) } }
+        let samples = try prefetcher.take(indices(offset: dataOffset), render)
+        if let next = try? indices(offset: dataOffset + options.batch) { prefetcher.start(next, render) }
         let images = try SynthFaces.imageTensor(samples)
         let attrs = samples.map(\.attributes)
         let (loss, ce, mse, acc, grads) = try lossAndGradients(images: images, attributes: attrs, params: net.params, config: net.config,

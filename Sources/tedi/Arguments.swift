@@ -80,9 +80,12 @@ struct Arguments {
         return out
     }
 
+    /// The arguments nobody has consumed yet, in order.
+    var remaining: [String] { items.indices.filter { !used[$0] }.map { items[$0] } }
+
     /// Throws a usage error naming any argument nobody consumed.
     func finish() throws {
-        let rest = items.indices.filter { !used[$0] }.map { items[$0] }
+        let rest = remaining
         if !rest.isEmpty { throw UsageError("unexpected argument\(rest.count > 1 ? "s" : ""): \(rest.joined(separator: " "))") }
     }
 }

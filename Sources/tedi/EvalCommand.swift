@@ -6,7 +6,7 @@ import TensorCore
 /// `tedi eval attributes`: per-attribute held-out accuracy of an attribute network.
 enum EvalCommand: Command {
     static let name = "eval"
-    static let summary = "evaluate a model on held-out SynthFaces (attributes, generator)"
+    static let summary = "evaluate a model on held-out SynthFaces (attributes, generator, inversion)"
     static let usage = """
     usage: tedi eval attributes [--model Models/attributes.safetensors] [--count 1000]
                                 [--split test|val] [--data-seed K]
@@ -28,10 +28,22 @@ enum EvalCommand: Command {
     first model, what its w+ layer groups carry: over PAIRS pairs of faces A and B, per attribute,
     the share of pairs (among those read differently) whose mix of A with B's coarse (0-3),
     middle (4-7) or fine (8-) layers the attribute network reads as B's value.
+
+    usage: tedi eval inversion [--encoder Models/image_encoder.safetensors] [--generator Models/synthfaces64.safetensors]
+                               [--attributes Models/attributes.safetensors] [--count 64] [--steps 100,200]
+                               [--lr 0.01] [--lambda-feat 0.5] [--lambda-dom 0] [--data-seed K] [--seed S]
+    How well codes reproduce faces, on --count held-out test renders and --count generator samples
+    (true w+ known; Philox --seed): rows for the mean face (w̄), the encoder alone, encoder + optimize
+    at each of --steps, and optimize from w̄ for the most steps (optimize: Adam --lr, pixel MSE +
+    --lambda-feat × perceptual + --lambda-dom × ‖w − E(G(w))‖², batches of 16). Columns: pixel MSE
+    (images in [-1,1]), PSNR, perceptual distance, attribute agreement (the attribute network reads the
+    reconstruction as the render's labels, or as it reads the sample), latent MSE (samples), seconds per
+    image on this machine. Then the per-attribute agreement.
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
         if argv.first == "generator" { return try runGenerator(Array(argv.dropFirst())) }
+        if argv.first == "inversion" { return try runInversion(Array(argv.dropFirst())) }
         var args = Arguments(argv)
         let model = try args.option("model") ?? "Models/attributes.safetensors"
         let count = try args.int("count", default: 1000)
@@ -40,7 +52,7 @@ enum EvalCommand: Command {
         let what = args.positionals()
         try args.finish()
         guard what == ["attributes"] else {
-            throw UsageError(what.isEmpty ? "say what to evaluate: `tedi eval attributes` or `tedi eval generator --model G.safetensors`" : "unknown model '\(what.joined(separator: " "))'; evaluate `attributes` or `generator`")
+            throw UsageError(what.isEmpty ? "say what to evaluate: `tedi eval attributes`, `tedi eval generator` or `tedi eval inversion`" : "unknown model '\(what.joined(separator: " "))'; evaluate `attributes`, `generator` or `inversion`")
         }
         guard let split = SynthFaces.Split(rawValue: splitName), split != .train else { throw UsageError("--split is test or val, got '\(splitName)'") }
         guard (1...split.range.count).contains(count) else { throw UsageError("--count must be in 1...\(split.range.count)") }
@@ -98,6 +110,77 @@ extension EvalCommand {
             print("\nStyle mixing, \(first.name): \(mixingPairs) pairs (A, B; ψ 0.7, stored noise); per attribute, the share of the pairs read differently whose mix of A with B's layers is read as B's value\n")
             print(MixingTransfer.markdown(mix, bands: first.model.mixingBands), terminator: "")
         }
+        return 0
+    }
+}
+
+extension EvalCommand {
+    /// `tedi eval inversion`.
+    static func runInversion(_ argv: [String]) throws -> Int32 {
+        var args = Arguments(argv)
+        let encPath = try args.option("encoder") ?? "Models/image_encoder.safetensors"
+        let genPath = try args.option("generator") ?? "Models/synthfaces64.safetensors"
+        let attrPath = try args.option("attributes") ?? "Models/attributes.safetensors"
+        let count = try args.int("count", default: 64)
+        let stepsText = try args.option("steps") ?? "100,200"
+        let lrText = try args.option("lr") ?? "0.01", featText = try args.option("lambda-feat") ?? "0.5", domText = try args.option("lambda-dom") ?? "0"
+        let dataSeed = try args.int("data-seed", default: 0), seed = try args.int("seed", default: 4321)
+        try args.finish()
+        let steps = stepsText.split(separator: ",").map { Int($0) }
+        guard !steps.isEmpty, steps.allSatisfy({ $0 != nil && $0! >= 1 && $0! <= 10_000 }) else { throw UsageError("--steps expects step counts like 100,200, got '\(stepsText)'") }
+        let stops = steps.map { $0! }.sorted()
+        guard let lr = Float(lrText), lr > 0, lr <= 10, let feat = Float(featText), feat >= 0, let dom = Float(domText), dom >= 0 else {
+            throw UsageError("--lr must be in (0, 10], --lambda-feat and --lambda-dom non-negative numbers")
+        }
+        guard (1...SynthFaces.Split.test.range.count).contains(count) else { throw UsageError("--count must be in 1...\(SynthFaces.Split.test.range.count)") }
+        guard dataSeed >= 0, seed >= 0 else { throw UsageError("--data-seed and --seed must be non-negative") }
+        for (flag, p) in [("encoder", encPath), ("generator", genPath), ("attributes", attrPath)] where !FileManager.default.fileExists(atPath: p) {
+            throw UsageError("--\(flag) \(p) does not exist (run from the repository root, or give the file)")
+        }
+        let g = try StyleGAN2Generator.load(path: genPath), e = try LatentEncoder.load(encPath), net = try AttributeNet.load(attrPath)
+        let mean = try g.meanLatent(count: 4096, seed: 0)
+        let start = Date()
+        var rows: [InversionEval.Row] = []
+        for faces in [try InversionEval.Faces.renders(count: count, size: g.config.size, dataSeed: UInt64(dataSeed)),
+                      try InversionEval.Faces.samples(count: count, generator: g, seed: UInt64(seed))] {
+            FileHandle.standardError.write("\(faces.name)…\n".data(using: .utf8)!)
+            func optimized(_ x: Tensor, from w0: Tensor) throws -> [(codes: Tensor, seconds: Double)] {
+                let opt = try LatentOptimizer(options: .init(steps: stops.last!, learningRate: lr, pixel: 1, feature: feat, domain: dom),
+                                              generator: g, initial: w0, target: x, attributes: net, encoder: e)
+                var out: [(codes: Tensor, seconds: Double)] = []
+                var s = opt.start()
+                var seconds = 0.0
+                for stop in stops {
+                    let (_, t) = try InversionEval.timed { while s.step < stop { _ = try opt.step(&s) } }
+                    seconds += t
+                    out.append((s.w, seconds))
+                }
+                return out
+            }
+            let meanCodes = try InversionEval.codes(for: faces.images) { x in
+                [(try g.broadcastLatent(mean.broadcast(to: [x.shape[0], g.styleDim])), 0)]
+            }[0]
+            rows.append(try InversionEval.evaluate("mean face", codes: meanCodes.codes, secondsPerImage: 0, on: faces, generator: g, net: net))
+            let enc = try InversionEval.codes(for: faces.images) { x in
+                let (w, t) = try InversionEval.timed { try e(x) }
+                return [(w, t)]
+            }[0]
+            rows.append(try InversionEval.evaluate("encoder", codes: enc.codes, secondsPerImage: enc.secondsPerImage, on: faces, generator: g, net: net))
+            let fromEncoder = try InversionEval.codes(for: faces.images) { x in
+                let (w0, t0) = try InversionEval.timed { try e(x) }
+                return try optimized(x, from: w0.detached).map { ($0.codes, $0.seconds + t0) }
+            }
+            for (stop, r) in zip(stops, fromEncoder) {
+                rows.append(try InversionEval.evaluate("encoder + optimize \(stop)", codes: r.codes, secondsPerImage: r.secondsPerImage, on: faces, generator: g, net: net))
+            }
+            let fromMean = try InversionEval.codes(for: faces.images) { x in
+                try optimized(x, from: g.broadcastLatent(mean.broadcast(to: [x.shape[0], g.styleDim]))).suffix(1)
+            }[0]
+            rows.append(try InversionEval.evaluate("optimize \(stops.last!) from w̄", codes: fromMean.codes, secondsPerImage: fromMean.secondsPerImage, on: faces, generator: g, net: net))
+        }
+        print("inversion of \(count) held-out renders (data seed \(dataSeed)) and \(count) generator samples (seed \(seed)); \(encPath); optimize: Adam lr \(lr), pixel 1, feature \(feat), domain \(dom); \(String(format: "%.0f", Date().timeIntervalSince(start))) s\n")
+        print(InversionEval.markdown(rows))
+        print(InversionEval.agreementMarkdown(rows), terminator: "")
         return 0
     }
 }

@@ -170,6 +170,7 @@ enum RunCommand: Command {
         }
         if let reportPath { try AtomicFile.write(Array(report.json.utf8), to: URL(fileURLWithPath: reportPath)) }
         if !quiet {
+            for n in report.notes { print("note: \(n)") }
             for f in report.upToDate { print("up to date \(URL(fileURLWithPath: out).appendingPathComponent(f).path)") }
             print("\(report.executed) node run\(report.executed == 1 ? "" : "s") executed, \(report.reused) reused\(report.skipped > 0 ? ", \(report.skipped) not needed" : "") (seed\(sweep.seeds.count == 1 ? "" : "s") \(compactSeedList(sweep.seeds))\(sweep.skipped > 0 ? ", \(sweep.skipped) already done" : ""))")
         }

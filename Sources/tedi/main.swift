@@ -13,6 +13,7 @@ let commands: [Command.Type] = [
     DatasetCommand.self,
     BenchCommand.self,
     TrainCommand.self,
+    ModelsCommand.self,
     EvalCommand.self,
     StatusCommand.self,
     SlurmCommand.self,

@@ -127,7 +127,7 @@ import Testing
         } catch let e as GraphErrors {
             let messages = e.diagnostics.map(\.message)
             #expect(messages.contains { $0.hasPrefix("model 'other': no such file 'missing.safetensors'") }, "\(messages)")
-            #expect(messages.contains("node 'w': no model 'facez' in the graph's models (did you mean 'faces'?)"), "\(messages)")
+            #expect(messages.contains("node 'w': no model 'facez' in the graph's models or the shipped ones (did you mean 'faces'?)"), "\(messages)")
             // The size-16 model has 6 W+ layers (0–5), read from its file's __metadata__.
             #expect(messages.contains("node 'm': layer 6 is outside the latent's 6 layers (0–5)"), "\(messages)")
             #expect(messages.count == 3, "\(messages)")
@@ -146,7 +146,7 @@ import Testing
             _ = try loadPlan(two, in: dir, name: "two.yaml", catalog: NodeCatalog.standard)
             Issue.record("validation should fail")
         } catch let e as GraphErrors {
-            #expect(e.diagnostics.map(\.message) == ["node 'w' (sample) needs param 'model': the graph declares several models (a, b)"])
+            #expect(e.diagnostics.map(\.message) == ["node 'w' (sample) needs param 'model': the graph declares several generators (a, b)"])
         }
     }
 }

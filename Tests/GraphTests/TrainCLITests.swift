@@ -133,7 +133,7 @@ struct TrainCLITests {
         let last = try String(contentsOfFile: dir.path("g/log.csv"), encoding: .utf8).split(separator: "\n").last!.split(separator: ",")
         #expect(Double(last[8])!.isFinite, "the weight stays on at a resume: \(last)")
         let attr = try tedi(["train", "attributes", "--out", "a", "--steps", "1", "--d-geometry", "1"], in: dir.url)
-        #expect(attr.code == 2 && attr.stderr.contains("are for `tedi train generator`"), "\(attr.stderr)")
+        #expect(attr.code == 2 && attr.stderr.contains("for `tedi train generator`"), "\(attr.stderr)")
     }
 
     /// `--condition` turns a run conditioned at a resume (once, and says so); the generator it
@@ -158,7 +158,7 @@ struct TrainCLITests {
         let last = try String(contentsOfFile: dir.path("c/log.csv"), encoding: .utf8).split(separator: "\n").last!.split(separator: ",")
         #expect(last.count == 11 && Double(last[9])!.isFinite && Double(last[10])!.isFinite, "\(last)")
         let attr = try tedi(["train", "attributes", "--out", "a", "--steps", "1", "--condition"], in: dir.url)
-        #expect(attr.code == 2 && attr.stderr.contains("are for `tedi train generator`"), "\(attr.stderr)")
+        #expect(attr.code == 2 && attr.stderr.contains("for `tedi train generator`"), "\(attr.stderr)")
     }
 
     /// A resumed run may change the EMA's half-life (and says so, and the checkpoint records it); a
@@ -199,7 +199,7 @@ struct TrainCLITests {
         let back = try tedi(["train", "generator", "--out", "r", "--resume", "--steps", "4", "--r1-patterns", "frozen"], in: dir.url)
         #expect(back.code == 0 && back.stdout.contains("own → frozen from step 3"), "the switch is recorded: \(back.stdout)")
         let attr = try tedi(["train", "attributes", "--out", "a", "--steps", "1", "--r1-patterns", "own"], in: dir.url)
-        #expect(attr.code == 2 && attr.stderr.contains("are for `tedi train generator`"), "\(attr.stderr)")
+        #expect(attr.code == 2 && attr.stderr.contains("for `tedi train generator`"), "\(attr.stderr)")
     }
 
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -1,0 +1,328 @@
+import Foundation
+import Imaging
+import SynthFaces
+import TensorCore
+
+/// A frozen network a trainer reads (the generator, the attribute network), with the file it came
+/// from; checkpoints record the path and SHA-256 so a resumed run uses the same weights.
+public struct FrozenModel<Model> {
+    public var model: Model
+    public var path: String
+    public var digest: String
+
+    /// Loads `path` with `load` and hashes its bytes.
+    public init(path: String, load: (String) throws -> Model) throws {
+        model = try load(path)
+        self.path = URL(fileURLWithPath: path).standardizedFileURL.path
+        digest = try FrozenModel.sha256(path)
+    }
+
+    public static func sha256(_ path: String) throws -> String {
+        var h = SHA256()
+        h.update(try FileIO.readAll(path, limit: 1 << 31))
+        return h.hexDigest()
+    }
+}
+
+/// Trains a `LatentEncoder` into a frozen generator's W+ (pSp's objective): each batch mixes
+/// SynthFaces renders (train split, streamed) with the generator's own samples, whose w+ is known.
+/// Loss = pixel·‖G(E(x)) − x‖² + feature·Perceptual(G(E(x)), x) + latent·‖E(x) − w+‖² (samples
+/// only) + wNorm·‖E(x) − w̄‖ (pSp's w-norm), means over the batch. Adam on the encoder only.
+///
+/// The run is a pure function of (config, options, frozen models, step count): the render batch
+/// of step k starts at train offset `dataOffset`, the samples' z and style-mixing draws come from
+/// Philox under (seed, k), and the generator runs with its stored noise, so checkpoints resume
+/// bit-identically.
+public final class EncoderTrainer {
+    public struct Options: Equatable, Sendable {
+        public var batch: Int
+        public var learningRate: Float
+        public var dataSeed: UInt64
+        /// Seed of the initialization and of the generator samples.
+        public var seed: UInt64
+        /// Share of each batch drawn from the generator (w+ known); the rest are SynthFaces renders.
+        public var sampleFraction: Float
+        /// Probability that a generator sample mixes two codes at a random layer (w+ off the W diagonal).
+        public var mixing: Float
+        public var pixel: Float
+        public var feature: Float
+        public var latent: Float
+        public var wNorm: Float
+        /// Steps of the cosine learning-rate decay (to 2%); 0 keeps it constant.
+        public var decaySteps: Int
+
+        public init(batch: Int = 8, learningRate: Float = 5e-4, dataSeed: UInt64 = 0, seed: UInt64 = 1, sampleFraction: Float = 0.5,
+                    mixing: Float = 0.5, pixel: Float = 1, feature: Float = 0.8, latent: Float = 1, wNorm: Float = 0.005, decaySteps: Int = 0) {
+            self.batch = batch; self.learningRate = learningRate; self.dataSeed = dataSeed; self.seed = seed
+            self.sampleFraction = sampleFraction; self.mixing = mixing; self.pixel = pixel; self.feature = feature
+            self.latent = latent; self.wNorm = wNorm; self.decaySteps = decaySteps
+        }
+
+        /// Generator samples per batch.
+        public var samples: Int { Int((Float(batch) * sampleFraction).rounded()) }
+
+        public func validate() throws {
+            guard (1...1024).contains(batch) else { throw ModelError("encoder batch must be in 1...1024, got \(batch)") }
+            guard learningRate > 0, learningRate < 1 else { throw ModelError("learning rate must be in (0, 1), got \(learningRate)") }
+            guard (0...1).contains(sampleFraction) else { throw ModelError("sample fraction must be in [0, 1], got \(sampleFraction)") }
+            guard (0...1).contains(mixing) else { throw ModelError("mixing probability must be in [0, 1], got \(mixing)") }
+            for (name, w) in [("pixel", pixel), ("feature", feature), ("latent", latent), ("w-norm", wNorm)] {
+                guard w >= 0, w <= 1000 else { throw ModelError("the \(name) weight must be in [0, 1000], got \(w)") }
+            }
+            guard pixel + feature + latent > 0 else { throw ModelError("the pixel, feature and latent weights are all 0: nothing to learn") }
+            guard decaySteps >= 0 else { throw ModelError("decay steps must be non-negative, got \(decaySteps)") }
+        }
+
+        public func learningRate(at step: Int) -> Float {
+            guard decaySteps > 0 else { return learningRate }
+            let t = Double(min(step, decaySteps)) / Double(decaySteps)
+            return learningRate * Float(0.02 + 0.98 * 0.5 * (1 + cos(Double.pi * t)))
+        }
+
+        var metadata: [String: String] {
+            ["enc.batch": String(batch), "enc.lr": String(learningRate), "enc.data_seed": String(dataSeed), "enc.seed": String(seed),
+             "enc.sample_fraction": String(sampleFraction), "enc.mixing": String(mixing), "enc.pixel": String(pixel),
+             "enc.feature": String(feature), "enc.latent": String(latent), "enc.w_norm": String(wNorm), "enc.decay_steps": String(decaySteps)]
+        }
+
+        init(metadata m: [String: String], path: String) throws {
+            func get<T: LosslessStringConvertible>(_ k: String) throws -> T {
+                guard let s = m[k], let v = T(s) else { throw ModelError("\(path): checkpoint metadata '\(k)' is missing or invalid") }
+                return v
+            }
+            self.init(batch: try get("enc.batch"), learningRate: try get("enc.lr"), dataSeed: try get("enc.data_seed"), seed: try get("enc.seed"),
+                      sampleFraction: try get("enc.sample_fraction"), mixing: try get("enc.mixing"), pixel: try get("enc.pixel"),
+                      feature: try get("enc.feature"), latent: try get("enc.latent"), wNorm: try get("enc.w_norm"),
+                      decaySteps: try get("enc.decay_steps"))
+            try validate()
+        }
+    }
+
+    /// Losses of one step (batch means; `latent` over the generator samples, nan without any).
+    public struct StepMetrics {
+        public var step: Int
+        public var loss: Float
+        public var pixel: Float
+        public var feature: Float
+        public var latent: Float
+        public var wNorm: Float
+    }
+
+    public private(set) var encoder: LatentEncoder
+    public let options: Options
+    public let generator: FrozenModel<StyleGAN2Generator>
+    public let attributes: FrozenModel<AttributeNet>
+    public private(set) var step: Int
+    /// Offset within the train split of the next render batch.
+    public private(set) var dataOffset: Int
+    public var elapsedSeconds: Double
+    let adam: Adam
+    private let prefetcher = Prefetcher()
+
+    /// A fresh run around `generator`'s mean latent (4096 z, Philox seed 0, as the nodes use).
+    public init(config: LatentEncoder.Config, options: Options, generator: FrozenModel<StyleGAN2Generator>,
+                attributes: FrozenModel<AttributeNet>) throws {
+        try options.validate()
+        try EncoderTrainer.check(config, generator: generator.model, attributes: attributes.model, options: options)
+        encoder = try LatentEncoder(config: config, latentAverage: generator.model.meanLatent(count: 4096, seed: 0), seed: options.seed)
+        self.options = options
+        self.generator = generator
+        self.attributes = attributes
+        adam = Adam(learningRate: options.learningRate)
+        step = 0
+        dataOffset = 0
+        elapsedSeconds = 0
+    }
+
+    /// Continues the run saved in `checkpoint` with the frozen models it recorded (checked by SHA-256).
+    public init(checkpoint c: TrainingCheckpoint, path: String = "<checkpoint>", generator: FrozenModel<StyleGAN2Generator>,
+                attributes: FrozenModel<AttributeNet>) throws {
+        options = try Options(metadata: c.metadata, path: path)
+        let config = try LatentEncoder.Config(metadata: c.metadata, path: path)
+        for (what, key, digest) in [("generator", "enc.generator_sha256", generator.digest), ("attribute network", "enc.attributes_sha256", attributes.digest)] {
+            guard let recorded = c.metadata[key] else { throw ModelError("\(path): checkpoint metadata '\(key)' is missing") }
+            guard recorded == digest else {
+                throw ModelError("\(path): this run trained with another \(what) (SHA-256 \(recorded.prefix(12))…); give that file")
+            }
+        }
+        var p: [String: Tensor] = [:], o: [String: Tensor] = [:]
+        for (k, v) in c.params where k.hasPrefix("e.") { p[String(k.dropFirst(2))] = v }
+        for (k, v) in c.optimizer where k.hasPrefix("e.") { o[String(k.dropFirst(2))] = v }
+        encoder = try LatentEncoder(config: config, params: p, path: path)
+        try EncoderTrainer.check(config, generator: generator.model, attributes: attributes.model, options: options)
+        self.generator = generator
+        self.attributes = attributes
+        adam = Adam(learningRate: options.learningRate)
+        try adam.load(state: o)
+        step = c.step
+        dataOffset = c.dataOffset
+        elapsedSeconds = c.elapsedSeconds
+    }
+
+    static func check(_ c: LatentEncoder.Config, generator g: StyleGAN2Generator, attributes a: AttributeNet, options: Options) throws {
+        guard c.nLatent == g.nLatent, c.styleDim == g.styleDim, c.size == g.config.size else {
+            throw ModelError("the encoder's layout (\(c.size) px, w+ \(c.nLatent)×\(c.styleDim)) does not match the generator's (\(g.config.size) px, \(g.nLatent)×\(g.styleDim))")
+        }
+        guard a.config.size == g.config.size else {
+            throw ModelError("the attribute network reads \(a.config.size) px images; the generator makes \(g.config.size) px")
+        }
+        guard c.modality == "image", c.inChannels == 3 else {
+            throw ModelError("only image encoders train here so far (modality '\(c.modality)')")
+        }
+    }
+
+    /// The current state as a checkpoint (params and optimizer `e.*`).
+    public var checkpoint: TrainingCheckpoint {
+        var params: [String: Tensor] = [:], opt: [String: Tensor] = [:]
+        for (k, v) in encoder.params { params["e." + k] = v }
+        for (k, v) in adam.state { opt["e." + k] = v }
+        var meta = encoder.config.metadata.merging(options.metadata) { a, _ in a }
+        meta["enc.generator_sha256"] = generator.digest
+        meta["enc.generator_path"] = generator.path
+        meta["enc.attributes_sha256"] = attributes.digest
+        meta["enc.attributes_path"] = attributes.path
+        return TrainingCheckpoint(params: params, optimizer: opt, step: step, dataOffset: dataOffset,
+                                  elapsedSeconds: elapsedSeconds, metadata: meta)
+    }
+
+    /// A seed for step `s`'s generator samples (splitmix64 of seed and step).
+    func drawSeed(step s: Int, purpose: UInt64) -> UInt64 {
+        var x = options.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(s) &* 0xBF58_476D_1CE4_E5B9 &+ purpose &* 0x94D0_49BB_1331_11EB
+        x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+        return x ^ (x >> 31)
+    }
+
+    /// `count` generator samples of step `s`: their w+ `(count,nLatent,styleDim)` (one code, or two
+    /// crossed at a random layer with probability `mixing`) and images.
+    public func generatorSamples(count: Int, step s: Int) throws -> (latent: Tensor, images: Tensor) {
+        let g = generator.model, sd = g.styleDim, nl = g.nLatent
+        var codes: [Tensor] = []
+        var rng = Philox(seed: drawSeed(step: s, purpose: 2), stream: 0)
+        let w1 = try g.mapping(Tensor.randomNormal([count, sd], seed: drawSeed(step: s, purpose: 0)))
+        let w2 = try g.mapping(Tensor.randomNormal([count, sd], seed: drawSeed(step: s, purpose: 1)))
+        for i in 0..<count {
+            let a = try w1.slice(axis: 0, i..<(i + 1)).reshaped([1, 1, sd])
+            let mix = rng.uniform() < options.mixing
+            let k = 1 + rng.int(below: nl - 1)
+            guard mix else { codes.append(try a.broadcast(to: [1, nl, sd])); continue }
+            let b = try w2.slice(axis: 0, i..<(i + 1)).reshaped([1, 1, sd])
+            codes.append(try Tensor.concat([a.broadcast(to: [1, k, sd]), b.broadcast(to: [1, nl - k, sd])], axis: 1))
+        }
+        let latent = try Tensor.concat(codes, axis: 0)
+        return (latent, try g.synthesis(latent, noise: .const))
+    }
+
+    /// Loss, its parts and the encoder's gradients for inputs `x` whose last `truth.shape[0]` rows
+    /// are generator samples with w+ `truth`.
+    func lossAndGradients(_ x: Tensor, truth: Tensor?) throws -> (StepMetrics, [String: Tensor]) {
+        let tape = Tape()
+        let names = encoder.trainableNames
+        var watched = encoder.params
+        for k in names { watched[k] = tape.watch(encoder.params[k]!) }
+        let w = try LatentEncoder.forward(x, config: encoder.config, params: watched)
+        let y = try generator.model.synthesis(w, noise: .const)
+        let o = options
+        let pix = try Tensor.mse(y, x)
+        var loss = pix.scaled(o.pixel)
+        var feat = Float.nan
+        if o.feature > 0 {
+            let f = try Perceptual.distance(y, x, net: attributes.model)
+            feat = try f.item()
+            loss = try loss + f.scaled(o.feature)
+        }
+        var lat = Float.nan
+        if let truth, truth.shape[0] > 0 {
+            let n = x.shape[0], m = truth.shape[0]
+            let l = try Tensor.mse(w.slice(axis: 0, (n - m)..<n), truth)
+            lat = try l.item()
+            if o.latent > 0 { loss = try loss + l.scaled(o.latent) }
+        }
+        // pSp's w-norm: mean over the batch of ‖w − w̄‖ (over all layers and channels).
+        let n = x.shape[0]
+        let offsets = try (w - watched["latent_avg"]!.reshaped([1, 1, encoder.config.styleDim])).reshaped([n, -1])
+        let norm = try offsets.squared().sum(axis: 1).adding(1e-8).sqrt().mean()
+        if o.wNorm > 0 { loss = try loss + norm.scaled(o.wNorm) }
+        let g = try tape.gradients(of: loss, wrt: names.map { watched[$0]! })
+        let metrics = StepMetrics(step: step, loss: try loss.item(), pixel: try pix.item(), feature: feat, latent: lat, wNorm: try norm.item())
+        return (metrics, Dictionary(uniqueKeysWithValues: zip(names, g)))
+    }
+
+    /// Global indices of the render batch at split offset `offset`.
+    func renderIndices(_ offset: Int, count: Int) throws -> [Int] {
+        let split = SynthFaces.Split.train
+        guard offset >= 0, offset + count <= split.range.count else {
+            throw ModelError("the SynthFaces train split has no full batch at offset \(offset); the run has used up the split")
+        }
+        return try (offset..<(offset + count)).map { try split.index($0) }
+    }
+
+    /// Takes one Adam step on the next batch.
+    public func trainStep() throws -> StepMetrics {
+        let nSamples = options.samples, nRenders = options.batch - nSamples
+        var parts: [Tensor] = []
+        if nRenders > 0 {
+            let (dataSeed, size) = (options.dataSeed, encoder.config.size)
+            let render: @Sendable ([Int]) throws -> [FaceSample] = { try $0.map { try SynthFaces.sample(seed: dataSeed, index: $0, size: size) } }
+            let samples = try prefetcher.take(renderIndices(dataOffset, count: nRenders), render)
+            if let next = try? renderIndices(dataOffset + nRenders, count: nRenders) { prefetcher.start(next, render) }
+            parts.append(try SynthFaces.imageTensor(samples))
+        }
+        var truth: Tensor?
+        if nSamples > 0 {
+            let s = try generatorSamples(count: nSamples, step: step)
+            parts.append(s.images.detached)
+            truth = s.latent
+        }
+        let x = parts.count == 1 ? parts[0] : try Tensor.concat(parts, axis: 0)
+        let (metrics, grads) = try lossAndGradients(x, truth: truth)
+        var m = metrics
+        adam.learningRate = options.learningRate(at: step)
+        try adam.update(&encoder.params, gradients: grads)
+        step += 1
+        dataOffset += nRenders
+        m.step = step
+        return m
+    }
+}
+
+extension EncoderTrainer: SessionTrainer {
+    public var logColumns: [String] { ["loss", "pixel", "feature", "latent", "w_norm"] }
+
+    public func sessionStep() throws -> TrainingStepReport {
+        let m = try trainStep()
+        return TrainingStepReport(values: [m.loss, m.pixel, m.feature, m.latent, m.wNorm].map(Double.init),
+                                  progress: String(format: "loss %.4f  pixel %.4f  feature %.3f", m.loss, m.pixel, m.feature),
+                                  failure: m.loss.isFinite ? nil : "the loss became \(m.loss) at step \(m.step); lower --lr and start again")
+    }
+
+    /// Training facts stored next to the config in the encoder file.
+    public var provenance: [String: String] {
+        var p = options.metadata
+        p["train.steps"] = String(step)
+        p["train.seconds"] = String(format: "%.0f", elapsedSeconds)
+        p["generator_sha256"] = generator.digest
+        return p
+    }
+
+    /// checkpoint.safetensors, encoder.safetensors (the weights alone), loss.png and
+    /// reconstructions.png (8 held-out test renders above their reconstructions G(E(x))).
+    public func save(to dir: String, log: TrainingLog) throws {
+        try checkpoint.write(to: Self.checkpointPath(dir))
+        try encoder.save(to: dir + "/encoder.safetensors", extraMetadata: provenance)
+        let held = try SynthFaces.samples(seed: options.dataSeed, indices: SynthFaces.Split.test.index(0)..<(SynthFaces.Split.test.index(0) + 8),
+                                          size: encoder.config.size)
+        let x = try SynthFaces.imageTensor(held)
+        let y = try generator.model.synthesis(encoder(x), noise: .const)
+        try PNG.write(try Image.grid(Image.images(from: Tensor.concat([x, y], axis: 0)), columns: 8), to: dir + "/reconstructions.png")
+        if !log.rows.isEmpty {
+            func series(_ c: Int) -> [(Double, Double)] { log.rows.filter { $0[c].isFinite && $0[c] > 0 }.map { ($0[0], $0[c]) } }
+            try PNG.write(try TrainingPlot.render([
+                .init(series: [.init(name: "loss", points: series(2), color: (200, 40, 40))], logY: true),
+                .init(series: [.init(name: "pixel MSE", points: series(3), color: (30, 90, 200)),
+                               .init(name: "latent MSE", points: series(5), color: (40, 150, 60))], logY: true),
+                .init(series: [.init(name: "perceptual", points: series(4), color: (150, 60, 160))], logY: true),
+            ]), to: dir + "/loss.png")
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Graph
+import Models
+@testable import Nodes
+import TensorCore
+import Testing
+
+/// `encode.image` and `optimize` in graphs, on tiny random models: notes for resized inputs,
+/// same bytes on every run, refusals at the param's line, a resumed optimization equal to a
+/// straight one; and the shipped models by name.
+@Suite struct EncoderNodesTests {
+    static let gConfig = try! StyleGAN2Config(size: 16, styleDim: 16, nMLP: 2, channelMultiplier: 1, channelDivisor: 128)
+
+    /// A tiny generator, encoder and attribute network in `dir`, and the `models:` lines naming them.
+    static func models(in dir: TempDir) throws -> String {
+        let g = try StyleGAN2Generator.random(config: gConfig, seed: 3)
+        try g.save(to: dir.path("g.safetensors"))
+        try LatentEncoder(config: .tiny, latentAverage: g.meanLatent(count: 64, seed: 0), seed: 5).save(to: dir.path("e.safetensors"))
+        try AttributeNet(config: .tiny, seed: 4).save(to: dir.path("a.safetensors"))
+        return "models:\n  g: g.safetensors\n  e: e.safetensors\n  a: a.safetensors\n"
+    }
+
+    @Test func encodeAndOptimizeRunWithNotesAndSameBytes() throws {
+        let dir = try TempDir("encoder-nodes")
+        let yaml = "tedi: 1\n" + (try Self.models(in: dir)) + """
+        nodes:
+          face:  { op: synthfaces.sample, index: 7, size: 40 }
+          codes: { op: encode.image, in: face.image }
+          opt:   { op: optimize, in: { init: codes, target: face.image }, steps: 4, lambda_dom: 0.5, layers: "0-3" }
+          w0:    { op: write.npy, in: codes, path: codes.npy }
+          w1:    { op: write.npy, in: opt, path: opt.npy }
+        """
+        let plan = try loadPlan(yaml, in: dir, catalog: NodeCatalog.standard)
+        let first = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("a")).run(seeds: [0])
+        #expect(first.notes.contains("node 'codes': in: resized 40×40 → 16×16 (area) for the model"), "\(first.notes)")
+        #expect(first.notes.contains { $0.hasPrefix("node 'opt': target: resized") }, "\(first.notes)")
+        _ = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("b")).run(seeds: [0])
+        let codes = try Npy.readTensor(dir.path("a/codes.npy")), opt = try Npy.readTensor(dir.path("a/opt.npy"))
+        #expect(codes.shape == [1, 6, 16] && opt.shape == [1, 6, 16])
+        #expect(codes != opt, "optimize moved the codes")
+        // Layers 4–5 stay where the encoder put them.
+        #expect(Array(codes.scalars[64...]) == Array(opt.scalars[64...]))
+        for f in ["codes.npy", "opt.npy"] {
+            #expect(FileManager.default.contents(atPath: dir.path("a/" + f)) == FileManager.default.contents(atPath: dir.path("b/" + f)), "\(f) differs between runs")
+        }
+    }
+
+    @Test func badParamsAreRefusedAtTheirLine() throws {
+        let dir = try TempDir("encoder-nodes-bad")
+        let models = try Self.models(in: dir)
+        func refused(_ params: String, _ fragment: String, line: Int) throws {
+            let yaml = "tedi: 1\n" + models + """
+            nodes:
+              face:  { op: synthfaces.sample, size: 16 }
+              codes: { op: encode.image, in: face.image }
+              opt:   { op: optimize, in: { init: codes, target: face.image }, \(params) }
+              w:     { op: write.npy, in: opt, path: opt.npy }
+            """
+            do {
+                _ = try loadPlan(yaml, in: dir, catalog: NodeCatalog.standard)
+                Issue.record("\(params) should be refused")
+            } catch let e as GraphErrors {
+                #expect(e.diagnostics.contains { $0.message.contains(fragment) && $0.location?.line == line }, "\(params): \(e.diagnostics)")
+            }
+        }
+        try refused("lr: -0.1", "below the minimum", line: 9)
+        try refused("steps: 0", "below the minimum", line: 9)
+        try refused("attributes: \"hair_color=purple\"", "not a value of hair_color", line: 9)
+        try refused("layers: \"7\"", "layer 7", line: 9)
+        try refused("encoder: g", "is a generator, but param 'encoder' takes an encoder", line: 9)
+        // Nothing to optimize toward.
+        let bare = "tedi: 1\n" + models + """
+        nodes:
+          w0:  { op: sample, space: w+ }
+          opt: { op: optimize, in: { init: w0 } }
+          w:   { op: write.npy, in: opt, path: opt.npy }
+        """
+        #expect(throws: GraphErrors.self) { try loadPlan(bare, in: dir, catalog: NodeCatalog.standard) }
+    }
+
+    /// Stopped after 4 of 10 steps (as Ctrl-C does) and run again, the node's checkpoint resumes
+    /// at step 4 and ends on the same bytes as a straight run.
+    @Test func interruptedOptimizationResumesToTheSameBytes() throws {
+        let dir = try TempDir("encoder-nodes-resume")
+        let g = try StyleGAN2Generator.random(config: Self.gConfig, seed: 3)
+        let w0 = try g.broadcastLatent(g.mapping(Tensor.randomNormal([1, 16], seed: 1)))
+        let target = try g.synthesis(g.broadcastLatent(g.mapping(Tensor.randomNormal([1, 16], seed: 2))), noise: .const)
+        let opt = try LatentOptimizer(options: .init(steps: 10, feature: 0), generator: g, initial: w0, target: target)
+        let straight = try opt.run()
+        let c = Checkpoint(directory: dir.url, key: String(repeating: "ab", count: 32))
+        func run(stopAt: Int?) throws -> (LatentOptimizer.State, Int) {
+            var done = 0
+            let r = try c.run(steps: 10, every: 2, initial: { opt.start() }, encode: EncoderOps.encodeState, decode: EncoderOps.decodeState,
+                              isCancelled: { stopAt.map { done >= $0 } ?? false }) { s, _ in _ = try opt.step(&s); done += 1 }
+            return (r.state, r.resumedAt)
+        }
+        #expect(throws: NodeCancelled.self) { try run(stopAt: 4) }
+        let (resumed, at) = try run(stopAt: nil)
+        #expect(at == 4)
+        #expect(resumed.w.scalars == straight.w.scalars && resumed.step == 10)
+    }
+
+    /// Without a `models:` section a graph uses the shipped models (when this checkout has them).
+    @Test(.enabled(if: ShippedModels.directory() != nil)) func graphsWithoutModelsUseTheShippedOnes() throws {
+        let dir = try TempDir("shipped")
+        let yaml = """
+        tedi: 1
+        nodes:
+          w:   { op: sample }
+          img: { op: synthesize, in: w }
+          out: { op: write.png, in: img, path: a.png }
+        """
+        let plan = try loadPlan(yaml, in: dir, catalog: NodeCatalog.standard)
+        let i = try #require(plan.nodes.firstIndex { $0.id == "w" })
+        let params = try plan.resolvedParams(i, seed: 0)
+        #expect(params["model"]?.stringValue == "synthfaces64", "\(params)")
+        #expect(plan.models["synthfaces64"]?.shipped == true)
+        #expect(try ShippedModels.entries().map(\.name).contains("image_encoder"))
+    }
+}
