@@ -35,12 +35,24 @@ enum InputOps {
         })
 
     static let image = NodeSpec(
-        name: "input.image", summary: "an RGB image from a PNG (gray and alpha are converted)",
+        name: "input.image", version: 2, summary: "an RGB image from a PNG (gray is replicated, alpha composited over white)",
         outputs: [("out", .image)],
         params: [ParamSpec("path", .inputPath, doc: "PNG file, relative to the graph")],
         run: { ctx in
             let (img, _) = try PNG.read(try ctx.inputPath("path").path)
-            return NodeResult(outputs: ["out": .image(try img.withChannels(3))])
+            guard img.channels == 2 || img.channels == 4 else { return NodeResult(outputs: ["out": .image(try img.withChannels(3))]) }
+            // Transparent pixels hold arbitrary colour (often black): show them as a viewer does, over white.
+            let c = img.channels, n = img.width * img.height
+            var rgb = [UInt8](repeating: 0, count: n * 3)
+            for i in 0..<n {
+                let a = Int(img.pixels[i * c + c - 1])
+                for k in 0..<3 {
+                    let v = Int(img.pixels[i * c + (c == 2 ? 0 : k)])
+                    rgb[i * 3 + k] = UInt8((v * a + 255 * (255 - a) + 127) / 255)
+                }
+            }
+            return NodeResult(outputs: ["out": .image(try Image(width: img.width, height: img.height, channels: 3, pixels: rgb))],
+                              notes: ["\(ctx.inputPaths["path"]?.lastPathComponent ?? "the image") has an alpha channel: composited over white"])
         })
 
     static let sketch = NodeSpec(

@@ -10,6 +10,7 @@ enum BenchCommand: Command {
         usage: tedi bench gemm [--threads N] [--shapes all|small] [--runs R]
                tedi bench conv [--threads N] [--shapes all|small] [--runs R]
                tedi bench generator [--size S] [--channel-multiplier M] [--batch B] [--threads N] [--runs R] [--backward]
+               tedi bench optimize [--batch 1] [--steps 20] [--threads N]
                tedi bench train [--size 64] [--channel-divisor 4] [--channel-multiplier 1] [--style-dim 256] [--n-mlp 4]
                                 [--batch 16] [--steps 16] [--threads N]
 
@@ -25,6 +26,9 @@ enum BenchCommand: Command {
                         defaults: size 256, cm 1, batch 1); --backward adds the gradient of sum(image)
                         with respect to w+; prints median and min ms and peak RSS (VmHWM).
                         tools/bench_generator.sh runs it beside tools/bench_torch.py.
+          optimize      milliseconds per step of the optimize node's loop at the shipped generator's config
+                        (random weights; pixel MSE + 0.5 × perceptual, Adam on w+); tools/bench_optimize_torch.py
+                        is the PyTorch counterpart.
           train         seconds per `tedi train generator` step (D step, lazy R1 every 16 steps, G step,
                         EMA; batch 16 of SynthFaces renders) at a training config: --size 64
                         --channel-divisor 4 --channel-multiplier 1 --style-dim 256 --n-mlp 4 --batch 16;
@@ -36,6 +40,7 @@ enum BenchCommand: Command {
 
     static func run(_ args: [String]) throws -> Int32 {
         if args.first == "generator" { return try benchGenerator(Array(args.dropFirst())) }
+        if args.first == "optimize" { return try benchOptimize(Array(args.dropFirst())) }
         if args.first == "train" { return try benchTrain(Array(args.dropFirst())) }
         var a = Arguments(args)
         let threads = try a.int("threads", default: Threads.count)
@@ -161,6 +166,38 @@ extension BenchCommand {
               + "mean \(fmt(mean, 3)) s/step over \(steps) steps (R1 every 16 included), median \(fmt(sorted[sorted.count / 2], 3)) s, "
               + "min \(fmt(sorted[0], 3)) s, peak RSS \(fmt(rss)) MiB")
         print("RESULT mean_s=\(fmt(mean, 4)) median_s=\(fmt(sorted[sorted.count / 2], 4)) min_s=\(fmt(sorted[0], 4)) peak_rss_mib=\(fmt(rss))")
+        return 0
+    }
+
+    /// `tedi bench optimize`: seconds per step of the optimize node's loop at the shipped
+    /// generator's config (random weights): pixel MSE + 0.5 × perceptual, Adam lr 0.01 on w+.
+    static func benchOptimize(_ args: [String]) throws -> Int32 {
+        var a = Arguments(args)
+        let batch = try a.int("batch", default: 1), steps = try a.int("steps", default: 20)
+        let threads = try a.int("threads", default: Threads.count)
+        try a.finish()
+        guard (1...256).contains(batch), (1...1000).contains(steps), (1...256).contains(threads) else {
+            throw UsageError("--batch must be in 1...256, --steps in 1...1000, --threads in 1...256")
+        }
+        Threads.count = threads
+        let gc = try StyleGAN2Config(size: 64, styleDim: 256, nMLP: 4, channelMultiplier: 2, channelDivisor: 8)
+        let g = try StyleGAN2Generator.random(config: gc, seed: 1)
+        let net = try AttributeNet(config: .init(), seed: 2)
+        let w0 = try g.broadcastLatent(g.mapping(Tensor.randomNormal([batch, 256], seed: 3)))
+        let target = try g.synthesis(g.broadcastLatent(g.mapping(Tensor.randomNormal([batch, 256], seed: 4))), noise: .const)
+        let opt = try LatentOptimizer(options: .init(steps: steps + 2, learningRate: 0.01, pixel: 1, feature: 0.5),
+                                      generator: g, initial: w0, target: target, attributes: net)
+        var state = opt.start()
+        var times: [Double] = []
+        for i in 0..<(steps + 2) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try opt.step(&state)
+            if i >= 2 { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6) }
+        }
+        times.sort()
+        let med = times[times.count / 2], rss = peakRSSMiB()
+        print("tedi optimize step batch \(batch) threads \(threads) (\(Threads.blasDescription)): median \(fmt(med)) ms, min \(fmt(times[0])) ms, peak RSS \(fmt(rss)) MiB")
+        print("RESULT median_ms=\(fmt(med, 2)) min_ms=\(fmt(times[0], 2)) peak_rss_mib=\(fmt(rss))")
         return 0
     }
 

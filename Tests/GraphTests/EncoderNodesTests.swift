@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Imaging
 import Models
 @testable import Nodes
 import TensorCore
@@ -42,6 +43,36 @@ import Testing
         #expect(Array(codes.scalars[64...]) == Array(opt.scalars[64...]))
         for f in ["codes.npy", "opt.npy"] {
             #expect(FileManager.default.contents(atPath: dir.path("a/" + f)) == FileManager.default.contents(atPath: dir.path("b/" + f)), "\(f) differs between runs")
+        }
+    }
+
+    /// A user's PNG: not square, not 64 px, with alpha. It is composited, cropped and resized, each
+    /// said in a note; a truncated PNG is refused naming the file.
+    @Test func aUsersPNGIsTakenWithNotes() throws {
+        let dir = try TempDir("encoder-nodes-png")
+        let models = try Self.models(in: dir)
+        var px = [UInt8](repeating: 0, count: 80 * 60 * 4)
+        for i in 0..<(80 * 60) { px[i * 4] = UInt8(i % 251); px[i * 4 + 3] = i % 80 < 10 ? 0 : 255 }
+        try PNG.write(try Image(width: 80, height: 60, channels: 4, pixels: px), to: dir.path("me.png"))
+        let yaml = "tedi: 1\n" + models + """
+        nodes:
+          me:    { op: input.image, path: me.png }
+          codes: { op: encode.image, in: me }
+          w:     { op: write.npy, in: codes, path: codes.npy }
+        """
+        let plan = try loadPlan(yaml, in: dir, catalog: NodeCatalog.standard)
+        let r = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("out")).run(seeds: [0])
+        #expect(r.notes == ["node 'me': me.png has an alpha channel: composited over white",
+                            "node 'codes': in: cropped 80×60 to its centre 60×60",
+                            "node 'codes': in: resized 60×60 → 16×16 (area) for the model"], "\(r.notes)")
+        #expect(try Npy.readTensor(dir.path("out/codes.npy")).shape == [1, 6, 16])
+        let bytes = try Data(contentsOf: dir.sub("me.png"))
+        try bytes.prefix(bytes.count / 2).write(to: dir.sub("me.png"))
+        do {
+            _ = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("out2")).run(seeds: [0])
+            Issue.record("a truncated PNG should fail")
+        } catch {
+            #expect("\(error)".contains("me.png"), "\(error)")
         }
     }
 
