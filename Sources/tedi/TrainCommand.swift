@@ -92,9 +92,9 @@ struct SessionOptions {
 
     var checkpointPath: String { out + "/checkpoint.safetensors" }
 
-    /// Creates the folder; with `--resume` the checkpoint must exist, without it, it must not (nothing is overwritten).
+    /// With `--resume` the checkpoint must exist, without it, it must not (nothing is overwritten).
+    /// The folder is made when the session starts, so a refused run leaves nothing behind.
     func prepare() throws {
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let exists = FileManager.default.fileExists(atPath: checkpointPath)
         if resume && !exists { throw UsageError("--resume: \(checkpointPath) does not exist; start a run without --resume first") }
         if !resume && exists { throw UsageError("\(checkpointPath) exists; add --resume to continue it, or choose another --out") }
@@ -110,6 +110,7 @@ struct SessionOptions {
     /// Runs a session of `trainer` in the run folder until the target, Ctrl-C or SIGTERM; prints
     /// the summary and how to continue; returns the exit code (130 / 143 when stopped by a signal).
     func run(_ trainer: SessionTrainer, command: String) throws -> Int32 {
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let stop = StopFlag.onInterrupt()
         defer { stop.release() }
         let session = try TrainingSession(trainer: trainer, dir: out, resumed: resume, target: target,

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import Testing
 
 /// `tedi train generator` and `tedi eval generator` through the real executable, on a tiny
@@ -203,4 +204,42 @@ struct TrainCLITests {
     }
 
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+}
+
+/// `tedi train encoder` through the real executable on tiny models: the files a run writes, a
+/// resumed run equal to an uninterrupted one, refusals.
+@Suite(.enabled(if: tediBinary != nil, "the tedi executable was not built beside the tests"))
+struct TrainEncoderCLITests {
+    @Test func tinyEncoderRunWritesItsFilesAndResumesIdentically() throws {
+        let dir = try TempDir("train-encoder-cli")
+        let g = try StyleGAN2Generator.random(config: EncoderNodesTests.gConfig, seed: 3)
+        try g.save(to: dir.path("g.safetensors"))
+        try AttributeNet(config: .tiny, seed: 4).save(to: dir.path("a.safetensors"))
+        let common = ["--generator", "g.safetensors", "--attributes", "a.safetensors", "--batch", "4"]
+        let straight = try tedi(["train", "encoder", "--out", "s", "--steps", "4"] + common, in: dir.url)
+        #expect(straight.code == 0 && straight.stdout.contains("stopped at step 4"), "\(straight.stdout)\n\(straight.stderr)")
+        for f in ["checkpoint.safetensors", "encoder.safetensors", "log.csv", "loss.png", "reconstructions.png"] {
+            #expect(FileManager.default.fileExists(atPath: dir.path("s/" + f)), "s/\(f) missing")
+        }
+        let log = try String(contentsOfFile: dir.path("s/log.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(log.first == "step,seconds,loss,pixel,feature,latent,w_norm" && log.count == 5, "\(log)")
+        let first = try tedi(["train", "encoder", "--out", "r", "--steps", "2", "--lr-decay", "4"] + common, in: dir.url)
+        #expect(first.code == 0, "\(first.stderr)")
+        let changed = try tedi(["train", "encoder", "--out", "r", "--resume", "--steps", "4", "--batch", "8"], in: dir.url)
+        #expect(changed.code == 2 && changed.stderr.contains("takes the architecture and options from the checkpoint"), "\(changed.stderr)")
+        let rest = try tedi(["train", "encoder", "--out", "r", "--resume", "--steps", "4"], in: dir.url)
+        #expect(rest.code == 0, "\(rest.stderr)")
+        let a = try LatentEncoder.load(dir.path("s/encoder.safetensors")), b = try LatentEncoder.load(dir.path("r/encoder.safetensors"))
+        #expect(a.params == b.params, "the resumed run's encoder differs from the uninterrupted run's")
+
+        let sketch = try tedi(["train", "encoder", "--out", "k", "--steps", "1", "--modality", "sketch"] + common, in: dir.url)
+        #expect(sketch.code == 2 && sketch.stderr.contains("only image encoders"), "\(sketch.stderr)")
+        let foreign = try tedi(["train", "encoder", "--out", "k", "--steps", "1", "--d-geometry", "1"] + common, in: dir.url)
+        #expect(foreign.code == 2 && foreign.stderr.contains("--d-geometry is for `tedi train generator`"), "\(foreign.stderr)")
+        let weights = try tedi(["train", "encoder", "--out", "k", "--steps", "1", "--pixel", "0", "--feature", "0", "--latent", "0"] + common, in: dir.url)
+        #expect(weights.code == 2 && weights.stderr.contains("nothing to learn"), "\(weights.stderr)")
+        let missing = try tedi(["train", "encoder", "--out", "k", "--steps", "1", "--generator", "nope.safetensors"], in: dir.url)
+        #expect(missing.code == 2 && missing.stderr.contains("nope.safetensors does not exist"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("k")), "refused runs leave no folder behind")
+    }
 }
