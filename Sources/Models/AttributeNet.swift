@@ -7,6 +7,28 @@ public struct ModelError: Error, CustomStringConvertible, Equatable {
     public init(_ message: String) { description = message }
 }
 
+/// Integer fields of a model file's `__metadata__`, with errors naming the file and the key.
+struct MetadataReader {
+    let metadata: [String: String]
+    let path: String
+    init(_ metadata: [String: String], path: String) { self.metadata = metadata; self.path = path }
+
+    /// A comma-separated list of integers.
+    func ints(_ key: String) throws -> [Int] {
+        guard let s = metadata[key] else { throw ModelError("\(path): metadata has no '\(key)'") }
+        let parts = s.split(separator: ",").map { Int($0) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { throw ModelError("\(path): metadata '\(key)' is not a list of integers: '\(s)'") }
+        return parts.map { $0! }
+    }
+
+    /// One integer.
+    func int(_ key: String) throws -> Int {
+        let v = try ints(key)
+        guard v.count == 1 else { throw ModelError("\(path): metadata '\(key)' must be one integer") }
+        return v[0]
+    }
+}
+
 /// tedi's attribute network: a small CNN over SynthFaces renders that predicts every attribute.
 ///
 /// Layout (the default config, 64 px):
@@ -77,17 +99,8 @@ public struct AttributeNet {
             guard m["arch"] == AttributeNet.arch else {
                 throw ModelError("\(path): not an attribute network (metadata arch is '\(m["arch"] ?? "missing")', expected '\(AttributeNet.arch)')")
             }
-            func ints(_ key: String) throws -> [Int] {
-                guard let s = m[key] else { throw ModelError("\(path): metadata has no '\(key)'") }
-                let parts = s.split(separator: ",").map { Int($0) }
-                guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { throw ModelError("\(path): metadata '\(key)' is not a list of integers: '\(s)'") }
-                return parts.map { $0! }
-            }
-            func int(_ key: String) throws -> Int {
-                let v = try ints(key)
-                guard v.count == 1 else { throw ModelError("\(path): metadata '\(key)' must be one integer") }
-                return v[0]
-            }
+            let meta = MetadataReader(m, path: path)
+            let ints = meta.ints, int = meta.int
             self.init(size: try int("size"), channels: try ints("channels"), strides: try ints("strides"), featureDim: try int("feature_dim"))
             let heads = AttributeHeads.categorical.map { "\($0.name):\($0.values.joined(separator: "|"))" }.joined(separator: ";")
             if let h = m["heads"], h != heads {

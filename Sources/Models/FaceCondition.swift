@@ -86,6 +86,9 @@ public struct AttributePins: Equatable, Sendable {
 
     public var isEmpty: Bool { categorical.isEmpty && continuous.isEmpty }
 
+    /// No pins.
+    public init() {}
+
     /// Parses `name=value` items separated by commas or spaces; throws naming the item and what is allowed.
     public init(parsing text: String) throws {
         var seen = Set<String>()

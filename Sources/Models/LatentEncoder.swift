@@ -88,17 +88,8 @@ public struct LatentEncoder {
             guard m["arch"] == LatentEncoder.arch else {
                 throw ModelError("\(path): not a tedi encoder (metadata arch is '\(m["arch"] ?? "missing")', expected '\(LatentEncoder.arch)')")
             }
-            func ints(_ key: String) throws -> [Int] {
-                guard let s = m[key] else { throw ModelError("\(path): metadata has no '\(key)'") }
-                let parts = s.split(separator: ",").map { Int($0) }
-                guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { throw ModelError("\(path): metadata '\(key)' is not a list of integers: '\(s)'") }
-                return parts.map { $0! }
-            }
-            func int(_ key: String) throws -> Int {
-                let v = try ints(key)
-                guard v.count == 1 else { throw ModelError("\(path): metadata '\(key)' must be one integer") }
-                return v[0]
-            }
+            let meta = MetadataReader(m, path: path)
+            let ints = meta.ints, int = meta.int
             self.init(size: try int("size"), inChannels: try int("in_channels"), modality: m["modality"] ?? "image",
                       channels: try ints("channels"), headChannels: try int("head_channels"), nLatent: try int("n_latent"),
                       styleDim: try int("style_dim"), split: try ints("split"))

@@ -66,7 +66,7 @@ public struct LatentOptimizer {
 
     /// Checks that every term has what it needs and every shape fits; throws saying what is missing.
     public init(options: Options, generator: StyleGAN2Generator, initial: Tensor, target: Tensor? = nil,
-                attributes: AttributeNet? = nil, encoder: LatentEncoder? = nil, pins: AttributePins = try! AttributePins(parsing: "")) throws {
+                attributes: AttributeNet? = nil, encoder: LatentEncoder? = nil, pins: AttributePins = AttributePins()) throws {
         let (n, nl, sd) = (initial.shape.first ?? 0, generator.nLatent, generator.styleDim)
         guard initial.rank == 3, n >= 1, initial.shape[1] == nl, initial.shape[2] == sd else {
             throw ModelError("optimize: the start codes have shape \(initial.shape); the generator takes w+ (N,\(nl),\(sd))")
