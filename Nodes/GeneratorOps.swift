@@ -7,7 +7,7 @@ import TensorCore
 /// The StyleGAN2 ops: seeded sampling in W, the mapping network, and synthesis. The model is a
 /// rosinality-compatible generator named in the graph's `models:` section.
 enum GeneratorOps {
-    static let modelParam = ParamSpec("model", .model, default: .string(""), doc: "a generator from the graph's models: section (default: the only one)")
+    static let modelParam = ParamSpec("model", .model, default: .string(""), doc: "a generator (default: the graph's only one, else the shipped synthfaces64)")
     static let truncationParam = ParamSpec("truncation", .float(min: 0, max: 2), default: .float(1), doc: "ψ: w̄ + ψ(w − w̄) toward the mean latent (1 = none)")
 
     /// w truncated by the node's ψ; with the codes z of w, a conditioned generator's attributes are kept

@@ -21,6 +21,9 @@ enum ModelsCommand: Command {
         guard let dir = ShippedModels.directory() else {
             throw UsageError("no models folder found: set TEDI_MODELS to the Models/ folder of a tedi checkout")
         }
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(ShippedModels.manifest).path) else {
+            throw UsageError("\(dir.path) has no \(ShippedModels.manifest); TEDI_MODELS must name the Models/ folder of a tedi checkout")
+        }
         let entries = try ShippedModels.entries(in: dir)
         print("models in \(dir.path):")
         let width = max(4, entries.map(\.name.count).max() ?? 0)

@@ -10,7 +10,7 @@ enum TrainEncoderCommand: TrainSubcommand {
                               [--generator Models/synthfaces64.safetensors] [--attributes Models/attributes.safetensors]
                               [--batch 8] [--lr 0.0005] [--seed S] [--data-seed K] [--lr-decay N]
                               [--sample-fraction 0.5] [--mixing 0.5] [--pixel 1] [--feature 0.8] [--latent 1] [--w-norm 0.005]
-                              [--checkpoint-minutes 5]
+                              [--checkpoint-minutes 5] [--export FILE]
     Trains an image encoder E into the frozen generator G's W+ (pSp's objective): each batch holds
     SynthFaces renders (train split, rendered in memory) and, --sample-fraction of it, G's own samples
     (w+ known; two codes crossed at a random layer with probability --mixing). Loss = --pixel ×
@@ -21,6 +21,8 @@ enum TrainEncoderCommand: TrainSubcommand {
     --resume continues bit-identically with the generator and attribute network the run recorded
     (path and SHA-256; give --generator / --attributes if they moved).
     --lr-decay N decays the learning rate along a cosine to 2% at step N (default: --steps of a new run).
+    --export FILE also writes the encoder's weights as F16 to FILE (as shipped), also when the run is
+    already at its step target.
     """
 
     static func run(_ args: inout Arguments) throws -> Int32 {
@@ -29,6 +31,7 @@ enum TrainEncoderCommand: TrainSubcommand {
         let generatorArg = try args.option("generator"), attributesArg = try args.option("attributes")
         let batchArg = try args.option("batch"), lrArg = try args.option("lr")
         let seedArg = try args.option("seed"), dataSeedArg = try args.option("data-seed"), decayArg = try args.option("lr-decay")
+        let export = try args.option("export")
         var weights: [String: String] = [:]
         for k in ["sample-fraction", "mixing", "pixel", "feature", "latent", "w-norm"] { weights[k] = try args.option(k) }
         try finish(args)
@@ -51,7 +54,10 @@ enum TrainEncoderCommand: TrainSubcommand {
             trainer = try EncoderTrainer(checkpoint: c, path: session.checkpointPath,
                                          generator: frozenGenerator(recorded(generatorArg, "enc.generator_path", "generator")),
                                          attributes: frozenAttributes(recorded(attributesArg, "enc.attributes_path", "attributes")))
-            if session.alreadyDone(trainer) { return 0 }
+            if session.alreadyDone(trainer, note: export.map { "; exported \($0)" } ?? "") {
+                if let export { try trainer.encoder.save(to: export, dtype: .f16, extraMetadata: trainer.provenance) }
+                return 0
+            }
         } else {
             let batch = try SessionOptions.int(batchArg, "batch", 8)
             guard let lr = Float(lrArg ?? "0.0005"), lr > 0, lr < 1 else { throw UsageError("--lr expects a number in (0, 1)") }
@@ -72,7 +78,9 @@ enum TrainEncoderCommand: TrainSubcommand {
             trainer = try EncoderTrainer(config: config, options: options, generator: g,
                                          attributes: frozenAttributes(attributesArg ?? "Models/attributes.safetensors"))
         }
-        return try session.run(trainer, command: "encoder")
+        let code = try session.run(trainer, command: "encoder")
+        if let export { try trainer.encoder.save(to: export, dtype: .f16, extraMetadata: trainer.provenance) }
+        return code
     }
 
     static func frozenGenerator(_ path: String) throws -> FrozenModel<StyleGAN2Generator> {

@@ -148,4 +148,17 @@ import Testing
         #expect(plan.models["synthfaces64"]?.shipped == true)
         #expect(try ShippedModels.entries().map(\.name).contains("image_encoder"))
     }
+
+    /// `tedi models` lists the shipped set; a TEDI_MODELS without the manifest is refused, and a
+    /// graph then finds no shipped generator.
+    @Test(.enabled(if: tediBinary != nil && ShippedModels.directory() != nil)) func modelsCommandListsTheShippedSet() throws {
+        let dir = try TempDir("models-cli")
+        let r = try tedi(["models"], in: dir.url)
+        #expect(r.code == 0 && r.stdout.contains("synthfaces64") && r.stdout.contains("image_encoder") && r.stdout.contains("encoder"), "\(r.stdout)\n\(r.stderr)")
+        let bad = try TediProcess(["models"], in: dir.url, environment: ["TEDI_MODELS": dir.path("nothing")]).finish()
+        #expect(bad.code == 2 && bad.stderr.contains("has no shipped.json"), "\(bad.stderr)")
+        _ = try dir.write("tedi: 1\nnodes:\n  w: { op: sample }\n  s: { op: write.npy, in: w, path: w.npy }\n", to: "g.yaml")
+        let check = try TediProcess(["check", "g.yaml"], in: dir.url, environment: ["TEDI_MODELS": dir.path("nothing")]).finish()
+        #expect(check.code == 1 && check.stderr.contains("none is shipped"), "\(check.stderr)")
+    }
 }
