@@ -27,8 +27,8 @@ enum BenchCommand: Command {
                         with respect to w+; prints median and min ms and peak RSS (VmHWM).
                         tools/bench_generator.sh runs it beside tools/bench_torch.py.
           optimize      milliseconds per step of the optimize node's loop at the shipped generator's config
-                        (random weights; pixel MSE + 0.5 × perceptual, Adam on w+); tools/bench_optimize_torch.py
-                        is the PyTorch counterpart.
+                        (random weights; pixel MSE + 0.5 × perceptual, Adam on w+), and of the image encoder's
+                        forward; tools/bench_optimize_torch.py is the PyTorch counterpart of the step.
           train         seconds per `tedi train generator` step (D step, lazy R1 every 16 steps, G step,
                         EMA; batch 16 of SynthFaces renders) at a training config: --size 64
                         --channel-divisor 4 --channel-multiplier 1 --style-dim 256 --n-mlp 4 --batch 16;
@@ -195,6 +195,16 @@ extension BenchCommand {
             if i >= 2 { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6) }
         }
         times.sort()
+        // The encoder's forward at the same batch (what encode.image costs per call).
+        let encoder = try LatentEncoder(config: .init(), latentAverage: g.meanLatent(count: 64, seed: 0), seed: 5)
+        var encTimes: [Double] = []
+        for i in 0..<(steps + 2) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try encoder(target)
+            if i >= 2 { encTimes.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6) }
+        }
+        encTimes.sort()
+        print("tedi encoder forward batch \(batch): median \(fmt(encTimes[encTimes.count / 2])) ms")
         let med = times[times.count / 2], rss = peakRSSMiB()
         print("tedi optimize step batch \(batch) threads \(threads) (\(Threads.blasDescription)): median \(fmt(med)) ms, min \(fmt(times[0])) ms, peak RSS \(fmt(rss)) MiB")
         print("RESULT median_ms=\(fmt(med, 2)) min_ms=\(fmt(times[0], 2)) peak_rss_mib=\(fmt(rss))")
