@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TensorCore
 
 /// What happened to one node for one seed.
@@ -62,7 +63,9 @@ public struct RunReport {
 }
 
 /// Set by the SIGINT handler; checked between nodes and by long-running nodes.
-nonisolated(unsafe) private var interruptFlag: sig_atomic_t = 0
+/// An atomic, so a loop that polls it sees the handler's store: a plain global may be read once and
+/// kept in a register by the optimizer when nothing in the loop writes it (a long node never stopped).
+private let interruptFlag = Atomic<Int32>(0)
 
 /// Runs a validated plan over seeds with memoization and the disk cache.
 ///
@@ -103,18 +106,25 @@ public final class GraphRunner {
 
     /// Makes Ctrl-C request a clean stop: the current node finishes or notices, nothing half-written remains.
     public static func installInterruptHandler() {
+        // A parent may have started tedi with these signals blocked (a test runner, some process
+        // managers do); blocked, they would stay pending and a run could not be stopped cleanly.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        sigprocmask(SIG_UNBLOCK, &set, nil)
         signal(SIGINT) { _ in
-            if interruptFlag != 0 { _exit(130) }   // a second Ctrl-C stops at once; writes are atomic anyway
-            interruptFlag = 1
+            if interruptFlag.load(ordering: .relaxed) != 0 { _exit(130) }   // a second Ctrl-C stops at once; writes are atomic anyway
+            interruptFlag.store(1, ordering: .relaxed)
         }
         // scancel and Kubernetes send SIGTERM: the same clean stop, so the sweep manifest records it.
         signal(SIGTERM) { _ in
-            if interruptFlag != 0 { _exit(143) }
-            interruptFlag = 1
+            if interruptFlag.load(ordering: .relaxed) != 0 { _exit(143) }
+            interruptFlag.store(1, ordering: .relaxed)
         }
     }
 
-    public static var isInterrupted: Bool { interruptFlag != 0 }
+    public static var isInterrupted: Bool { interruptFlag.load(ordering: .relaxed) != 0 }
 
     /// An I/O error in words: the errno text of a failed POSIX call or Foundation operation
     /// ("No space left on device", "Read-only file system") rather than a bridged error dump.

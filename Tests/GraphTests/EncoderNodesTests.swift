@@ -161,4 +161,39 @@ import Testing
         let check = try TediProcess(["check", "g.yaml"], in: dir.url, environment: ["TEDI_MODELS": dir.path("nothing")]).finish()
         #expect(check.code == 1 && check.stderr.contains("none is shipped"), "\(check.stderr)")
     }
+
+    /// A stop request (SIGTERM; Ctrl-C sets the same flag) during a long optimize through the real
+    /// executable: exit 130, a checkpoint is left;
+    /// the rerun resumes from it and writes the same bytes as an uninterrupted run.
+    @Test(.enabled(if: tediBinary != nil)) func stoppedMidOptimizeResumesToTheSameBytes() throws {
+        let dir = try TempDir("encoder-nodes-sigint")
+        let yaml = "tedi: 1\n" + (try Self.models(in: dir)) + """
+        nodes:
+          face:  { op: synthfaces.sample, index: 7, size: 16 }
+          codes: { op: encode.image, in: face.image }
+          opt:   { op: optimize, in: { init: codes, target: face.image }, steps: 6000 }
+          w:     { op: write.npy, in: opt, path: opt.npy }
+        """
+        _ = try dir.write(yaml, to: "g.yaml")
+        // Stop it once a checkpoint of the optimize node exists. SIGTERM sets the same flag as
+        // Ctrl-C's SIGINT (a shell's background job has SIGINT ignored); the run exits 130.
+        let bin = tediBinary!.path
+        let script = """
+            '\(bin)' run g.yaml --cache cache --out a > out.txt 2> err.txt & pid=$!
+            i=0; while [ $i -lt 600 ] && [ -z "$(find cache/checkpoints -type f 2>/dev/null | head -1)" ]; do sleep 0.05; i=$((i+1)); done
+            kill -TERM $pid; wait $pid; echo "code $?"
+            """
+        let r = try runTool("/bin/sh", ["-c", script], in: dir.url)
+        let err = (try? String(contentsOfFile: dir.path("err.txt"), encoding: .utf8)) ?? ""
+        #expect(r.stdout.contains("code 130") && err.contains("interrupted"), "\(r.stdout) \(err)")
+        let checkpoints = dir.path("cache/checkpoints")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("a/opt.npy")), "an interrupted run writes no output")
+        #expect(!(FileManager.default.subpaths(atPath: checkpoints) ?? []).filter({ $0.count > 40 }).isEmpty, "the checkpoint stays for the rerun")
+        let resumed = try tedi(["run", "g.yaml", "--cache", "cache", "--out", "a"], in: dir.url)
+        #expect(resumed.code == 0, "\(resumed.stderr)")
+        let straight = try tedi(["run", "g.yaml", "--no-cache", "--out", "b"], in: dir.url)
+        #expect(straight.code == 0, "\(straight.stderr)")
+        let a = FileManager.default.contents(atPath: dir.path("a/opt.npy")), b = FileManager.default.contents(atPath: dir.path("b/opt.npy"))
+        #expect(a != nil && a == b, "the resumed optimization differs from an uninterrupted one")
+    }
 }
