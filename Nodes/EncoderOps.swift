@@ -47,12 +47,6 @@ enum EncoderOps {
         }
     }
 
-    /// The W+ layer count of an encoder file (nil when unreadable).
-    static func encoderLayers(_ m: ModelRef) -> Int? {
-        guard let f = try? SafeTensors.File(path: m.url.path) else { return nil }
-        return (try? LatentEncoder.Config(metadata: f.metadata, path: m.url.path))?.nLatent
-    }
-
     static let encodeImage = NodeSpec(
         name: "encode.image", summary: "faces → their W+ codes by an image encoder (StyleGAN inversion, one pass)",
         inputs: [PortSpec("in", accepts: [.image, .tensor], doc: "a face (any size: centre-cropped and resized to the encoder's) or a batch (N,3,H,W) in [-1,1]")],
@@ -60,7 +54,7 @@ enum EncoderOps {
         params: [encoderParam],
         inferTypes: { ctx in
             var t = ValueType(.latent, latentSpace: "w+")
-            if let name = ctx.params["encoder"]?.stringValue, let m = ctx.models[name] { t.layers = encoderLayers(m) }
+            if let name = ctx.params["encoder"]?.stringValue, let m = ctx.models[name] { t.layers = ModelStore.encoderLayers(m) }
             return ["out": t]
         },
         run: { ctx in
@@ -112,9 +106,9 @@ enum EncoderOps {
         },
         run: { ctx in
             guard case let .latent(l) = try ctx.input("init") else { throw NodeError("optimize needs latent codes on `init`") }
+            guard l.space != "z" else { throw NodeError("optimize starts from w or w+ codes; map z first") }
             let g = try ModelStore.shared.generator(try ctx.model())
             let w0 = try l.space == "w+" ? l.codes : g.broadcastLatent(l.codes)
-            guard l.space != "z" else { throw NodeError("optimize starts from w or w+ codes; map z first") }
             var notes: [String] = []
             var target: Tensor?
             if let v = ctx.inputs["target"]?.first {

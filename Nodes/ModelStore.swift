@@ -77,4 +77,10 @@ final class ModelStore: @unchecked Sendable {
 
     /// The layer count of a model's W+ read from its file header or graph config (nil when unknown).
     static func layers(_ m: ModelRef) -> Int? { knownConfig(m)?.nLatent }
+
+    /// The W+ layer count an encoder file produces, from its header (nil when unreadable).
+    static func encoderLayers(_ m: ModelRef) -> Int? {
+        guard let f = try? SafeTensors.File(path: m.url.path) else { return nil }
+        return (try? LatentEncoder.Config(metadata: f.metadata, path: m.url.path))?.nLatent
+    }
 }

@@ -22,7 +22,7 @@ extension AttributeTrainer: SessionTrainer {
 
     /// checkpoint.safetensors, model.safetensors (the weights alone, as shipped) and loss.png.
     public func save(to dir: String, log: TrainingLog) throws {
-        try checkpoint.write(to: Self.checkpointPath(dir))
+        try checkpoint.write(to: TrainingSession.checkpointPath(dir))
         try net.save(to: dir + "/model.safetensors", extraMetadata: provenance)
         try PNG.write(try AttributeTrainer.plot(log), to: dir + "/loss.png")
     }

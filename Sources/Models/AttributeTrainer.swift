@@ -28,11 +28,7 @@ public final class AttributeTrainer {
         }
 
         /// The learning rate of step `step` (0-based).
-        public func learningRate(at step: Int) -> Float {
-            guard decaySteps > 0 else { return learningRate }
-            let t = Double(min(step, decaySteps)) / Double(decaySteps)
-            return learningRate * Float(0.02 + 0.98 * 0.5 * (1 + cos(Double.pi * t)))
-        }
+        public func learningRate(at step: Int) -> Float { TrainingData.cosineDecay(learningRate, step: step, steps: decaySteps) }
 
         var metadata: [String: String] {
             ["train.batch": String(batch), "train.lr": String(learningRate), "train.data_seed": String(dataSeed),
@@ -107,20 +103,13 @@ public final class AttributeTrainer {
                            elapsedSeconds: elapsedSeconds, metadata: net.config.metadata.merging(options.metadata) { a, _ in a })
     }
 
-    /// Global indices of the train-split batch at `offset`.
-    private func indices(offset: Int) throws -> [Int] {
-        let lo = try SynthFaces.Split.train.index(offset)
-        _ = try SynthFaces.Split.train.index(offset + options.batch - 1)
-        return Array(lo..<(lo + options.batch))
-    }
-
     /// Takes one optimizer step on the next batch.
     public func trainStep() throws -> StepMetrics {
         // The background render gets plain values, never `self` (whose state the step mutates).
         let (dataSeed, size) = (options.dataSeed, net.config.size)
-        let render: @Sendable ([Int]) throws -> [FaceSample] = { try $0.map { try SynthFaces.sample(seed: dataSeed, index: $0, size: size) } }
-        let samples = try prefetcher.take(indices(offset: dataOffset), render)
-        if let next = try? indices(offset: dataOffset + options.batch) { prefetcher.start(next, render) }
+        let render = TrainingData.renderer(dataSeed: dataSeed, size: size)
+        let samples = try prefetcher.take(TrainingData.trainIndices(from: dataOffset, count: options.batch), render)
+        if let next = try? TrainingData.trainIndices(from: dataOffset + options.batch, count: options.batch) { prefetcher.start(next, render) }
         let images = try SynthFaces.imageTensor(samples)
         let attrs = samples.map(\.attributes)
         let (loss, ce, mse, acc, grads) = try lossAndGradients(images: images, attributes: attrs, params: net.params, config: net.config,

@@ -14,14 +14,9 @@ public struct FrozenModel<Model> {
     public init(path: String, load: (String) throws -> Model) throws {
         model = try load(path)
         self.path = URL(fileURLWithPath: path).standardizedFileURL.path
-        digest = try FrozenModel.sha256(path)
+        digest = try SHA256.hexDigest(ofFile: path)
     }
 
-    public static func sha256(_ path: String) throws -> String {
-        var h = SHA256()
-        h.update(try FileIO.readAll(path, limit: 1 << 31))
-        return h.hexDigest()
-    }
 }
 
 /// Trains a `LatentEncoder` into a frozen generator's W+ (pSp's objective): each batch mixes
@@ -73,11 +68,7 @@ public final class EncoderTrainer {
             guard decaySteps >= 0 else { throw ModelError("decay steps must be non-negative, got \(decaySteps)") }
         }
 
-        public func learningRate(at step: Int) -> Float {
-            guard decaySteps > 0 else { return learningRate }
-            let t = Double(min(step, decaySteps)) / Double(decaySteps)
-            return learningRate * Float(0.02 + 0.98 * 0.5 * (1 + cos(Double.pi * t)))
-        }
+        public func learningRate(at step: Int) -> Float { TrainingData.cosineDecay(learningRate, step: step, steps: decaySteps) }
 
         var metadata: [String: String] {
             ["enc.batch": String(batch), "enc.lr": String(learningRate), "enc.data_seed": String(dataSeed), "enc.seed": String(seed),
@@ -185,13 +176,8 @@ public final class EncoderTrainer {
                                   elapsedSeconds: elapsedSeconds, metadata: meta)
     }
 
-    /// A seed for step `s`'s generator samples (splitmix64 of seed and step).
-    func drawSeed(step s: Int, purpose: UInt64) -> UInt64 {
-        var x = options.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(s) &* 0xBF58_476D_1CE4_E5B9 &+ purpose &* 0x94D0_49BB_1331_11EB
-        x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
-        return x ^ (x >> 31)
-    }
+    /// A seed for draw `purpose` of step `s`'s generator samples.
+    func drawSeed(step s: Int, purpose: UInt64) -> UInt64 { TrainingData.stepSeed(options.seed, step: s, purpose: purpose) }
 
     /// `count` generator samples of step `s`: their w+ `(count,nLatent,styleDim)` (one code, or two
     /// crossed at a random layer with probability `mixing`) and images.
@@ -248,24 +234,15 @@ public final class EncoderTrainer {
         return (metrics, Dictionary(uniqueKeysWithValues: zip(names, g)))
     }
 
-    /// Global indices of the render batch at split offset `offset`.
-    func renderIndices(_ offset: Int, count: Int) throws -> [Int] {
-        let split = SynthFaces.Split.train
-        guard offset >= 0, offset + count <= split.range.count else {
-            throw ModelError("the SynthFaces train split has no full batch at offset \(offset); the run has used up the split")
-        }
-        return try (offset..<(offset + count)).map { try split.index($0) }
-    }
-
     /// Takes one Adam step on the next batch.
     public func trainStep() throws -> StepMetrics {
         let nSamples = options.samples, nRenders = options.batch - nSamples
         var parts: [Tensor] = []
         if nRenders > 0 {
             let (dataSeed, size) = (options.dataSeed, encoder.config.size)
-            let render: @Sendable ([Int]) throws -> [FaceSample] = { try $0.map { try SynthFaces.sample(seed: dataSeed, index: $0, size: size) } }
-            let samples = try prefetcher.take(renderIndices(dataOffset, count: nRenders), render)
-            if let next = try? renderIndices(dataOffset + nRenders, count: nRenders) { prefetcher.start(next, render) }
+            let render = TrainingData.renderer(dataSeed: dataSeed, size: size)
+            let samples = try prefetcher.take(TrainingData.trainIndices(from: dataOffset, count: nRenders), render)
+            if let next = try? TrainingData.trainIndices(from: dataOffset + nRenders, count: nRenders) { prefetcher.start(next, render) }
             parts.append(try SynthFaces.imageTensor(samples))
         }
         var truth: Tensor?
@@ -308,7 +285,7 @@ extension EncoderTrainer: SessionTrainer {
     /// checkpoint.safetensors, encoder.safetensors (the weights alone), loss.png and
     /// reconstructions.png (8 held-out test renders above their reconstructions G(E(x))).
     public func save(to dir: String, log: TrainingLog) throws {
-        try checkpoint.write(to: Self.checkpointPath(dir))
+        try checkpoint.write(to: TrainingSession.checkpointPath(dir))
         try encoder.save(to: dir + "/encoder.safetensors", extraMetadata: provenance)
         let held = try SynthFaces.samples(seed: options.dataSeed, indices: SynthFaces.Split.test.index(0)..<(SynthFaces.Split.test.index(0) + 8),
                                           size: encoder.config.size)

@@ -28,7 +28,7 @@ extension GANTrainer: SessionTrainer {
     /// under snapshots/; samples.png (EMA on fixed z; a copy under snapshots/); mixing.png; loss.png.
     public func save(to dir: String, log: TrainingLog) throws {
         try FileManager.default.createDirectory(atPath: dir + "/snapshots", withIntermediateDirectories: true)
-        try checkpoint.write(to: Self.checkpointPath(dir))
+        try checkpoint.write(to: TrainingSession.checkpointPath(dir))
         var g = ema
         g.parameters = g.parameters.mapValues { $0.detached }
         try g.save(to: dir + "/generator.safetensors")

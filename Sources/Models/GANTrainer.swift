@@ -307,12 +307,7 @@ public final class GANTrainer {
     enum Draw: UInt64 { case dZ1 = 0, dZ2, dNoise, gZ1, gZ2, gNoise, mixing, balanceZ, balanceNoise }
 
     /// A seed for draw `d` of step `s` (splitmix64 of seed, step and purpose).
-    func drawSeed(_ d: Draw, step s: Int) -> UInt64 {
-        var x = options.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(s) &* 0xBF58_476D_1CE4_E5B9 &+ d.rawValue &* 0x94D0_49BB_1331_11EB
-        x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
-        return x ^ (x >> 31)
-    }
+    func drawSeed(_ d: Draw, step s: Int) -> UInt64 { TrainingData.stepSeed(options.seed, step: s, purpose: d.rawValue) }
 
     /// The w+ `(N,nLatent,styleDim)` of step `s` for G `g`: mapping of one z, or with probability
     /// `mixing` two z codes crossed over at a layer in 1..<nLatent; and the conditions `(N,K)` of the
@@ -360,7 +355,7 @@ public final class GANTrainer {
         }
         // The background render gets plain values, never `self` (whose state the step mutates).
         let (dataSeed, size) = (options.dataSeed, generator.config.size)
-        let render: @Sendable ([Int]) throws -> [FaceSample] = { try GANTrainer.render(dataSeed: dataSeed, size: size, indices: $0) }
+        let render = TrainingData.renderer(dataSeed: dataSeed, size: size)
         let (indices, next) = try realIndices(from: dataOffset)
         let samples = try prefetcher.take(indices, render)
         // The next batch as the boosts stand now; a measurement before it makes `take` render afresh.
@@ -387,21 +382,12 @@ public final class GANTrainer {
             return try GANTrainer.selectReal(dataSeed: options.dataSeed, seed: options.seed, batch: options.batch, from: offset, boosts: b,
                                               cap: options.realBalanceCap)
         }
-        let split = SynthFaces.Split.train
-        guard offset >= 0, offset + options.batch <= split.range.count else {
-            throw ModelError("the SynthFaces train split has no full batch at offset \(offset); the run has used up the split")
-        }
-        return (try (offset..<(offset + options.batch)).map { try split.index($0) }, offset + options.batch)
+        return (try TrainingData.trainIndices(from: offset, count: options.batch), offset + options.batch)
     }
 
     /// Renders the real batch at split offset `offset` (the same whatever the thread count).
     func render(offset: Int) throws -> [FaceSample] {
-        try GANTrainer.render(dataSeed: options.dataSeed, size: generator.config.size, indices: realIndices(from: offset).indices)
-    }
-
-    /// Renders the samples at global `indices`, one after the other.
-    static func render(dataSeed: UInt64, size: Int, indices: [Int]) throws -> [FaceSample] {
-        try indices.map { try SynthFaces.sample(seed: dataSeed, index: $0, size: size) }
+        try TrainingData.render(dataSeed: options.dataSeed, size: generator.config.size, indices: realIndices(from: offset).indices)
     }
 
     /// One D update on `real` (with its `condition` vectors when D is conditioned) against fakes of

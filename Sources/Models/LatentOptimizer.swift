@@ -63,6 +63,8 @@ public struct LatentOptimizer {
     /// Needed for the domain term.
     public let encoder: LatentEncoder?
     public let pins: AttributePins
+    /// The target's perceptual maps, computed once (nil without a feature term).
+    let targetReference: Perceptual.Reference?
 
     /// Checks that every term has what it needs and every shape fits; throws saying what is missing.
     public init(options: Options, generator: StyleGAN2Generator, initial: Tensor, target: Tensor? = nil,
@@ -107,6 +109,7 @@ public struct LatentOptimizer {
         }
         self.options = options; self.generator = generator; self.initial = initial; self.target = target
         self.attributes = attributes; self.encoder = encoder; self.pins = pins
+        if let target, options.feature > 0, let a = attributes { targetReference = try Perceptual.reference(target, net: a) } else { targetReference = nil }
     }
 
     /// The loss at `w` (which may be watched on a tape), with its parts.
@@ -121,7 +124,9 @@ public struct LatentOptimizer {
         }
         if let x = target {
             if o.pixel > 0 { try add(try Tensor.mse(y, x), o.pixel, \.pixel) }
-            if o.feature > 0, let a = attributes { try add(try Perceptual.distance(y, x, net: a), o.feature, \.feature) }
+            if o.feature > 0, let a = attributes, let r = targetReference {
+                try add(try Perceptual.distances(y, to: r, net: a).mean(), o.feature, \.feature)
+            }
         }
         if o.domain > 0, let e = encoder {
             try add(try Tensor.mse(w, LatentEncoder.forward(y, config: e.config, params: e.params)), o.domain, \.domain)

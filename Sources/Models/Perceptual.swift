@@ -15,12 +15,30 @@ public enum Perceptual {
         }
     }
 
+    /// The normalized maps of fixed images `(N,3,S,S)`, for distances to them taken many times
+    /// (an optimization's target), so they are computed once.
+    public struct Reference {
+        public let shape: [Int]
+        let maps: [Tensor]
+    }
+
+    public static func reference(_ b: Tensor, net: AttributeNet) throws -> Reference {
+        Reference(shape: b.shape, maps: try normalizedMaps(b, net: net))
+    }
+
     /// The distance of each image pair `(N)`; differentiable in both inputs when they are on a tape.
     public static func distances(_ a: Tensor, _ b: Tensor, net: AttributeNet) throws -> Tensor {
-        guard a.shape == b.shape else { throw TensorError.shape(op: "perceptual distance", "images \(a.shape) and \(b.shape) differ in shape") }
+        try distances(a, to: reference(b, net: net), net: net)
+    }
+
+    /// The distance of each image of `a` to its counterpart in `reference` `(N)`.
+    public static func distances(_ a: Tensor, to reference: Reference, net: AttributeNet) throws -> Tensor {
+        guard a.shape == reference.shape else {
+            throw TensorError.shape(op: "perceptual distance", "images \(a.shape) and \(reference.shape) differ in shape")
+        }
         let n = a.shape[0]
         var total: Tensor?
-        let ma = try normalizedMaps(a, net: net), mb = try normalizedMaps(b, net: net)
+        let ma = try normalizedMaps(a, net: net), mb = reference.maps
         for (fa, fb) in zip(ma, mb) {
             // Σ_c (f̂a − f̂b)² → (N,H,W) → mean over pixels → (N)
             let d = try (fa - fb).squared().sum(axis: 1).reshaped([n, -1]).mean(axis: 1)

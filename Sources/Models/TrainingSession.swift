@@ -33,11 +33,6 @@ public protocol SessionTrainer: AnyObject {
     func save(to dir: String, log: TrainingLog) throws
 }
 
-extension SessionTrainer {
-    /// The checkpoint's path inside a run folder.
-    public static func checkpointPath(_ dir: String) -> String { dir + "/checkpoint.safetensors" }
-}
-
 /// One session of a training run: steps a trainer until a step target, a deadline or a stop
 /// request, saving every `checkpointSeconds`, at the end and when stopped; appends one log row
 /// per step; shows progress with an ETA on a terminal.
@@ -85,6 +80,9 @@ public final class TrainingSession {
         log = try TrainingLog(path: dir + "/log.csv", columns: ["step", "seconds"] + trainer.logColumns,
                               resumeStep: resumed ? trainer.step : nil)
     }
+
+    /// The checkpoint's path inside a run folder.
+    public static func checkpointPath(_ dir: String) -> String { dir + "/checkpoint.safetensors" }
 
     private static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 

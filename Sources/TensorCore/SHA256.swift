@@ -98,3 +98,10 @@ public struct SHA256 {
         h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
     }
 }
+
+extension SHA256 {
+    /// The SHA-256 of a file's bytes as 64 hex digits; files over `limit` bytes are refused.
+    public static func hexDigest(ofFile path: String, limit: Int = 1 << 31) throws -> String {
+        hex(of: try FileIO.readAll(path, limit: limit))
+    }
+}

@@ -31,9 +31,7 @@ enum ModelsCommand: Command {
             let url = dir.appendingPathComponent(e.file)
             var facts = "missing"
             if let attrs = try? FileManager.default.attributesOfItem(atPath: url.path), let size = attrs[.size] as? Int {
-                var h = SHA256()
-                h.update(try FileIO.readAll(url.path, limit: 1 << 31))
-                facts = String(format: "%.1f MB, sha256 %@…", Double(size) / 1e6, String(h.hexDigest().prefix(12)))
+                facts = String(format: "%.1f MB, sha256 %@…", Double(size) / 1e6, String(try SHA256.hexDigest(ofFile: url.path).prefix(12)))
             }
             print("  \(e.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(e.kind.padding(toLength: 10, withPad: " ", startingAt: 0))  \(e.file) (\(facts))")
             print("  \(String(repeating: " ", count: width))  \(e.about)")

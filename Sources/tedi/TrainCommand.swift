@@ -90,7 +90,7 @@ struct SessionOptions {
         checkpointMinutes = c
     }
 
-    var checkpointPath: String { out + "/checkpoint.safetensors" }
+    var checkpointPath: String { TrainingSession.checkpointPath(out) }
 
     /// With `--resume` the checkpoint must exist, without it, it must not (nothing is overwritten).
     /// The folder is made when the session starts, so a refused run leaves nothing behind.

@@ -201,9 +201,7 @@ enum TrainGeneratorCommand: TrainSubcommand {
             }
             throw UsageError("--attributes \(path) does not exist (the attribute balance reads G's images with it)")
         }
-        var h = SHA256()
-        h.update(try FileIO.readAll(path, limit: 1 << 30))
-        let digest = h.hexDigest()
+        let digest = try SHA256.hexDigest(ofFile: path, limit: 1 << 30)
         if let old = resumedMetadata?["gan.attr_net_sha256"], old != digest {
             // Another network changes what the balance asks for: only on purpose, by naming it.
             guard gan.attributes != nil else {

@@ -309,7 +309,7 @@ struct GANConditionTests {
             return t
         }
         let a = try trainer()
-        let samples = try GANTrainer.render(dataSeed: 0, size: 16, indices: Array(20_000..<20_004))
+        let samples = try TrainingData.render(dataSeed: 0, size: 16, indices: Array(20_000..<20_004))
         let real = try SynthFaces.imageTensor(samples)
         let cond = try FaceCondition.vectors(samples.map(\.attributes))
         var errors: [Float] = []

@@ -51,7 +51,7 @@ struct GANGeometryHeadTests {
         #expect(m0.geometry.isNaN && plain.geometryHead == nil && plain.checkpoint.params.keys.allSatisfy { !$0.hasPrefix("dgeo.") })
         // On: the head's error on a fixed real batch falls as D steps on it.
         let a = try trainer(1)
-        let samples = try GANTrainer.render(dataSeed: 0, size: 16, indices: Array(20_000..<20_004))
+        let samples = try TrainingData.render(dataSeed: 0, size: 16, indices: Array(20_000..<20_004))
         let real = try SynthFaces.imageTensor(samples), targets = try GANTrainer.geometryTargets(samples)
         var errors: [Float] = []
         for _ in 0..<30 { errors.append(try a.discriminatorStep(real: real, geometry: targets).geometry) }
