@@ -16,24 +16,9 @@ enum EncoderOps {
     /// square and area-resized, each said in a note) or a `(N,3,H,W)` tensor such as `synthesize`'s `raw`.
     static func faces(_ v: Value, size: Int, what: String) throws -> (Tensor, [String]) {
         switch v {
-        case var .image(img):
-            var notes: [String] = []
-            if img.width != img.height {
-                let side = min(img.width, img.height)
-                let (x0, y0) = ((img.width - side) / 2, (img.height - side) / 2)
-                var px = [UInt8](repeating: 0, count: side * side * img.channels)
-                for y in 0..<side {
-                    let src = ((y0 + y) * img.width + x0) * img.channels
-                    for i in 0..<(side * img.channels) { px[y * side * img.channels + i] = img.pixels[src + i] }
-                }
-                notes.append("\(what): cropped \(img.width)×\(img.height) to its centre \(side)×\(side)")
-                img = try Image(width: side, height: side, channels: img.channels, pixels: px)
-            }
-            if img.width != size {
-                notes.append("\(what): resized \(img.width)×\(img.height) → \(size)×\(size) (area) for the model")
-                img = try img.resized(width: size, height: size, method: .area)
-            }
-            return (try img.withChannels(3).tensor().reshaped([1, 3, size, size]), notes)
+        case let .image(img):
+            let (square, notes) = try fitted(img, size: size, what: what)
+            return (try square.withChannels(3).tensor().reshaped([1, 3, size, size]), notes)
         case let .tensor(t):
             guard t.rank == 4, t.shape[1] == 3, t.shape[0] >= 1 else {
                 throw NodeError("\(what): expected images (N,3,H,W) in [-1,1] (e.g. synthesize's raw), got \(t.shape)")
@@ -45,6 +30,36 @@ enum EncoderOps {
         default:
             throw NodeError("\(what): expected an image, got \(v.kind.rawValue)")
         }
+    }
+
+    /// The centre square of `pixels` (`width·height·channels`), so a non-square input keeps its middle.
+    static func centreSquare<T>(_ pixels: [T], width: Int, height: Int, channels: Int) -> (pixels: [T], side: Int) {
+        let side = min(width, height)
+        guard width != height else { return (pixels, side) }
+        let (x0, y0) = ((width - side) / 2, (height - side) / 2)
+        var out: [T] = []
+        out.reserveCapacity(side * side * channels)
+        for y in 0..<side {
+            let src = ((y0 + y) * width + x0) * channels
+            out += pixels[src..<(src + side * channels)]
+        }
+        return (out, side)
+    }
+
+    /// `img` centre-cropped to a square and area-resized to `size`, with a note for each change.
+    static func fitted(_ img: Image, size: Int, what: String) throws -> (Image, [String]) {
+        var notes: [String] = []
+        var img = img
+        if img.width != img.height {
+            let (px, side) = centreSquare(img.pixels, width: img.width, height: img.height, channels: img.channels)
+            notes.append("\(what): cropped \(img.width)×\(img.height) to its centre \(side)×\(side)")
+            img = try Image(width: side, height: side, channels: img.channels, pixels: px)
+        }
+        if img.width != size {
+            notes.append("\(what): resized \(img.width)×\(img.height) → \(size)×\(size) (area) for the model")
+            img = try img.resized(width: size, height: size, method: .area)
+        }
+        return (img, notes)
     }
 
     static let encodeImage = NodeSpec(
@@ -64,14 +79,15 @@ enum EncoderOps {
         })
 
     static let optimize = NodeSpec(
-        name: "optimize", summary: "refine W+ codes by Adam toward a target image and/or attribute values (TediGAN's instance-level optimization)",
+        name: "optimize", summary: "refine W+ codes by Adam toward a target image, a layout and/or attribute values (TediGAN's instance-level optimization)",
         inputs: [
             PortSpec("init", accepts: [.latent], doc: "start codes: w+ (e.g. encode.image's), or w (every layer)"),
             PortSpec("target", accepts: [.image, .tensor], optional: true, doc: "the face(s) to reconstruct, one per code"),
+            PortSpec("label", accepts: [.labelMap, .tensor], optional: true, doc: "a layout to enforce: a label map (or parse.face's ids), one per code"),
         ],
         outputs: [("out", .latent), ("image", .image)],
         params: [
-            GeneratorOps.modelParam, encoderParam, attributesParam,
+            GeneratorOps.modelParam, encoderParam, attributesParam, LayoutOps.optimizeParserParam,
             ParamSpec("steps", .int(min: 1, max: 100_000), default: .int(100), doc: "Adam steps (TediGAN: 100–200 from the encoder's codes)"),
             ParamSpec("lr", .float(min: 1e-6, max: 10), default: .float(0.01), doc: "Adam's learning rate"),
             ParamSpec("lambda_pix", .float(min: 0, max: nil), default: .float(1), doc: "weight of ‖G(w) − target‖² (mean over pixels, images in [-1,1])"),
@@ -79,6 +95,7 @@ enum EncoderOps {
             ParamSpec("lambda_dom", .float(min: 0, max: nil), default: .float(0), doc: "weight of ‖w − E(G(w))‖², keeping w in the encoder's domain (TediGAN: 2)"),
             ParamSpec("lambda_reg", .float(min: 0, max: nil), default: .float(0), doc: "weight of ‖w − init‖², keeping what an edit does not ask for"),
             ParamSpec("lambda_attr", .float(min: 0, max: nil), default: .float(1), doc: "weight of the attribute heads' error against `attributes`"),
+            ParamSpec("lambda_label", .float(min: 0, max: nil), default: .float(1), doc: "weight of the face parser's cross-entropy of G(w) against `label`"),
             ParamSpec("layers", .string, default: .string("all"), doc: "W+ layers that move: \"all\", \"0-3\", \"4,5,8\""),
             ParamSpec("attributes", .string, default: .string(""), doc: "attribute values to push G(w) toward, e.g. \"hair_color=gray, eyeglasses=true\""),
         ],
@@ -97,10 +114,10 @@ enum EncoderOps {
                 if case let .failure(e) = LatentOps.parseLayers(text, count: count) { problems.append((e.message, "layers")) }
             }
             if let t = ctx.inputTypes["init"], t.latentSpace == "z" { problems.append(("optimize starts from w or w+ codes; map z first", nil)) }
-            let hasTarget = ctx.inputTypes["target"] != nil
+            let hasTarget = ctx.inputTypes["target"] != nil || ctx.inputTypes["label"] != nil
             let hasPins = !(ctx.params["attributes"]?.stringValue ?? "").trimmingCharacters(in: .whitespaces).isEmpty
             if !hasTarget && !hasPins && (ctx.params["lambda_dom"]?.doubleValue ?? 0) == 0 {
-                problems.append(("nothing to optimize toward: connect a `target` image or give `attributes`", nil))
+                problems.append(("nothing to optimize toward: connect a `target` image or `label` map, or give `attributes`", nil))
             }
             return problems
         },
@@ -119,17 +136,27 @@ enum EncoderOps {
                 }
                 target = t
             }
+            var labels: [[UInt8]]?
+            if let v = ctx.inputs["label"]?.first {
+                let (m, n) = try LayoutOps.labelMaps(v, size: g.config.size, what: "label")
+                notes += n
+                guard m.count == w0.shape[0] else {
+                    throw NodeError("optimize: \(w0.shape[0]) code\(w0.shape[0] == 1 ? "" : "s") on `init` but \(m.count) label map\(m.count == 1 ? "" : "s")")
+                }
+                labels = m
+            }
             let layers = try LatentOps.parseLayers(ctx.string("layers"), count: g.nLatent).get()
             let options = LatentOptimizer.Options(
                 steps: ctx.int("steps"), learningRate: Float(ctx.double("lr")), pixel: Float(ctx.double("lambda_pix")),
                 feature: Float(ctx.double("lambda_feat")), domain: Float(ctx.double("lambda_dom")),
                 regularization: Float(ctx.double("lambda_reg")), attribute: Float(ctx.double("lambda_attr")),
-                layers: layers.count == g.nLatent ? nil : layers)
+                label: Float(ctx.double("lambda_label")), layers: layers.count == g.nLatent ? nil : layers)
             let pins = try AttributePins(parsing: ctx.string("attributes"))
             let needsNet = (target != nil && options.feature > 0) || (!pins.isEmpty && options.attribute > 0)
             let opt = try LatentOptimizer(options: options, generator: g, initial: w0.detached, target: target,
                                           attributes: needsNet ? ModelStore.shared.attributes(try ctx.model("attributes_model")) : nil,
-                                          encoder: options.domain > 0 ? ModelStore.shared.encoder(try ctx.model("encoder")) : nil, pins: pins)
+                                          encoder: options.domain > 0 ? ModelStore.shared.encoder(try ctx.model("encoder")) : nil, pins: pins,
+                                          labels: labels, parser: labels != nil && options.label > 0 ? ModelStore.shared.parser(try ctx.model("parser")) : nil)
             var state: LatentOptimizer.State
             if let c = ctx.checkpoint {
                 state = try c.run(steps: options.steps, every: 10, initial: { opt.start() }, encode: encodeState, decode: decodeState,

@@ -12,6 +12,7 @@ final class ModelStore: @unchecked Sendable {
     private var generators: [String: StyleGAN2Generator] = [:]
     private var attributeNets: [String: AttributeNet] = [:]
     private var encoders: [String: LatentEncoder] = [:]
+    private var parsers: [String: FaceParser] = [:]
     private var computed: [String: Tensor] = [:]
 
     /// `load()` once per `key` in `cache`.
@@ -31,6 +32,11 @@ final class ModelStore: @unchecked Sendable {
     /// The encoder in `m`'s file.
     func encoder(_ m: ModelRef) throws -> LatentEncoder {
         try loaded(\.encoders, m.url.path) { try LatentEncoder.load(m.url.path) }
+    }
+
+    /// The face parser in `m`'s file.
+    func parser(_ m: ModelRef) throws -> FaceParser {
+        try loaded(\.parsers, m.url.path) { try FaceParser.load(m.url.path) }
     }
 
     /// The graph's inline config as a StyleGAN2 config, or nil to use the file's `__metadata__`.

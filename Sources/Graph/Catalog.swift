@@ -192,13 +192,18 @@ public struct ParamSpec: Sendable {
     public var type: ParamType
     public var defaultValue: ParamValue?
     public var doc: String
-    /// For a `.model` param: the kind of model it takes ("generator", "attributes", "encoder").
+    /// For a `.model` param: the kind of model it takes (a `ModelRef.kind`).
     public var modelKind: String
-    public init(_ name: String, _ type: ParamType, default value: ParamValue? = nil, doc: String, modelKind: String = "generator") {
+    /// For a `.model` param: the input port that needs the model. When nothing is connected there
+    /// and no model of the kind is at hand, the param stays empty instead of being an error.
+    public var modelFor: String?
+    public init(_ name: String, _ type: ParamType, default value: ParamValue? = nil, doc: String, modelKind: String = "generator",
+                modelFor: String? = nil) {
         self.name = name
         self.type = type
         self.defaultValue = value
         self.doc = doc
         self.modelKind = modelKind
+        self.modelFor = modelFor
     }
 }

@@ -10,8 +10,9 @@ public struct ModelRef: Equatable {
     public var url: URL
     /// Inline config, by key.
     public var config: [String: ParamValue]
-    /// "generator", "attributes" or "encoder" (from the file's `arch` metadata; a file without one
-    /// is taken for a generator, as rosinality checkpoints carry none).
+    /// "generator", "attributes", "encoder" (images), "sketch encoder", "label encoder" or "parser"
+    /// (from the file's `arch` and `modality` metadata; a file without one is taken for a generator,
+    /// as rosinality checkpoints carry none).
     public var kind: String
     /// Whether it is one of tedi's shipped models (`ShippedModels`) rather than declared by the graph.
     public var shipped: Bool
@@ -26,6 +27,7 @@ public struct ModelRef: Equatable {
         switch kind {
         case "attributes": return "an attribute network"
         case "encoder": return "an encoder"
+        case "parser": return "a face parser"
         default: return "a " + kind
         }
     }
@@ -35,7 +37,13 @@ public struct ModelRef: Equatable {
         guard let f = try? SafeTensors.File(path: url.path) else { return "generator" }
         switch f.metadata["arch"] {
         case "tedi-attributes-v1": return "attributes"
-        case "tedi-encoder-v1": return "encoder"
+        case "tedi-encoder-v1":
+            switch f.metadata["modality"] {
+            case "sketch": return "sketch encoder"
+            case "label": return "label encoder"
+            default: return "encoder"
+            }
+        case "tedi-parser-v1": return "parser"
         default: return "generator"
         }
     }
@@ -100,6 +108,8 @@ extension GraphValidator {
                     params[ps.name] = .string(ofKind[0])
                 } else if ofKind.isEmpty, let s = models.values.filter({ $0.kind == ps.modelKind && $0.shipped }).map(\.name).sorted().first {
                     params[ps.name] = .string(s)
+                } else if ofKind.isEmpty, let port = ps.modelFor, !node.inputs.contains(where: { $0.port == port }) {
+                    continue
                 } else {
                     let why = ofKind.isEmpty
                         ? "the graph declares no \(ps.modelKind) and none is shipped (add a 'models:' section, or set TEDI_MODELS to tedi's Models folder)"

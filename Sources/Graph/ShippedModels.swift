@@ -10,7 +10,7 @@ public enum ShippedModels {
         public var name: String
         /// The file, relative to the models folder.
         public var file: String
-        /// "generator", "attributes" or "encoder".
+        /// A `ModelRef.kind`: "generator", "attributes", "encoder", "sketch encoder", "label encoder", "parser".
         public var kind: String
         /// What it was trained for, one line.
         public var about: String

@@ -9,6 +9,7 @@ import TensorCore
 ///       + λ_dom·‖w − E(G(w))‖²                                      (stay in the encoder's domain)
 ///       + λ_reg·‖w − w₀‖²                                           (edits: keep the rest)
 ///       + λ_attr·(attribute heads' error on G(w) against the pins)  (editing without text)
+///       + λ_label·CE(P(G(w)), m)                                    (the face parser P reads layout m)
 ///
 /// (squared norms are means over elements; terms are batch means). Only the `layers` move.
 /// G runs with its stored noise, so a step is a pure function of the state: same bytes on every
@@ -22,13 +23,14 @@ public struct LatentOptimizer {
         public var domain: Float
         public var regularization: Float
         public var attribute: Float
+        public var label: Float
         /// W+ layers that move (nil: all).
         public var layers: [Int]?
 
         public init(steps: Int = 100, learningRate: Float = 0.01, pixel: Float = 1, feature: Float = 0.5, domain: Float = 0,
-                    regularization: Float = 0, attribute: Float = 1, layers: [Int]? = nil) {
+                    regularization: Float = 0, attribute: Float = 1, label: Float = 1, layers: [Int]? = nil) {
             self.steps = steps; self.learningRate = learningRate; self.pixel = pixel; self.feature = feature
-            self.domain = domain; self.regularization = regularization; self.attribute = attribute; self.layers = layers
+            self.domain = domain; self.regularization = regularization; self.attribute = attribute; self.label = label; self.layers = layers
         }
     }
 
@@ -40,6 +42,7 @@ public struct LatentOptimizer {
         public var domain: Float = .nan
         public var regularization: Float = .nan
         public var attribute: Float = .nan
+        public var label: Float = .nan
     }
 
     /// The optimization's state between steps (what a checkpoint holds).
@@ -63,12 +66,16 @@ public struct LatentOptimizer {
     /// Needed for the domain term.
     public let encoder: LatentEncoder?
     public let pins: AttributePins
+    /// Target label maps (one `S·S` map of class ids per code) and the parser that reads G(w) for the label term.
+    public let labels: [[UInt8]]?
+    public let parser: FaceParser?
     /// The target's perceptual maps, computed once (nil without a feature term).
     let targetReference: Perceptual.Reference?
 
     /// Checks that every term has what it needs and every shape fits; throws saying what is missing.
     public init(options: Options, generator: StyleGAN2Generator, initial: Tensor, target: Tensor? = nil,
-                attributes: AttributeNet? = nil, encoder: LatentEncoder? = nil, pins: AttributePins = AttributePins()) throws {
+                attributes: AttributeNet? = nil, encoder: LatentEncoder? = nil, pins: AttributePins = AttributePins(),
+                labels: [[UInt8]]? = nil, parser: FaceParser? = nil) throws {
         let (n, nl, sd) = (initial.shape.first ?? 0, generator.nLatent, generator.styleDim)
         guard initial.rank == 3, n >= 1, initial.shape[1] == nl, initial.shape[2] == sd else {
             throw ModelError("optimize: the start codes have shape \(initial.shape); the generator takes w+ (N,\(nl),\(sd))")
@@ -76,7 +83,7 @@ public struct LatentOptimizer {
         guard (1...100_000).contains(options.steps) else { throw ModelError("optimize: steps must be in 1...100000, got \(options.steps)") }
         guard options.learningRate > 0, options.learningRate <= 10 else { throw ModelError("optimize: lr must be in (0, 10], got \(options.learningRate)") }
         for (name, v) in [("lambda_pix", options.pixel), ("lambda_feat", options.feature), ("lambda_dom", options.domain),
-                          ("lambda_reg", options.regularization), ("lambda_attr", options.attribute)] {
+                          ("lambda_reg", options.regularization), ("lambda_attr", options.attribute), ("lambda_label", options.label)] {
             guard v >= 0, v.isFinite else { throw ModelError("optimize: \(name) must be a non-negative number, got \(v)") }
         }
         if let layers = options.layers {
@@ -92,8 +99,22 @@ public struct LatentOptimizer {
         }
         let usesTarget = target != nil && (options.pixel > 0 || options.feature > 0)
         let usesAttributes = !pins.isEmpty && options.attribute > 0
-        guard usesTarget || usesAttributes || options.domain > 0 else {
-            throw ModelError("optimize: nothing to optimize toward: connect a target image or give attributes")
+        let usesLabels = labels != nil && options.label > 0
+        guard usesTarget || usesAttributes || usesLabels || options.domain > 0 else {
+            throw ModelError("optimize: nothing to optimize toward: connect a target image or label map, or give attributes")
+        }
+        if let labels {
+            let s = generator.config.size
+            guard labels.count == n, labels.allSatisfy({ $0.count == s * s }) else {
+                throw ModelError("optimize: \(labels.count) label map\(labels.count == 1 ? "" : "s") for \(n) code\(n == 1 ? "" : "s"); each must be \(s)×\(s)")
+            }
+            if options.label > 0 {
+                guard let p = parser else { throw ModelError("optimize: the label term needs the face parser") }
+                guard p.config.size == s else { throw ModelError("optimize: the face parser reads \(p.config.size) px; the generator makes \(s) px") }
+                if let bad = labels.joined().first(where: { Int($0) >= p.config.classes }) {
+                    throw ModelError("optimize: the label map holds class \(bad); the parser knows 0–\(p.config.classes - 1)")
+                }
+            }
         }
         if (target != nil && options.feature > 0) || usesAttributes {
             guard let a = attributes else { throw ModelError("optimize: the feature and attribute terms need the attribute network") }
@@ -108,7 +129,7 @@ public struct LatentOptimizer {
             }
         }
         self.options = options; self.generator = generator; self.initial = initial; self.target = target
-        self.attributes = attributes; self.encoder = encoder; self.pins = pins
+        self.attributes = attributes; self.encoder = encoder; self.pins = pins; self.labels = labels; self.parser = parser
         if let target, options.feature > 0, let a = attributes { targetReference = try Perceptual.reference(target, net: a) } else { targetReference = nil }
     }
 
@@ -134,6 +155,9 @@ public struct LatentOptimizer {
         if o.regularization > 0 { try add(try Tensor.mse(w, initial), o.regularization, \.regularization) }
         if !pins.isEmpty && o.attribute > 0, let a = attributes {
             try add(try attributeError(y, net: a), o.attribute, \.attribute)
+        }
+        if o.label > 0, let m = labels, let p = parser {
+            try add(try FaceParser.pixelCrossEntropy(try FaceParser.forward(y, config: p.config, params: p.params), targets: m), o.label, \.label)
         }
         guard let total else { throw ModelError("optimize: every term has weight 0") }
         parts.total = try total.item()

@@ -6,7 +6,7 @@ import TensorCore
 /// `tedi eval attributes`: per-attribute held-out accuracy of an attribute network.
 enum EvalCommand: Command {
     static let name = "eval"
-    static let summary = "evaluate a model on held-out SynthFaces (attributes, generator, inversion)"
+    static let summary = "evaluate a model on held-out SynthFaces (attributes, generator, inversion, parser, layout)"
     static let usage = """
     usage: tedi eval attributes [--model Models/attributes.safetensors] [--count 1000]
                                 [--split test|val] [--data-seed K]
@@ -39,11 +39,28 @@ enum EvalCommand: Command {
     (images in [-1,1]), PSNR, perceptual distance, attribute agreement (the attribute network reads the
     reconstruction as the render's labels, or as it reads the sample), latent MSE (samples), seconds per
     image on this machine. Then the per-attribute agreement.
+
+    usage: tedi eval parser [--model Models/face_parser.safetensors] [--count 1000] [--data-seed K]
+    Per-class IoU of the face parser on --count held-out test renders: clean, and blurred once and
+    twice with a 3×3 binomial (softer faces, as the generator makes); mean IoU over the classes
+    present and pixel accuracy.
+
+    usage: tedi eval layout [--count 64] [--steps 50] [--mixes 8] [--mix-from 6] [--data-seed K] [--seed S]
+                            [--generator G] [--parser P] [--label-encoder E] [--sketch-encoder E] [--attributes A]
+    How well faces made from a label map or sketch keep its layout, on --count held-out test
+    renders' label maps and sketches (perturbed: each sketch redrawn as SketchAugment does, seed S):
+    rows for random samples (the baseline), label → face (encoder; + optimize --steps with the label
+    term), sketch → face (clean; perturbed), and each encoder with fine layers mixed in from random
+    codes (layers from each --mix-from layer on, e.g. 4,6,8). Columns: layout mIoU (the parser on the output against the input's label map), FID /
+    precision / recall against held-out renders in the attribute network's features, diversity
+    (LPIPS-style distance between --mixes mixes of one layout), seconds per image.
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
         if argv.first == "generator" { return try runGenerator(Array(argv.dropFirst())) }
         if argv.first == "inversion" { return try runInversion(Array(argv.dropFirst())) }
+        if argv.first == "parser" { return try runParser(Array(argv.dropFirst())) }
+        if argv.first == "layout" { return try runLayout(Array(argv.dropFirst())) }
         var args = Arguments(argv)
         let model = try args.option("model") ?? "Models/attributes.safetensors"
         let count = try args.int("count", default: 1000)
@@ -52,7 +69,7 @@ enum EvalCommand: Command {
         let what = args.positionals()
         try args.finish()
         guard what == ["attributes"] else {
-            throw UsageError(what.isEmpty ? "say what to evaluate: `tedi eval attributes`, `tedi eval generator` or `tedi eval inversion`" : "unknown model '\(what.joined(separator: " "))'; evaluate `attributes`, `generator` or `inversion`")
+            throw UsageError(what.isEmpty ? "say what to evaluate: `tedi eval attributes`, `generator`, `inversion`, `parser` or `layout`" : "unknown model '\(what.joined(separator: " "))'; evaluate `attributes`, `generator`, `inversion`, `parser` or `layout`")
         }
         guard let split = SynthFaces.Split(rawValue: splitName), split != .train else { throw UsageError("--split is test or val, got '\(splitName)'") }
         guard (1...split.range.count).contains(count) else { throw UsageError("--count must be in 1...\(split.range.count)") }

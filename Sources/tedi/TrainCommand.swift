@@ -6,8 +6,8 @@ import TensorCore
 /// and builds its trainer; `TrainingSession` runs it (clock, checkpoints, Ctrl-C and SIGTERM, log, ETA).
 enum TrainCommand: Command {
     static let name = "train"
-    static let summary = "train a model on SynthFaces (attributes, generator, encoder)"
-    static let subcommands: [TrainSubcommand.Type] = [TrainAttributesCommand.self, TrainGeneratorCommand.self, TrainEncoderCommand.self]
+    static let summary = "train a model on SynthFaces (attributes, generator, encoder, parser)"
+    static let subcommands: [TrainSubcommand.Type] = [TrainAttributesCommand.self, TrainGeneratorCommand.self, TrainEncoderCommand.self, TrainParserCommand.self]
     static var usage: String { subcommands.map { $0.usage }.joined(separator: "\n") }
 
     static func run(_ argv: [String]) throws -> Int32 {

@@ -6,11 +6,12 @@ import TensorCore
 enum TrainEncoderCommand: TrainSubcommand {
     static let name = "encoder"
     static let usage = """
-    usage: tedi train encoder --out DIR [--modality image] [--steps N | --minutes M] [--resume]
+    usage: tedi train encoder --out DIR [--modality image|sketch|label] [--steps N | --minutes M] [--resume]
                               [--generator Models/synthfaces64.safetensors] [--attributes Models/attributes.safetensors]
+                              [--teacher Models/image_encoder.safetensors] [--parser Models/face_parser.safetensors]
                               [--batch 8] [--lr 0.0005] [--seed S] [--data-seed K] [--lr-decay N]
                               [--sample-fraction 0.5] [--mixing 0.5] [--pixel 1] [--feature 0.8] [--latent 1] [--w-norm 0.005]
-                              [--checkpoint-minutes 5] [--export FILE]
+                              [--layout 0 | 1] [--augment 0.6] [--checkpoint-minutes 5] [--export FILE]
     Trains an image encoder E into the frozen generator G's W+ (pSp's objective): each batch holds
     SynthFaces renders (train split, rendered in memory) and, --sample-fraction of it, G's own samples
     (w+ known; two codes crossed at a random layer with probability --mixing). Loss = --pixel ×
@@ -18,8 +19,14 @@ enum TrainEncoderCommand: TrainSubcommand {
     ‖E(x) − w+‖² (samples) + --w-norm × ‖E(x) − w̄‖. DIR gets checkpoint.safetensors (atomic; every
     --checkpoint-minutes, on Ctrl-C or SIGTERM and at the end), encoder.safetensors (the weights, loadable
     by encode.image), log.csv, loss.png and reconstructions.png (8 held-out renders above G(E(x))).
-    --resume continues bit-identically with the generator and attribute network the run recorded
-    (path and SHA-256; give --generator / --attributes if they moved).
+    --modality sketch|label trains on SynthFaces pairs instead (no generator samples): the render's
+    sketch (--augment of them perturbed like a person's: thicker, lighter, strokes left out, stray
+    strokes, offset, or Sobel edges of the photo) or one-hot label map in, the render as the target,
+    --latent pulling E(s) toward the image encoder's code of the render (--teacher), and --layout × the
+    face parser's cross-entropy of G(E(s)) against the render's label map (--parser; default 1 for
+    these modalities, 0 for images).
+    --resume continues bit-identically with the frozen models the run recorded (path and SHA-256;
+    give --generator / --attributes / --teacher / --parser if they moved).
     --lr-decay N decays the learning rate along a cosine to 2% at step N (default: --steps of a new run).
     --export FILE also writes the encoder's weights as F16 to FILE (as shipped), also when the run is
     already at its step target.
@@ -33,11 +40,13 @@ enum TrainEncoderCommand: TrainSubcommand {
         let seedArg = try args.option("seed"), dataSeedArg = try args.option("data-seed"), decayArg = try args.option("lr-decay")
         let export = try args.option("export")
         var weights: [String: String] = [:]
-        for k in ["sample-fraction", "mixing", "pixel", "feature", "latent", "w-norm"] { weights[k] = try args.option(k) }
+        for k in ["sample-fraction", "mixing", "pixel", "feature", "latent", "w-norm", "layout", "augment"] { weights[k] = try args.option(k) }
+        let teacherArg = try args.option("teacher"), parserArg = try args.option("parser")
         try finish(args)
-        guard modality == "image" else {
-            throw UsageError("--modality \(modality): only image encoders train so far (sketch and label maps come with their encoders)")
+        guard let inChannels = EncoderTrainer.modalityChannels[modality] else {
+            throw UsageError("--modality is image, sketch or label, got '\(modality)'")
         }
+        let paired = modality != "image"
         try session.prepare()
         let trainer: EncoderTrainer
         if session.resume {
@@ -53,7 +62,11 @@ enum TrainEncoderCommand: TrainSubcommand {
             }
             trainer = try EncoderTrainer(checkpoint: c, path: session.checkpointPath,
                                          generator: frozenGenerator(recorded(generatorArg, "enc.generator_path", "generator")),
-                                         attributes: frozenAttributes(recorded(attributesArg, "enc.attributes_path", "attributes")))
+                                         attributes: frozenAttributes(recorded(attributesArg, "enc.attributes_path", "attributes")),
+                                         teacher: c.metadata["enc.teacher_sha256"] == nil ? nil
+                                             : frozenEncoder(recorded(teacherArg, "enc.teacher_path", "teacher")),
+                                         parser: c.metadata["enc.parser_sha256"] == nil ? nil
+                                             : frozenParser(recorded(parserArg, "enc.parser_path", "parser")))
             if session.alreadyDone(trainer, note: export.map { "; exported \($0)" } ?? "") {
                 if let export { try trainer.encoder.save(to: export, dtype: .f16, extraMetadata: trainer.provenance) }
                 return 0
@@ -69,14 +82,20 @@ enum TrainEncoderCommand: TrainSubcommand {
                 return v
             }
             let options = EncoderTrainer.Options(batch: batch, learningRate: lr, dataSeed: seeds.data, seed: seeds.seed,
-                                                 sampleFraction: try number("sample-fraction", 0.5), mixing: try number("mixing", 0.5),
+                                                 sampleFraction: try number("sample-fraction", paired ? 0 : 0.5), mixing: try number("mixing", 0.5),
                                                  pixel: try number("pixel", 1), feature: try number("feature", 0.8),
-                                                 latent: try number("latent", 1), wNorm: try number("w-norm", 0.005), decaySteps: decay)
+                                                 latent: try number("latent", 1), wNorm: try number("w-norm", 0.005), decaySteps: decay,
+                                                 layout: try number("layout", paired ? 1 : 0), augment: try number("augment", 0.6))
             do { try options.validate() } catch let e as ModelError { throw UsageError(e.description) }
             let g = try frozenGenerator(generatorArg ?? "Models/synthfaces64.safetensors")
-            let config = LatentEncoder.Config(size: g.model.config.size, nLatent: g.model.nLatent, styleDim: g.model.styleDim)
-            trainer = try EncoderTrainer(config: config, options: options, generator: g,
-                                         attributes: frozenAttributes(attributesArg ?? "Models/attributes.safetensors"))
+            let config = LatentEncoder.Config(size: g.model.config.size, inChannels: inChannels, modality: modality,
+                                              nLatent: g.model.nLatent, styleDim: g.model.styleDim)
+            let teacher = paired && options.latent > 0 ? try frozenEncoder(teacherArg ?? "Models/image_encoder.safetensors") : nil
+            let parser = options.layout > 0 ? try frozenParser(parserArg ?? "Models/face_parser.safetensors") : nil
+            do {
+                trainer = try EncoderTrainer(config: config, options: options, generator: g,
+                                             attributes: frozenAttributes(attributesArg ?? "Models/attributes.safetensors"), teacher: teacher, parser: parser)
+            } catch let e as ModelError { throw UsageError(e.description) }
         }
         let code = try session.run(trainer, command: "encoder")
         if let export { try trainer.encoder.save(to: export, dtype: .f16, extraMetadata: trainer.provenance) }
@@ -86,6 +105,16 @@ enum TrainEncoderCommand: TrainSubcommand {
     static func frozenGenerator(_ path: String) throws -> FrozenModel<StyleGAN2Generator> {
         guard FileManager.default.fileExists(atPath: path) else { throw UsageError("--generator \(path) does not exist") }
         return try FrozenModel(path: path) { try StyleGAN2Generator.load(path: $0) }
+    }
+
+    static func frozenEncoder(_ path: String) throws -> FrozenModel<LatentEncoder> {
+        guard FileManager.default.fileExists(atPath: path) else { throw UsageError("--teacher \(path) does not exist") }
+        return try FrozenModel(path: path) { try LatentEncoder.load($0) }
+    }
+
+    static func frozenParser(_ path: String) throws -> FrozenModel<FaceParser> {
+        guard FileManager.default.fileExists(atPath: path) else { throw UsageError("--parser \(path) does not exist (train one with `tedi train parser`)") }
+        return try FrozenModel(path: path) { try FaceParser.load($0) }
     }
 
     static func frozenAttributes(_ path: String) throws -> FrozenModel<AttributeNet> {
