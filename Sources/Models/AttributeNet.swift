@@ -21,6 +21,12 @@ struct MetadataReader {
         return parts.map { $0! }
     }
 
+    /// A checkpoint option of any type that reads from a string.
+    func value<T: LosslessStringConvertible>(_ key: String) throws -> T {
+        guard let s = metadata[key], let v = T(s) else { throw ModelError("\(path): checkpoint metadata '\(key)' is missing or invalid") }
+        return v
+    }
+
     /// One integer.
     func int(_ key: String) throws -> Int {
         let v = try ints(key)
@@ -144,42 +150,25 @@ public struct AttributeNet {
     public init(config: Config, seed: UInt64) throws {
         try config.validate()
         self.config = config
-        var p: [String: Tensor] = [:]
-        for (k, (name, shape)) in AttributeNet.shapes(config).sorted(by: { $0.key < $1.key }).enumerated() {
-            if name.hasSuffix(".bias") {
-                p[name] = try Tensor.zeros(shape)
-            } else {
-                let fanIn = shape.dropFirst().reduce(1, *)
-                p[name] = try Tensor.randomNormal(shape, seed: seed, stream: UInt64(k)).scaled(1 / Float(fanIn).squareRoot())
-            }
-        }
-        params = p
+        params = try ModelParams.initialized(AttributeNet.shapes(config), seed: seed)
     }
 
     /// A network with the given parameters; throws naming any missing or misshapen tensor.
     public init(config: Config, params: [String: Tensor], path: String = "<memory>") throws {
         try config.validate()
-        for (name, shape) in AttributeNet.shapes(config) {
-            guard let t = params[name] else { throw ModelError("\(path): missing tensor '\(name)' (expected shape \(shape))") }
-            guard t.shape == shape else { throw ModelError("\(path): tensor '\(name)' has shape \(t.shape), expected \(shape)") }
-        }
+        self.params = try ModelParams.checked(params, shapes: AttributeNet.shapes(config), path: path)
         self.config = config
-        self.params = params.filter { AttributeNet.shapes(config)[$0.key] != nil }
     }
 
     /// Loads a model file written by `save`, or the parameters of a training checkpoint.
     public static func load(_ path: String) throws -> AttributeNet {
-        let (tensors, metadata) = try SafeTensors.read(path)
-        let config = try Config(metadata: metadata, path: path)
-        if metadata["tedi.checkpoint"] != nil {
-            return try AttributeNet(config: config, params: try TrainingCheckpoint.read(path).params, path: path)
-        }
-        return try AttributeNet(config: config, params: tensors, path: path)
+        let (params, metadata) = try ModelParams.read(path)
+        return try AttributeNet(config: try Config(metadata: metadata, path: path), params: params, path: path)
     }
 
     /// Writes the parameters and config atomically (`dtype` F16 halves the file).
     public func save(to path: String, dtype: SafeTensors.DType = .f32, extraMetadata: [String: String] = [:]) throws {
-        try SafeTensors.write(params, metadata: config.metadata.merging(extraMetadata) { a, _ in a }, to: path, dtype: dtype)
+        try ModelParams.save(params, metadata: config.metadata, extra: extraMetadata, to: path, dtype: dtype)
     }
 
     /// Everything the network computes for one batch.

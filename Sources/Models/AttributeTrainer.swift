@@ -37,13 +37,10 @@ public final class AttributeTrainer {
         }
 
         init(metadata m: [String: String], path: String) throws {
-            func get<T: LosslessStringConvertible>(_ k: String) throws -> T {
-                guard let s = m[k], let v = T(s) else { throw ModelError("\(path): checkpoint metadata '\(k)' is missing or invalid") }
-                return v
-            }
-            self.init(batch: try get("train.batch"), learningRate: try get("train.lr"), dataSeed: try get("train.data_seed"),
-                      initSeed: try get("train.init_seed"), regressionWeight: try get("train.regression_weight"),
-                      decaySteps: try get("train.decay_steps"))
+            let meta = MetadataReader(m, path: path)
+            self.init(batch: try meta.value("train.batch"), learningRate: try meta.value("train.lr"), dataSeed: try meta.value("train.data_seed"),
+                      initSeed: try meta.value("train.init_seed"), regressionWeight: try meta.value("train.regression_weight"),
+                      decaySteps: try meta.value("train.decay_steps"))
         }
     }
 
@@ -105,11 +102,7 @@ public final class AttributeTrainer {
 
     /// Takes one optimizer step on the next batch.
     public func trainStep() throws -> StepMetrics {
-        // The background render gets plain values, never `self` (whose state the step mutates).
-        let (dataSeed, size) = (options.dataSeed, net.config.size)
-        let render = TrainingData.renderer(dataSeed: dataSeed, size: size)
-        let samples = try prefetcher.take(TrainingData.trainIndices(from: dataOffset, count: options.batch), render)
-        if let next = try? TrainingData.trainIndices(from: dataOffset + options.batch, count: options.batch) { prefetcher.start(next, render) }
+        let samples = try prefetcher.trainBatch(dataSeed: options.dataSeed, size: net.config.size, offset: dataOffset, count: options.batch)
         let images = try SynthFaces.imageTensor(samples)
         let attrs = samples.map(\.attributes)
         let (loss, ce, mse, acc, grads) = try lossAndGradients(images: images, attributes: attrs, params: net.params, config: net.config,

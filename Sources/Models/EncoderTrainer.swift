@@ -92,14 +92,11 @@ public final class EncoderTrainer {
         }
 
         init(metadata m: [String: String], path: String) throws {
-            func get<T: LosslessStringConvertible>(_ k: String) throws -> T {
-                guard let s = m[k], let v = T(s) else { throw ModelError("\(path): checkpoint metadata '\(k)' is missing or invalid") }
-                return v
-            }
-            self.init(batch: try get("enc.batch"), learningRate: try get("enc.lr"), dataSeed: try get("enc.data_seed"), seed: try get("enc.seed"),
-                      sampleFraction: try get("enc.sample_fraction"), mixing: try get("enc.mixing"), pixel: try get("enc.pixel"),
-                      feature: try get("enc.feature"), latent: try get("enc.latent"), wNorm: try get("enc.w_norm"),
-                      decaySteps: try get("enc.decay_steps"))
+            let meta = MetadataReader(m, path: path)
+            self.init(batch: try meta.value("enc.batch"), learningRate: try meta.value("enc.lr"), dataSeed: try meta.value("enc.data_seed"), seed: try meta.value("enc.seed"),
+                      sampleFraction: try meta.value("enc.sample_fraction"), mixing: try meta.value("enc.mixing"), pixel: try meta.value("enc.pixel"),
+                      feature: try meta.value("enc.feature"), latent: try meta.value("enc.latent"), wNorm: try meta.value("enc.w_norm"),
+                      decaySteps: try meta.value("enc.decay_steps"))
             // Runs from before the sketch and label encoders have no layout term or sketch perturbation.
             layout = m["enc.layout"].flatMap(Float.init) ?? 0
             augment = m["enc.augment"].flatMap(Float.init) ?? 0.6
@@ -299,10 +296,7 @@ public final class EncoderTrainer {
         let nSamples = options.samples, nRenders = options.batch - nSamples
         var parts: [Tensor] = []
         if nRenders > 0 {
-            let (dataSeed, size) = (options.dataSeed, encoder.config.size)
-            let render = TrainingData.renderer(dataSeed: dataSeed, size: size)
-            let samples = try prefetcher.take(TrainingData.trainIndices(from: dataOffset, count: nRenders), render)
-            if let next = try? TrainingData.trainIndices(from: dataOffset + nRenders, count: nRenders) { prefetcher.start(next, render) }
+            let samples = try prefetcher.trainBatch(dataSeed: options.dataSeed, size: encoder.config.size, offset: dataOffset, count: nRenders)
             parts.append(try SynthFaces.imageTensor(samples))
         }
         var truth: Tensor?
@@ -313,11 +307,16 @@ public final class EncoderTrainer {
         }
         let x = parts.count == 1 ? parts[0] : try Tensor.concat(parts, axis: 0)
         let (metrics, grads) = try lossAndGradients(x, truth: truth)
+        return try applied(metrics, grads, rendered: nRenders)
+    }
+
+    /// Takes the Adam step of `grads` and moves on past `rendered` train renders.
+    func applied(_ metrics: StepMetrics, _ grads: [String: Tensor], rendered: Int) throws -> StepMetrics {
         var m = metrics
         adam.learningRate = options.learningRate(at: step)
         try adam.update(&encoder.params, gradients: grads)
         step += 1
-        dataOffset += nRenders
+        dataOffset += rendered
         m.step = step
         return m
     }
@@ -337,19 +336,11 @@ extension EncoderTrainer {
 
     /// A step of a sketch or label encoder on SynthFaces pairs.
     func pairedStep() throws -> StepMetrics {
-        let (dataSeed, size, b) = (options.dataSeed, encoder.config.size, options.batch)
-        let render = TrainingData.renderer(dataSeed: dataSeed, size: size)
-        let samples = try prefetcher.take(TrainingData.trainIndices(from: dataOffset, count: b), render)
-        if let next = try? TrainingData.trainIndices(from: dataOffset + b, count: b) { prefetcher.start(next, render) }
+        let samples = try prefetcher.trainBatch(dataSeed: options.dataSeed, size: encoder.config.size, offset: dataOffset, count: options.batch)
         let x = try SynthFaces.imageTensor(samples)
         let truth = try options.latent > 0 ? teacher.map { try $0.model(x).detached } : nil
-        var (m, grads) = try lossAndGradients(x, input: try inputs(samples, step: step), truth: truth, labels: samples.map(\.label))
-        adam.learningRate = options.learningRate(at: step)
-        try adam.update(&encoder.params, gradients: grads)
-        step += 1
-        dataOffset += b
-        m.step = step
-        return m
+        let (m, grads) = try lossAndGradients(x, input: try inputs(samples, step: step), truth: truth, labels: samples.map(\.label))
+        return try applied(m, grads, rendered: options.batch)
     }
 }
 

@@ -92,43 +92,25 @@ public struct FaceParser {
     public init(config: Config, seed: UInt64) throws {
         try config.validate()
         self.config = config
-        var p: [String: Tensor] = [:]
-        for (k, (name, shape)) in FaceParser.shapes(config).sorted(by: { $0.key < $1.key }).enumerated() {
-            if name.hasSuffix(".bias") {
-                p[name] = try Tensor.zeros(shape)
-            } else {
-                let fanIn = shape.dropFirst().reduce(1, *)
-                p[name] = try Tensor.randomNormal(shape, seed: seed, stream: UInt64(k)).scaled(1 / Float(fanIn).squareRoot())
-            }
-        }
-        params = p
+        params = try ModelParams.initialized(FaceParser.shapes(config), seed: seed)
     }
 
     /// A parser with the given parameters; throws naming any missing or misshapen tensor.
     public init(config: Config, params: [String: Tensor], path: String = "<memory>") throws {
         try config.validate()
-        let shapes = FaceParser.shapes(config)
-        for (name, shape) in shapes {
-            guard let t = params[name] else { throw ModelError("\(path): missing tensor '\(name)' (expected shape \(shape))") }
-            guard t.shape == shape else { throw ModelError("\(path): tensor '\(name)' has shape \(t.shape), expected \(shape)") }
-        }
+        self.params = try ModelParams.checked(params, shapes: FaceParser.shapes(config), path: path)
         self.config = config
-        self.params = params.filter { shapes[$0.key] != nil }
     }
 
     /// Loads a model file written by `save`, or the parameters of a training checkpoint.
     public static func load(_ path: String) throws -> FaceParser {
-        let (tensors, metadata) = try SafeTensors.read(path)
-        let config = try Config(metadata: metadata, path: path)
-        if metadata["tedi.checkpoint"] != nil {
-            return try FaceParser(config: config, params: try TrainingCheckpoint.read(path).params, path: path)
-        }
-        return try FaceParser(config: config, params: tensors, path: path)
+        let (params, metadata) = try ModelParams.read(path)
+        return try FaceParser(config: try Config(metadata: metadata, path: path), params: params, path: path)
     }
 
     /// Writes the parameters and config atomically (`dtype` F16 halves the file).
     public func save(to path: String, dtype: SafeTensors.DType = .f32, extraMetadata: [String: String] = [:]) throws {
-        try SafeTensors.write(params, metadata: config.metadata.merging(extraMetadata) { a, _ in a }, to: path, dtype: dtype)
+        try ModelParams.save(params, metadata: config.metadata, extra: extraMetadata, to: path, dtype: dtype)
     }
 
     /// Checks an input batch against the config.

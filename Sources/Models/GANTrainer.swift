@@ -101,23 +101,20 @@ public final class GANTrainer {
         }
 
         init(metadata m: [String: String], path: String) throws {
-            func get<T: LosslessStringConvertible>(_ k: String) throws -> T {
-                guard let s = m[k], let v = T(s) else { throw ModelError("\(path): checkpoint metadata '\(k)' is missing or invalid") }
-                return v
-            }
-            self.init(batch: try get("gan.batch"), learningRate: try get("gan.lr"), r1Gamma: try get("gan.r1"),
-                      r1Every: try get("gan.r1_every"), mixing: try get("gan.mixing"), emaHalfLife: try get("gan.ema_half_life"),
-                      emaRampup: m["gan.ema_rampup"] == nil ? 0 : try get("gan.ema_rampup"), r1Epsilon: try get("gan.r1_epsilon"), dataSeed: try get("gan.data_seed"), seed: try get("gan.seed"),
-                      attrBalance: m["gan.attr_balance"] == nil ? 0 : try get("gan.attr_balance"),
+            let meta = MetadataReader(m, path: path)
+            self.init(batch: try meta.value("gan.batch"), learningRate: try meta.value("gan.lr"), r1Gamma: try meta.value("gan.r1"),
+                      r1Every: try meta.value("gan.r1_every"), mixing: try meta.value("gan.mixing"), emaHalfLife: try meta.value("gan.ema_half_life"),
+                      emaRampup: m["gan.ema_rampup"] == nil ? 0 : try meta.value("gan.ema_rampup"), r1Epsilon: try meta.value("gan.r1_epsilon"), dataSeed: try meta.value("gan.data_seed"), seed: try meta.value("gan.seed"),
+                      attrBalance: m["gan.attr_balance"] == nil ? 0 : try meta.value("gan.attr_balance"),
                       // Checkpoints from before β existed used the batch mean alone.
-                      attrBalanceBeta: m["gan.attr_balance_beta"] == nil ? 0 : try get("gan.attr_balance_beta"),
+                      attrBalanceBeta: m["gan.attr_balance_beta"] == nil ? 0 : try meta.value("gan.attr_balance_beta"),
                       r1FrozenPatterns: m["gan.r1_patterns"] == "frozen",
                       // Older checkpoints sampled reals in plain order.
-                      realBalance: m["gan.real_balance"] == nil ? 0 : try get("gan.real_balance"),
-                      realBalanceEvery: m["gan.real_balance_every"] == nil ? 100 : try get("gan.real_balance_every"),
-                      realBalanceCap: m["gan.real_balance_cap"] == nil ? GANTrainer.defaultRealBalanceCap : try get("gan.real_balance_cap"),
-                      dGeometry: m["gan.d_geometry"] == nil ? 0 : try get("gan.d_geometry"),
-                      conditionClassifier: m["gan.condition_classifier"] == nil ? 0 : try get("gan.condition_classifier"))
+                      realBalance: m["gan.real_balance"] == nil ? 0 : try meta.value("gan.real_balance"),
+                      realBalanceEvery: m["gan.real_balance_every"] == nil ? 100 : try meta.value("gan.real_balance_every"),
+                      realBalanceCap: m["gan.real_balance_cap"] == nil ? GANTrainer.defaultRealBalanceCap : try meta.value("gan.real_balance_cap"),
+                      dGeometry: m["gan.d_geometry"] == nil ? 0 : try meta.value("gan.d_geometry"),
+                      conditionClassifier: m["gan.condition_classifier"] == nil ? 0 : try meta.value("gan.condition_classifier"))
             if let v = m["gan.r1_patterns"], v != "frozen", v != "own" {
                 throw ModelError("\(path): checkpoint metadata 'gan.r1_patterns' is '\(v)', expected 'frozen' or 'own'")
             }

@@ -139,49 +139,27 @@ public struct LatentEncoder {
             throw ModelError("encoder: the mean latent has shape \(latentAverage.shape), expected [1, \(config.styleDim)]")
         }
         self.config = config
-        var p: [String: Tensor] = [:]
-        for (k, (name, shape)) in LatentEncoder.shapes(config).sorted(by: { $0.key < $1.key }).enumerated() {
-            if name == "latent_avg" {
-                p[name] = latentAverage
-            } else if name.hasSuffix(".bias") {
-                p[name] = try Tensor.zeros(shape)
-            } else {
-                let fanIn = shape.dropFirst().reduce(1, *)
-                let gain: Float = name.hasSuffix(".linear.weight") ? 0.1 : 1
-                p[name] = try Tensor.randomNormal(shape, seed: seed, stream: UInt64(k)).scaled(gain / Float(fanIn).squareRoot())
-            }
+        params = try ModelParams.initialized(LatentEncoder.shapes(config), seed: seed, fixed: ["latent_avg": latentAverage]) {
+            $0.hasSuffix(".linear.weight") ? 0.1 : 1
         }
-        params = p
     }
 
     /// An encoder with the given parameters; throws naming any missing or misshapen tensor.
     public init(config: Config, params: [String: Tensor], path: String = "<memory>") throws {
         try config.validate()
-        let shapes = LatentEncoder.shapes(config)
-        for (name, shape) in shapes {
-            guard let t = params[name] else { throw ModelError("\(path): missing tensor '\(name)' (expected shape \(shape))") }
-            guard t.shape == shape else { throw ModelError("\(path): tensor '\(name)' has shape \(t.shape), expected \(shape)") }
-        }
+        self.params = try ModelParams.checked(params, shapes: LatentEncoder.shapes(config), path: path)
         self.config = config
-        self.params = params.filter { shapes[$0.key] != nil }
     }
 
     /// Loads a model file written by `save`, or the parameters of a training checkpoint.
     public static func load(_ path: String) throws -> LatentEncoder {
-        let (tensors, metadata) = try SafeTensors.read(path)
-        let config = try Config(metadata: metadata, path: path)
-        if metadata["tedi.checkpoint"] != nil {
-            let c = try TrainingCheckpoint.read(path)
-            var p: [String: Tensor] = [:]
-            for (k, v) in c.params where k.hasPrefix("e.") { p[String(k.dropFirst(2))] = v }
-            return try LatentEncoder(config: config, params: p, path: path)
-        }
-        return try LatentEncoder(config: config, params: tensors, path: path)
+        let (params, metadata) = try ModelParams.read(path, checkpointPrefix: "e.")
+        return try LatentEncoder(config: try Config(metadata: metadata, path: path), params: params, path: path)
     }
 
     /// Writes the parameters and config atomically (`dtype` F16 halves the file).
     public func save(to path: String, dtype: SafeTensors.DType = .f32, extraMetadata: [String: String] = [:]) throws {
-        try SafeTensors.write(params, metadata: config.metadata.merging(extraMetadata) { a, _ in a }, to: path, dtype: dtype)
+        try ModelParams.save(params, metadata: config.metadata, extra: extraMetadata, to: path, dtype: dtype)
     }
 
     /// Names of the trained tensors (all but `latent_avg`).

@@ -25,8 +25,11 @@ public enum LayoutEval {
         public var attributes: AttributeNet
         public var label: LatentEncoder?
         public var sketch: LatentEncoder?
-        public init(generator: StyleGAN2Generator, parser: FaceParser, attributes: AttributeNet, label: LatentEncoder?, sketch: LatentEncoder?) {
+        public var image: LatentEncoder?
+        public init(generator: StyleGAN2Generator, parser: FaceParser, attributes: AttributeNet, label: LatentEncoder?, sketch: LatentEncoder?,
+                    image: LatentEncoder? = nil) {
             self.generator = generator; self.parser = parser; self.attributes = attributes; self.label = label; self.sketch = sketch
+            self.image = image
         }
     }
 
@@ -143,6 +146,14 @@ public enum LayoutEval {
                                     diversity: try GANMetrics.pairDistance(try batched(mixedImages) { try m.attributes.features($0) }),
                                     layout: (mixedImages, truth)))
             }
+        }
+        // References: the parser on the renders themselves (its own error: the ceiling of every
+        // row), and on G's reconstruction of them by the image encoder (inversion, one pass).
+        rows.append(try row("held-out renders themselves (the parser's ceiling)", images: p.images, seconds: 0))
+        if let e = m.image {
+            let (codes, te) = try InversionEval.timed { try batched(p.images) { try e($0) } }
+            let (images, ts) = try InversionEval.timed { try synth(codes) }
+            rows.append(try row("image encoder on the renders (inversion, for reference)", images: images, seconds: te + ts))
         }
         if let e = m.label {
             let (codes, te) = try InversionEval.timed { try batched(try oneHot(p.labels, size: size)) { try e($0) } }

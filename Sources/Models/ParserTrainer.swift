@@ -42,12 +42,9 @@ public final class ParserTrainer {
         }
 
         init(metadata m: [String: String], path: String) throws {
-            func get<T: LosslessStringConvertible>(_ k: String) throws -> T {
-                guard let s = m[k], let v = T(s) else { throw ModelError("\(path): checkpoint metadata '\(k)' is missing or invalid") }
-                return v
-            }
-            self.init(batch: try get("parse.batch"), learningRate: try get("parse.lr"), dataSeed: try get("parse.data_seed"),
-                      seed: try get("parse.seed"), augment: try get("parse.augment"), decaySteps: try get("parse.decay_steps"),
+            let meta = MetadataReader(m, path: path)
+            self.init(batch: try meta.value("parse.batch"), learningRate: try meta.value("parse.lr"), dataSeed: try meta.value("parse.data_seed"),
+                      seed: try meta.value("parse.seed"), augment: try meta.value("parse.augment"), decaySteps: try meta.value("parse.decay_steps"),
                       balanced: m["parse.balanced"].flatMap(Bool.init) ?? false)
             try validate()
         }
@@ -154,10 +151,8 @@ public final class ParserTrainer {
 
     /// One Adam step on the next batch; returns (loss, pixel accuracy).
     public func trainStep() throws -> (loss: Float, accuracy: Float) {
-        let (dataSeed, size, b) = (options.dataSeed, parser.config.size, options.batch)
-        let render = TrainingData.renderer(dataSeed: dataSeed, size: size)
-        let samples = try prefetcher.take(TrainingData.trainIndices(from: dataOffset, count: b), render)
-        if let next = try? TrainingData.trainIndices(from: dataOffset + b, count: b) { prefetcher.start(next, render) }
+        let b = options.batch
+        let samples = try prefetcher.trainBatch(dataSeed: options.dataSeed, size: parser.config.size, offset: dataOffset, count: b)
         let x = try ParserTrainer.degrade(try SynthFaces.imageTensor(samples), seed: TrainingData.stepSeed(options.seed, step: step, purpose: 3),
                                           probability: options.augment)
         let (loss, acc, grads) = try lossAndGradients(x, labels: samples.map(\.label))

@@ -57,6 +57,16 @@ final class Prefetcher: @unchecked Sendable {
         DispatchQueue.global().async(execute: item)
     }
 
+    /// Train-split samples `offset..<offset+count` (rendered ahead by the previous call when it
+    /// asked for these), and starts rendering the batch after them.
+    func trainBatch(dataSeed: UInt64, size: Int, offset: Int, count: Int) throws -> [FaceSample] {
+        // The background render gets plain values, never a trainer (whose state the step mutates).
+        let render = TrainingData.renderer(dataSeed: dataSeed, size: size)
+        let samples = try take(TrainingData.trainIndices(from: offset, count: count), render)
+        if let next = try? TrainingData.trainIndices(from: offset + count, count: count) { start(next, render) }
+        return samples
+    }
+
     /// The samples `key`: the pending render's when it is for the same samples, else rendered now.
     func take(_ key: [Int], _ render: ([Int]) throws -> [FaceSample]) throws -> [FaceSample] {
         lock.lock(); let p = pending; lock.unlock()

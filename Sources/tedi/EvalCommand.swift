@@ -46,14 +46,18 @@ enum EvalCommand: Command {
     present and pixel accuracy.
 
     usage: tedi eval layout [--count 64] [--steps 50] [--mixes 8] [--mix-from 6] [--data-seed K] [--seed S]
-                            [--generator G] [--parser P] [--label-encoder E] [--sketch-encoder E] [--attributes A]
+                            [--generator G] [--parser P] [--label-encoder E] [--sketch-encoder E] [--image-encoder E]
+                            [--attributes A]
     How well faces made from a label map or sketch keep its layout, on --count held-out test
-    renders' label maps and sketches (perturbed: each sketch redrawn as SketchAugment does, seed S):
-    rows for random samples (the baseline), label → face (encoder; + optimize --steps with the label
-    term), sketch → face (clean; perturbed), and each encoder with fine layers mixed in from random
-    codes (layers from each --mix-from layer on, e.g. 4,6,8). Columns: layout mIoU (the parser on the output against the input's label map), FID /
-    precision / recall against held-out renders in the attribute network's features, diversity
-    (LPIPS-style distance between --mixes mixes of one layout), seconds per image.
+    renders' label maps and sketches. Rows: random samples (the baseline); the renders themselves
+    (the parser's own error: the ceiling) and the image encoder's reconstructions of them;
+    label → face (encoder; + optimize --steps with the label term); sketch → face (clean;
+    perturbed as SketchAugment does, seed S; outlines of the label map, a way of drawing the
+    encoders never saw); and each encoder with the layers from each --mix-from layer on (e.g.
+    4,6,8) taken from --mixes random codes. Columns: layout mIoU (the parser on the output against
+    the input's label map), FID / precision / recall against the held-out renders in the attribute
+    network's features, diversity (LPIPS-style distance between mixes of one layout), seconds per
+    image.
     """
 
     static func run(_ argv: [String]) throws -> Int32 {

@@ -37,6 +37,7 @@ extension EvalCommand {
         let generator = try path("generator", "Models/synthfaces64.safetensors"), parser = try path("parser", "Models/face_parser.safetensors")
         let attributes = try path("attributes", "Models/attributes.safetensors")
         let label = try path("label-encoder", "Models/label_encoder.safetensors"), sketch = try path("sketch-encoder", "Models/sketch_encoder.safetensors")
+        let image = try path("image-encoder", "Models/image_encoder.safetensors")
         var o = LayoutEval.Options()
         o.count = try args.int("count", default: 64)
         o.steps = try args.int("steps", default: 50)
@@ -54,8 +55,9 @@ extension EvalCommand {
         }
         o.dataSeed = UInt64(dataSeed); o.seed = UInt64(seed)
         let models = LayoutEval.Models(generator: try StyleGAN2Generator.load(path: generator), parser: try FaceParser.load(parser),
-                                       attributes: try AttributeNet.load(attributes), label: try LatentEncoder.load(label), sketch: try LatentEncoder.load(sketch))
-        for (e, want) in [(models.label, "label"), (models.sketch, "sketch")] where e?.config.modality != want {
+                                       attributes: try AttributeNet.load(attributes), label: try LatentEncoder.load(label), sketch: try LatentEncoder.load(sketch),
+                                       image: try LatentEncoder.load(image))
+        for (e, want) in [(models.label, "label"), (models.sketch, "sketch"), (models.image, "image")] where e?.config.modality != want {
             throw UsageError("--\(want)-encoder reads \(e?.config.modality ?? "?")s, not \(want)s")
         }
         let start = Date()

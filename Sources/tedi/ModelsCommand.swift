@@ -33,7 +33,7 @@ enum ModelsCommand: Command {
             if let attrs = try? FileManager.default.attributesOfItem(atPath: url.path), let size = attrs[.size] as? Int {
                 facts = String(format: "%.1f MB, sha256 %@…", Double(size) / 1e6, String(try SHA256.hexDigest(ofFile: url.path).prefix(12)))
             }
-            print("  \(e.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(e.kind.padding(toLength: 10, withPad: " ", startingAt: 0))  \(e.file) (\(facts))")
+            print("  \(e.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(e.kind.padding(toLength: 14, withPad: " ", startingAt: 0))  \(e.file) (\(facts))")
             print("  \(String(repeating: " ", count: width))  \(e.about)")
         }
         return 0

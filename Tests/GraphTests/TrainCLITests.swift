@@ -222,7 +222,7 @@ struct TrainEncoderCLITests {
             #expect(FileManager.default.fileExists(atPath: dir.path("s/" + f)), "s/\(f) missing")
         }
         let log = try String(contentsOfFile: dir.path("s/log.csv"), encoding: .utf8).split(separator: "\n")
-        #expect(log.first == "step,seconds,loss,pixel,feature,latent,w_norm" && log.count == 5, "\(log)")
+        #expect(log.first == "step,seconds,loss,pixel,feature,latent,w_norm,layout" && log.count == 5, "\(log)")
         let first = try tedi(["train", "encoder", "--out", "r", "--steps", "2", "--lr-decay", "4"] + common, in: dir.url)
         #expect(first.code == 0, "\(first.stderr)")
         let changed = try tedi(["train", "encoder", "--out", "r", "--resume", "--steps", "4", "--batch", "8"], in: dir.url)
@@ -232,14 +232,52 @@ struct TrainEncoderCLITests {
         let a = try LatentEncoder.load(dir.path("s/encoder.safetensors")), b = try LatentEncoder.load(dir.path("r/encoder.safetensors"))
         #expect(a.params == b.params, "the resumed run's encoder differs from the uninterrupted run's")
 
-        let sketch = try tedi(["train", "encoder", "--out", "k", "--steps", "1", "--modality", "sketch"] + common, in: dir.url)
-        #expect(sketch.code == 2 && sketch.stderr.contains("only image encoders"), "\(sketch.stderr)")
+        // A sketch encoder: pairs, the image encoder as teacher, the parser's layout term.
+        try LatentEncoder(config: .tiny, latentAverage: g.meanLatent(count: 64, seed: 0), seed: 5).save(to: dir.path("t.safetensors"))
+        try FaceParser(config: .tiny, seed: 6).save(to: dir.path("p.safetensors"))
+        let sketch = try tedi(["train", "encoder", "--out", "sk", "--steps", "2", "--modality", "sketch", "--teacher", "t.safetensors",
+                               "--parser", "p.safetensors"] + common, in: dir.url)
+        #expect(sketch.code == 0, "\(sketch.stderr)")
+        let sketchLog = try String(contentsOfFile: dir.path("sk/log.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(sketchLog.count == 3 && !sketchLog[2].hasSuffix(",nan"), "the layout term is logged: \(sketchLog)")
+        #expect(try LatentEncoder.load(dir.path("sk/encoder.safetensors")).config.modality == "sketch")
+        let noParser = try tedi(["train", "encoder", "--out", "k", "--steps", "1", "--modality", "label", "--teacher", "t.safetensors"] + common, in: dir.url)
+        #expect(noParser.code == 2 && noParser.stderr.contains("Models/face_parser.safetensors does not exist"), "\(noParser.stderr)")
+        let paint = try tedi(["train", "encoder", "--out", "k", "--steps", "1", "--modality", "paint"] + common, in: dir.url)
+        #expect(paint.code == 2 && paint.stderr.contains("--modality is image, sketch or label"), "\(paint.stderr)")
         let foreign = try tedi(["train", "encoder", "--out", "k", "--steps", "1", "--d-geometry", "1"] + common, in: dir.url)
         #expect(foreign.code == 2 && foreign.stderr.contains("--d-geometry is for `tedi train generator`"), "\(foreign.stderr)")
         let weights = try tedi(["train", "encoder", "--out", "k", "--steps", "1", "--pixel", "0", "--feature", "0", "--latent", "0"] + common, in: dir.url)
         #expect(weights.code == 2 && weights.stderr.contains("nothing to learn"), "\(weights.stderr)")
         let missing = try tedi(["train", "encoder", "--out", "k", "--steps", "1", "--generator", "nope.safetensors"], in: dir.url)
         #expect(missing.code == 2 && missing.stderr.contains("nope.safetensors does not exist"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("k")), "refused runs leave no folder behind")
+    }
+}
+
+/// `tedi train parser` through the executable: its files, a bit-identical resume, refusals.
+@Suite struct TrainParserCLITests {
+    @Test(.enabled(if: tediBinary != nil)) func tinyParserRunWritesItsFilesAndResumesIdentically() throws {
+        let dir = try TempDir("train-parser-cli")
+        let common = ["--size", "16", "--channels", "4,8,8", "--batch", "4"]
+        let straight = try tedi(["train", "parser", "--out", "s", "--steps", "4"] + common, in: dir.url)
+        #expect(straight.code == 0 && straight.stdout.contains("stopped at step 4"), "\(straight.stdout)\n\(straight.stderr)")
+        for f in ["checkpoint.safetensors", "parser.safetensors", "log.csv", "loss.png", "parse.png"] {
+            #expect(FileManager.default.fileExists(atPath: dir.path("s/" + f)), "s/\(f) missing")
+        }
+        let first = try tedi(["train", "parser", "--out", "r", "--steps", "2", "--lr-decay", "4"] + common, in: dir.url)
+        #expect(first.code == 0, "\(first.stderr)")
+        let rest = try tedi(["train", "parser", "--out", "r", "--resume", "--steps", "4", "--export", "p16.safetensors"], in: dir.url)
+        #expect(rest.code == 0, "\(rest.stderr)")
+        let a = try FaceParser.load(dir.path("s/parser.safetensors")), b = try FaceParser.load(dir.path("r/parser.safetensors"))
+        #expect(a.params == b.params, "the resumed run's parser differs from the uninterrupted run's")
+        #expect(try FaceParser.load(dir.path("p16.safetensors")).config == a.config)
+        let changed = try tedi(["train", "parser", "--out", "r", "--resume", "--steps", "6", "--channels", "8,8,8"], in: dir.url)
+        #expect(changed.code == 2 && changed.stderr.contains("takes the architecture and options from the checkpoint"), "\(changed.stderr)")
+        let odd = try tedi(["train", "parser", "--out", "k", "--steps", "1", "--size", "16", "--channels", "4,8,8,8,8,8"], in: dir.url)
+        #expect(odd.code == 2 && odd.stderr.contains("divisible"), "\(odd.stderr)")
+        let foreign = try tedi(["train", "parser", "--out", "k", "--steps", "1", "--teacher", "x"], in: dir.url)
+        #expect(foreign.code == 2 && foreign.stderr.contains("--teacher is for `tedi train encoder`"), "\(foreign.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path("k")), "refused runs leave no folder behind")
     }
 }
