@@ -114,7 +114,8 @@ enum EncoderOps {
                 if case let .failure(e) = LatentOps.parseLayers(text, count: count) { problems.append((e.message, "layers")) }
             }
             if let t = ctx.inputTypes["init"], t.latentSpace == "z" { problems.append(("optimize starts from w or w+ codes; map z first", nil)) }
-            let hasTarget = ctx.inputTypes["target"] != nil || ctx.inputTypes["label"] != nil
+            let usesLabel = ctx.inputTypes["label"] != nil && (ctx.params["lambda_label"]?.doubleValue ?? 1) > 0
+            let hasTarget = ctx.inputTypes["target"] != nil || usesLabel
             let hasPins = !(ctx.params["attributes"]?.stringValue ?? "").trimmingCharacters(in: .whitespaces).isEmpty
             if !hasTarget && !hasPins && (ctx.params["lambda_dom"]?.doubleValue ?? 0) == 0 {
                 problems.append(("nothing to optimize toward: connect a `target` image or `label` map, or give `attributes`", nil))

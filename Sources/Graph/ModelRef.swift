@@ -103,13 +103,16 @@ extension GraphValidator {
             let ofKind = models.values.filter { $0.kind == ps.modelKind && !$0.shipped }.map(\.name).sorted()
             let brokenOfKind = declared.count > models.values.filter { !$0.shipped }.count
             if given.isEmpty ? ofKind.isEmpty && brokenOfKind : declared.contains(given) && (models[given] == nil || models[given]!.shipped) { continue }
+            // A model only one input port needs is left unbound when nothing is connected there.
+            if given.isEmpty, let port = ps.modelFor, !node.inputs.contains(where: { $0.port == port }) {
+                if ofKind.count == 1 { params[ps.name] = .string(ofKind[0]) }
+                continue
+            }
             if given.isEmpty {
                 if ofKind.count == 1 {
                     params[ps.name] = .string(ofKind[0])
                 } else if ofKind.isEmpty, let s = models.values.filter({ $0.kind == ps.modelKind && $0.shipped }).map(\.name).sorted().first {
                     params[ps.name] = .string(s)
-                } else if ofKind.isEmpty, let port = ps.modelFor, !node.inputs.contains(where: { $0.port == port }) {
-                    continue
                 } else {
                     let why = ofKind.isEmpty
                         ? "the graph declares no \(ps.modelKind) and none is shipped (add a 'models:' section, or set TEDI_MODELS to tedi's Models folder)"

@@ -204,6 +204,9 @@ public final class EncoderTrainer {
             }
         }
         if options.layout > 0 {
+            guard c.modality != "image" else {
+                throw ModelError("the layout term is for sketch and label encoders (an image encoder's pixel and feature terms already see the layout); set it to 0")
+            }
             guard let p = parser else { throw ModelError("the layout term needs a face parser") }
             guard p.config.size == c.size, p.config.classes == 19 else { throw ModelError("the face parser reads \(p.config.size) px into \(p.config.classes) classes; need \(c.size) px, 19") }
         }

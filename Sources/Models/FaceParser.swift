@@ -225,7 +225,7 @@ public struct LayoutScore: Sendable {
     }
 
     /// IoU of class k over everything added (nil when the class appears in neither map).
-    public func iou(_ k: Int) -> Double? { union[k] == 0 ? nil : Double(intersection[k]) / Double(union[k]) }
+    public func iou(_ k: Int) -> Double? { k < 0 || k >= classes || union[k] == 0 ? nil : Double(intersection[k]) / Double(union[k]) }
 
     /// Mean IoU over the classes present in the truth or the prediction.
     public var meanIoU: Double {

@@ -93,6 +93,8 @@ public enum LayoutEval {
     public static func run(_ m: Models, options o: Options, log: (String) -> Void = { _ in }) throws -> [Row] {
         let g = m.generator, size = g.config.size, nl = g.nLatent
         guard m.parser.config.size == size, m.attributes.config.size == size else { throw ModelError("layout eval: the parser and attribute network must read \(size) px") }
+        guard m.parser.config.classes == 19 else { throw ModelError("layout eval: the parser has \(m.parser.config.classes) classes; label maps have 19") }
+        if let bad = o.mixFrom.first(where: { $0 < 1 || $0 >= nl }) { throw ModelError("layout eval: --mix-from \(bad) is outside 1...\(nl - 1) (the generator has \(nl) layers)") }
         let p = try pairs(count: o.count, size: size, dataSeed: o.dataSeed, seed: o.seed)
         let realFeatures = try batched(p.images) { try m.attributes.features($0) }
         let synth = { (w: Tensor) throws -> Tensor in try batched(w) { try g.synthesis($0, noise: .const) } }

@@ -209,6 +209,9 @@ public enum ParserEval {
     /// (`blurs` fixed passes of [1 2 1]/4, no noise) to stand in for the generator's softer faces.
     public static func run(_ parser: FaceParser, count: Int, dataSeed: UInt64 = 0, blurs: Int = 0, batch: Int = 32) throws -> LayoutScore {
         guard count >= 1, count <= SynthFaces.Split.test.range.count else { throw ModelError("eval count must be in 1...\(SynthFaces.Split.test.range.count)") }
+        guard parser.config.classes == SynthFaces.classNames.count else {
+            throw ModelError("the parser has \(parser.config.classes) classes; SynthFaces' label maps have \(SynthFaces.classNames.count)")
+        }
         var score = LayoutScore(classes: parser.config.classes)
         var done = 0
         while done < count {

@@ -34,7 +34,7 @@ enum TrainEncoderCommand: TrainSubcommand {
 
     static func run(_ args: inout Arguments) throws -> Int32 {
         let session = try SessionOptions(&args)
-        let modality = try args.option("modality") ?? "image"
+        let modalityArg = try args.option("modality"), modality = modalityArg ?? "image"
         let generatorArg = try args.option("generator"), attributesArg = try args.option("attributes")
         let batchArg = try args.option("batch"), lrArg = try args.option("lr")
         let seedArg = try args.option("seed"), dataSeedArg = try args.option("data-seed"), decayArg = try args.option("lr-decay")
@@ -50,8 +50,8 @@ enum TrainEncoderCommand: TrainSubcommand {
         try session.prepare()
         let trainer: EncoderTrainer
         if session.resume {
-            guard [batchArg, lrArg, seedArg, dataSeedArg, decayArg].allSatisfy({ $0 == nil }), weights.isEmpty else {
-                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes, --generator and --attributes")
+            guard [batchArg, lrArg, seedArg, dataSeedArg, decayArg, modalityArg].allSatisfy({ $0 == nil }), weights.isEmpty else {
+                throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes, --export, --generator, --attributes, --teacher and --parser")
             }
             let c = try TrainingCheckpoint.read(session.checkpointPath)
             func recorded(_ given: String?, _ key: String, _ flag: String) throws -> String {
@@ -91,6 +91,7 @@ enum TrainEncoderCommand: TrainSubcommand {
             let config = LatentEncoder.Config(size: g.model.config.size, inChannels: inChannels, modality: modality,
                                               nLatent: g.model.nLatent, styleDim: g.model.styleDim)
             let teacher = paired && options.latent > 0 ? try frozenEncoder(teacherArg ?? "Models/image_encoder.safetensors") : nil
+            if !paired && options.layout > 0 { throw UsageError("--layout is for sketch and label encoders; an image encoder's pixel and feature terms already see the layout") }
             let parser = options.layout > 0 ? try frozenParser(parserArg ?? "Models/face_parser.safetensors") : nil
             do {
                 trainer = try EncoderTrainer(config: config, options: options, generator: g,

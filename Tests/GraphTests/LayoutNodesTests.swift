@@ -102,3 +102,33 @@ import Testing
         }
     }
 }
+
+extension LayoutNodesTests {
+    /// optimize needs a parser only when a `label` is connected with a positive lambda_label.
+    @Test func optimizesParserIsBoundOnlyWhenALabelIsUsed() throws {
+        let dir = try TempDir("layout-parser-binding")
+        try FaceParser(config: .tiny, seed: 8).save(to: dir.path("p2.safetensors"))
+        let models = try Self.models(in: dir) + "  p2: p2.safetensors\n"
+        let plain = "tedi: 1\n" + models + """
+        nodes:
+          face:  { op: synthfaces.sample, size: 16 }
+          codes: { op: encode.image, in: face.image }
+          opt:   { op: optimize, in: { init: codes, target: face.image }, steps: 2 }
+          w:     { op: write.npy, in: opt, path: w.npy }
+        """
+        _ = try loadPlan(plain, in: dir, catalog: NodeCatalog.standard)   // two parsers declared, none needed
+        let zero = "tedi: 1\n" + models + """
+        nodes:
+          face:  { op: synthfaces.sample, size: 16 }
+          codes: { op: encode.label, in: face.label }
+          opt:   { op: optimize, in: { init: codes, label: face.label }, lambda_label: 0, parser: p }
+          w:     { op: write.npy, in: opt, path: w.npy }
+        """
+        do {
+            _ = try loadPlan(zero, in: dir, catalog: NodeCatalog.standard)
+            Issue.record("a label with lambda_label 0 leaves nothing to optimize toward")
+        } catch let e as GraphErrors {
+            #expect(e.diagnostics.contains { $0.message.contains("nothing to optimize toward") }, "\(e.diagnostics)")
+        }
+    }
+}
