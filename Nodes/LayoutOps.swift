@@ -97,7 +97,7 @@ enum LayoutOps {
             let e = try ModelStore.shared.encoder(try ctx.model("encoder"))
             guard e.config.modality == "label" else { throw NodeError("encoder '\(ctx.string("encoder"))' reads \(e.config.modality)s, not label maps") }
             let (maps, notes) = try labelMaps(try ctx.input("in"), size: e.config.size, what: "in")
-            let codes = try e(try LayoutEval.oneHot(maps, size: e.config.size)).detached
+            let codes = try e(try SynthFaces.labelTensor(maps, size: e.config.size)).detached
             return NodeResult(outputs: ["out": .latent(Latent(space: "w+", codes: codes))], notes: notes)
         })
 

@@ -334,7 +334,7 @@ extension EncoderTrainer {
             try SketchAugment.apply(SketchAugment.draw(seed: seed, index: i, probability: options.augment), sketch: smp.sketch,
                                     image: smp.image, size: n, seed: seed &+ UInt64(i))
         }
-        return try SketchAugment.tensor(sketches, size: n)
+        return try SynthFaces.sketchTensor(sketches, size: n)
     }
 
     /// A step of a sketch or label encoder on SynthFaces pairs.

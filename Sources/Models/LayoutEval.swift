@@ -69,14 +69,6 @@ public enum LayoutEval {
         return Pairs(images: try SynthFaces.imageTensor(s), labels: s.map(\.label), sketches: s.map(\.sketch), perturbed: perturbed, outlines: outlines)
     }
 
-    /// One-hot `(N,19,S,S)` of class maps.
-    public static func oneHot(_ maps: [[UInt8]], size: Int, classes: Int = 19) throws -> Tensor {
-        let plane = size * size
-        var out = [Float](repeating: 0, count: maps.count * classes * plane)
-        for (n, m) in maps.enumerated() { for p in 0..<plane where Int(m[p]) < classes { out[(n * classes + Int(m[p])) * plane + p] = 1 } }
-        return try Tensor(shape: [maps.count, classes, size, size], scalars: out)
-    }
-
     /// `f` over row batches of 16 of `x`, concatenated.
     static func batched(_ x: Tensor, _ f: (Tensor) throws -> Tensor) throws -> Tensor {
         var parts: [Tensor] = []
@@ -125,24 +117,14 @@ public enum LayoutEval {
         func encoded(_ name: String, codes: Tensor, seconds: Double) throws {
             let (images, ts) = try InversionEval.timed { try synth(codes) }
             rows.append(try row(name, images: images, seconds: seconds + ts))
-            for k in o.mixFrom where k > 0 && k < nl {
-                // (count·mixes, nl, sd): layout i's layers < k, random code's layers ≥ k.
-                let sd = g.styleDim
-                var v = [Float](repeating: 0, count: o.count * o.mixes * nl * sd)
-                for i in 0..<o.count {
-                    for j in 0..<o.mixes {
-                        let r = i * o.mixes + j
-                        for l in 0..<nl {
-                            for c in 0..<sd {
-                                v[(r * nl + l) * sd + c] = l < k ? codes.scalars[(i * nl + l) * sd + c] : randomW.scalars[r * sd + c]
-                            }
-                        }
-                    }
-                }
-                let mixed = try Tensor(shape: [o.count * o.mixes, nl, sd], scalars: v)
+            for k in o.mixFrom {
+                // Row r = i·mixes + j: layout i's layers below k, random code r's from k on.
+                let (n, sd) = (o.count * o.mixes, g.styleDim)
+                let layouts = try codes.reshaped([o.count, 1, nl, sd]).broadcast(to: [o.count, o.mixes, nl, sd]).reshaped([n, nl, sd])
+                let mixed = try StyleGAN2Generator.mixLayers(layouts, g.broadcastLatent(randomW), layers: k..<nl)
                 let (mixedImages, tm) = try InversionEval.timed { try synth(mixed) }
                 // Row r = i·mixes + j shows layout i: truth index r / mixes; FID on mix 0 of each layout.
-                let truth = (0..<(o.count * o.mixes)).map { p.labels[$0 / o.mixes] }
+                let truth = (0..<n).map { p.labels[$0 / o.mixes] }
                 let firstMix = try Tensor.concat((0..<o.count).map { try mixedImages.slice(axis: 0, ($0 * o.mixes)..<($0 * o.mixes + 1)) }, axis: 0)
                 rows.append(try row("\(name), layers \(k)–\(nl - 1) from random codes", images: firstMix, seconds: seconds + tm / Double(o.mixes),
                                     diversity: try GANMetrics.pairDistance(try batched(mixedImages) { try m.attributes.features($0) }),
@@ -158,7 +140,7 @@ public enum LayoutEval {
             rows.append(try row("image encoder on the renders (inversion, for reference)", images: images, seconds: te + ts))
         }
         if let e = m.label {
-            let (codes, te) = try InversionEval.timed { try batched(try oneHot(p.labels, size: size)) { try e($0) } }
+            let (codes, te) = try InversionEval.timed { try batched(try SynthFaces.labelTensor(p.labels, size: size)) { try e($0) } }
             try encoded("label → face (encoder)", codes: codes, seconds: te)
             let opt = try LatentOptimizer(options: .init(steps: o.steps, learningRate: 0.01, pixel: 0, feature: 0, label: 1), generator: g,
                                           initial: codes, labels: p.labels, parser: m.parser)
@@ -168,7 +150,7 @@ public enum LayoutEval {
         }
         if let e = m.sketch {
             for (name, set) in [("clean", p.sketches), ("perturbed", p.perturbed), ("outlines of the label map", p.outlines)] {
-                let (codes, te) = try InversionEval.timed { try batched(try SketchAugment.tensor(set, size: size)) { try e($0) } }
+                let (codes, te) = try InversionEval.timed { try batched(try SynthFaces.sketchTensor(set, size: size)) { try e($0) } }
                 if name == "clean" { try encoded("sketch → face (\(name))", codes: codes, seconds: te) } else {
                     let (images, ts) = try InversionEval.timed { try synth(codes) }
                     rows.append(try row("sketch → face (\(name))", images: images, seconds: te + ts))

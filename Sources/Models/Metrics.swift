@@ -234,9 +234,16 @@ public enum GANMetrics {
     /// Name of the eval's second row: the floor's renders under `binomialBlur`.
     public static let blurredRowName = "renders blurred once (3×3 binomial, yardstick)"
 
-    /// Images `(N,C,H,W)` filtered once with the 3×3 binomial kernel [1,2,1]ᵀ[1,2,1]/16, edges
-    /// replicated: the mildest blur there is, as a yardstick for how far sharpness alone moves
-    /// the feature-space metrics.
+    /// Images `(N,C,H,W)` filtered `times` times with the 3×3 binomial kernel [1,2,1]ᵀ[1,2,1]/16,
+    /// edges replicated: the mildest blur there is, as a yardstick for how far sharpness alone
+    /// moves the feature-space metrics, and the parser's stand-in for the generator's softness.
+    public static func binomialBlur(_ x: Tensor, times: Int) throws -> Tensor {
+        var y = x
+        for _ in 0..<times { y = try binomialBlur(y) }
+        return y
+    }
+
+    /// Images `(N,C,H,W)` filtered once with the 3×3 binomial kernel (above).
     public static func binomialBlur(_ x: Tensor) throws -> Tensor {
         guard x.rank == 4 else { throw ModelError("binomialBlur expects (N,C,H,W) images, got \(x.shape)") }
         let (h, w) = (x.shape[2], x.shape[3])

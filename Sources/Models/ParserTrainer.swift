@@ -95,7 +95,7 @@ public final class ParserTrainer {
     }
 
     /// Degrades faces `x (N,3,S,S)` in place of a copy: with probability `probability` each is
-    /// blurred 0–2 times, contrast-scaled by 0.8–1.2 about 0, shifted by ±0.1 and given noise of
+    /// blurred 0–2 times (`GANMetrics.binomialBlur`), contrast-scaled by 0.8–1.2 about 0, shifted by ±0.1 and given noise of
     /// σ up to 0.06. Deterministic in `seed`.
     public static func degrade(_ x: Tensor, seed: UInt64, probability: Float) throws -> Tensor {
         let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3], plane = h * w
@@ -107,32 +107,11 @@ public final class ParserTrainer {
             let contrast = 0.8 + 0.4 * rng.uniform(), shift = 0.2 * rng.uniform() - 0.1, sigma = 0.06 * rng.uniform()
             guard on else { continue }
             let noise = try Tensor.randomNormal([c * plane], seed: seed, stream: UInt64(1 + i)).scalars
-            for ch in 0..<c {
-                let base = (i * c + ch) * plane
-                var p = Array(v[base..<(base + plane)])
-                for _ in 0..<blurs { p = blur121(p, height: h, width: w) }
-                for k in 0..<plane { v[base + k] = max(-1, min(1, p[k] * contrast + shift + sigma * noise[ch * plane + k])) }
-            }
+            let face = try GANMetrics.binomialBlur(x.slice(axis: 0, i..<(i + 1)), times: blurs).scalars
+            let base = i * c * plane
+            for k in 0..<(c * plane) { v[base + k] = max(-1, min(1, face[k] * contrast + shift + sigma * noise[k])) }
         }
         return try Tensor(shape: x.shape, scalars: v)
-    }
-
-    /// One separable [1 2 1]/4 blur of an H×W plane, edges clamped.
-    static func blur121(_ p: [Float], height h: Int, width w: Int) -> [Float] {
-        var t = p, o = p
-        for y in 0..<h {
-            for x in 0..<w {
-                let l = p[y * w + max(0, x - 1)], r = p[y * w + min(w - 1, x + 1)]
-                t[y * w + x] = 0.25 * l + 0.5 * p[y * w + x] + 0.25 * r
-            }
-        }
-        for y in 0..<h {
-            for x in 0..<w {
-                let u = t[max(0, y - 1) * w + x], d = t[min(h - 1, y + 1) * w + x]
-                o[y * w + x] = 0.25 * u + 0.5 * t[y * w + x] + 0.25 * d
-            }
-        }
-        return o
     }
 
     /// Loss, pixel accuracy of the batch and the gradients.
@@ -218,17 +197,7 @@ public enum ParserEval {
             let n = min(batch, count - done)
             let lo = try SynthFaces.Split.test.index(done)
             let samples = try SynthFaces.samples(seed: dataSeed, indices: lo..<(lo + n), size: parser.config.size)
-            var x = try SynthFaces.imageTensor(samples)
-            if blurs > 0 {
-                let s = parser.config.size
-                var v = x.scalars
-                for p in 0..<(n * 3) {
-                    var plane = Array(v[(p * s * s)..<((p + 1) * s * s)])
-                    for _ in 0..<blurs { plane = ParserTrainer.blur121(plane, height: s, width: s) }
-                    v.replaceSubrange((p * s * s)..<((p + 1) * s * s), with: plane)
-                }
-                x = try Tensor(shape: x.shape, scalars: v)
-            }
+            let x = try GANMetrics.binomialBlur(SynthFaces.imageTensor(samples), times: blurs)
             for (p, smp) in zip(try parser.parse(x), samples) { score.add(predicted: p, truth: smp.label) }
             done += n
         }

@@ -75,9 +75,4 @@ public enum SketchAugment {
         }
         return out
     }
-
-    /// Sketches `(N,1,S,S)` in [-1, 1] from gray `S·S` maps.
-    public static func tensor(_ sketches: [[UInt8]], size n: Int) throws -> Tensor {
-        try Tensor(shape: [sketches.count, 1, n, n], scalars: sketches.flatMap { $0.map { Float($0) / 127.5 - 1 } })
-    }
 }

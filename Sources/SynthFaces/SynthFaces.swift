@@ -196,23 +196,33 @@ public enum SynthFaces {
     /// Sketches as an (N, 1, S, S) tensor scaled to [-1, 1] (white paper is +1).
     public static func sketchTensor(_ samples: [FaceSample]) throws -> Tensor {
         guard let s = samples.first?.size else { return try Tensor.zeros([0, 1, 0, 0]) }
-        var out = [Float](); out.reserveCapacity(samples.count * s * s)
-        for (n, smp) in samples.enumerated() {
-            guard smp.size == s else { throw TensorError.shape(op: "SynthFaces.sketchTensor", "sample \(n) is \(smp.size)px, expected \(s)px") }
-            out += smp.sketch.map { Float($0) / 127.5 - 1 }
+        return try sketchTensor(samples.map(\.sketch), size: s)
+    }
+
+    /// Gray `S·S` sketches (255 paper) as an (N, 1, S, S) tensor in [-1, 1]: the encoders' sketch input.
+    public static func sketchTensor(_ sketches: [[UInt8]], size s: Int) throws -> Tensor {
+        if let n = sketches.firstIndex(where: { $0.count != s * s }) {
+            throw TensorError.shape(op: "SynthFaces.sketchTensor", "sketch \(n) has \(sketches[n].count) pixels, expected \(s)×\(s)")
         }
-        return try Tensor(shape: [samples.count, 1, s, s], scalars: out)
+        return try Tensor(shape: [sketches.count, 1, s, s], scalars: sketches.flatMap { $0.map { Float($0) / 127.5 - 1 } })
     }
 
     /// Label maps as one-hot (N, 19, S, S) tensors.
     public static func labelTensor(_ samples: [FaceSample]) throws -> Tensor {
         guard let s = samples.first?.size else { return try Tensor.zeros([0, 19, 0, 0]) }
-        let plane = s * s
-        var out = [Float](repeating: 0, count: samples.count * 19 * plane)
-        for (n, smp) in samples.enumerated() {
-            guard smp.size == s else { throw TensorError.shape(op: "SynthFaces.labelTensor", "sample \(n) is \(smp.size)px, expected \(s)px") }
-            for p in 0..<plane where smp.label[p] < 19 { out[(n * 19 + Int(smp.label[p])) * plane + p] = 1 }
+        return try labelTensor(samples.map(\.label), size: s)
+    }
+
+    /// `S·S` class-id maps as one-hot (N, 19, S, S): the label encoders' input. Ids ≥ 19 stay all-zero.
+    public static func labelTensor(_ maps: [[UInt8]], size s: Int) throws -> Tensor {
+        if let n = maps.firstIndex(where: { $0.count != s * s }) {
+            throw TensorError.shape(op: "SynthFaces.labelTensor", "map \(n) has \(maps[n].count) pixels, expected \(s)×\(s)")
         }
-        return try Tensor(shape: [samples.count, 19, s, s], scalars: out)
+        let plane = s * s
+        var out = [Float](repeating: 0, count: maps.count * 19 * plane)
+        for (n, m) in maps.enumerated() {
+            for p in 0..<plane where m[p] < 19 { out[(n * 19 + Int(m[p])) * plane + p] = 1 }
+        }
+        return try Tensor(shape: [maps.count, 19, s, s], scalars: out)
     }
 }

@@ -91,8 +91,8 @@ enum TrainEncoderCommand: TrainSubcommand {
             let config = LatentEncoder.Config(size: g.model.config.size, inChannels: inChannels, modality: modality,
                                               nLatent: g.model.nLatent, styleDim: g.model.styleDim)
             let teacher = paired && options.latent > 0 ? try frozenEncoder(teacherArg ?? "Models/image_encoder.safetensors") : nil
-            if !paired && options.layout > 0 { throw UsageError("--layout is for sketch and label encoders; an image encoder's pixel and feature terms already see the layout") }
-            let parser = options.layout > 0 ? try frozenParser(parserArg ?? "Models/face_parser.safetensors") : nil
+            // An image run with --layout is refused by the trainer's check (below), before any parser is needed.
+            let parser = paired && options.layout > 0 ? try frozenParser(parserArg ?? "Models/face_parser.safetensors") : nil
             do {
                 trainer = try EncoderTrainer(config: config, options: options, generator: g,
                                              attributes: frozenAttributes(attributesArg ?? "Models/attributes.safetensors"), teacher: teacher, parser: parser)

@@ -57,7 +57,7 @@ import Testing
 
     @Test func oneHotLabelsAndBadIds() throws {
         let maps: [[UInt8]] = [[0, 18, 3, 3]]
-        let t = try LayoutEval.oneHot(maps, size: 2)
+        let t = try SynthFaces.labelTensor(maps, size: 2)
         #expect(t.shape == [1, 19, 2, 2])
         for p in 0..<4 {
             for k in 0..<19 { #expect(t.scalars[k * 4 + p] == (Int(maps[0][p]) == k ? 1 : 0)) }

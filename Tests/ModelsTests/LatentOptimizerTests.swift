@@ -27,12 +27,8 @@ import TensorCore
         let (l, parts) = try opt.loss(ww)
         #expect(parts.pixel > 0 && parts.feature > 0 && parts.domain > 0 && parts.regularization > 0 && parts.attribute > 0, "\(parts)")
         let g = try tape.gradients(of: l, wrt: [ww])[0]
-        for trial in 0..<3 {
-            let v = try Tensor.randomNormal(w.shape, seed: UInt64(20 + trial))
-            var analytic = 0.0
-            for i in 0..<v.count { analytic += Double(v.scalars[i]) * Double(g.scalars[i]) }
-            let h: Float = 1e-3
-            let fd = (Double(try opt.loss(w + v.scaled(h)).1.total) - Double(try opt.loss(w - v.scaled(h)).1.total)) / (2 * Double(h))
+        let checks = try directionalDerivatives(of: { Double(try opt.loss($0).1.total) }, at: w, gradient: g, seeds: 20..<23, h: 1e-3)
+        for (trial, (analytic, fd)) in checks.enumerated() {
             #expect(abs(fd - analytic) <= 2e-2 * abs(analytic), "direction \(trial): tape \(analytic), finite difference \(fd)")
         }
     }

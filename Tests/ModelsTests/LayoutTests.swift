@@ -23,14 +23,9 @@ import TensorCore
         let tape = Tape()
         let zz = tape.watch(z)
         let g = try tape.gradients(of: try FaceParser.pixelCrossEntropy(zz, targets: targets), wrt: [zz])[0]
-        for trial in 0..<2 {
-            let v = try Tensor.randomNormal(z.shape, seed: UInt64(4 + trial))
-            var analytic = 0.0
-            for i in 0..<v.count { analytic += Double(v.scalars[i]) * Double(g.scalars[i]) }
-            let h: Float = 1e-2
-            let up = try FaceParser.pixelCrossEntropy(z + v.scaled(h), targets: targets).item()
-            let down = try FaceParser.pixelCrossEntropy(z - v.scaled(h), targets: targets).item()
-            let fd = (Double(up) - Double(down)) / (2 * Double(h))
+        let checks = try directionalDerivatives(of: { Double(try FaceParser.pixelCrossEntropy($0, targets: targets).item()) }, at: z, gradient: g,
+                                                seeds: 4..<6, h: 1e-2)
+        for (trial, (analytic, fd)) in checks.enumerated() {
             #expect(abs(fd - analytic) <= 1e-2 * abs(analytic) + 1e-4, "direction \(trial): tape \(analytic), finite difference \(fd)")
         }
         // Cross-entropy of a uniform prediction is log 19; wrong-sized targets are refused.
@@ -143,12 +138,8 @@ import TensorCore
         let (l, parts) = try opt.loss(ww)
         #expect(parts.label > 0 && parts.pixel.isNaN, "\(parts)")
         let grad = try tape.gradients(of: l, wrt: [ww])[0]
-        for trial in 0..<2 {
-            let v = try Tensor.randomNormal(w.shape, seed: UInt64(30 + trial))
-            var analytic = 0.0
-            for i in 0..<v.count { analytic += Double(v.scalars[i]) * Double(grad.scalars[i]) }
-            let h: Float = 1e-3
-            let fd = (Double(try opt.loss(w + v.scaled(h)).1.total) - Double(try opt.loss(w - v.scaled(h)).1.total)) / (2 * Double(h))
+        let checks = try directionalDerivatives(of: { Double(try opt.loss($0).1.total) }, at: w, gradient: grad, seeds: 30..<32, h: 1e-3)
+        for (trial, (analytic, fd)) in checks.enumerated() {
             // 5%: leaky-ReLU kinks in G and the parser crossed within ±h show up at this size.
             #expect(abs(fd - analytic) <= 5e-2 * abs(analytic) + 1e-6, "direction \(trial): tape \(analytic), finite difference \(fd)")
         }
