@@ -6,7 +6,7 @@ import TensorCore
 /// `tedi eval attributes`: per-attribute held-out accuracy of an attribute network.
 enum EvalCommand: Command {
     static let name = "eval"
-    static let summary = "evaluate a model on held-out SynthFaces (attributes, generator, inversion, parser, layout)"
+    static let summary = "evaluate a model on held-out SynthFaces (attributes, generator, inversion, parser, layout, text)"
     static let usage = """
     usage: tedi eval attributes [--model Models/attributes.safetensors] [--count 1000]
                                 [--split test|val] [--data-seed K]
@@ -58,6 +58,17 @@ enum EvalCommand: Command {
     the input's label map), FID / precision / recall against the held-out renders in the attribute
     network's features, diversity (LPIPS-style distance between mixes of one layout), seconds per
     image.
+
+    usage: tedi eval text [--count 1000] [--paraphrases Examples/captions/paraphrases.tsv] [--diversity 64]
+                          [--data-seed K] [--seed S] [--generator G] [--attributes A] [--text-encoder T]
+    Text → face on held-out captions: the first grammar caption of each of --count test faces, and
+    every caption of --paraphrases (written by hand apart from training: `caption<TAB>name=value, …`).
+    Rows: random samples; the grammar's exact phrases read by a parser → the conditioned generator
+    (a baseline that knows the grammar and nothing else); the text encoder T → W+. Columns: read
+    (share of the stated attributes the method read as stated), Acc (share of them the attribute
+    network reads in the output), FID and Real (k-NN precision) against test renders in the attribute
+    network's features, diversity (LPIPS-style distance between two seeds of one caption, over the
+    first --diversity captions), seconds per image.
     """
 
     static func run(_ argv: [String]) throws -> Int32 {
@@ -65,6 +76,7 @@ enum EvalCommand: Command {
         if argv.first == "inversion" { return try runInversion(Array(argv.dropFirst())) }
         if argv.first == "parser" { return try runParser(Array(argv.dropFirst())) }
         if argv.first == "layout" { return try runLayout(Array(argv.dropFirst())) }
+        if argv.first == "text" { return try runText(Array(argv.dropFirst())) }
         var args = Arguments(argv)
         let model = try args.option("model") ?? "Models/attributes.safetensors"
         let count = try args.int("count", default: 1000)
@@ -73,7 +85,7 @@ enum EvalCommand: Command {
         let what = args.positionals()
         try args.finish()
         guard what == ["attributes"] else {
-            throw UsageError(what.isEmpty ? "say what to evaluate: `tedi eval attributes`, `generator`, `inversion`, `parser` or `layout`" : "unknown model '\(what.joined(separator: " "))'; evaluate `attributes`, `generator`, `inversion`, `parser` or `layout`")
+            throw UsageError(what.isEmpty ? "say what to evaluate: `tedi eval attributes`, `generator`, `inversion`, `parser`, `layout` or `text`" : "unknown model '\(what.joined(separator: " "))'; evaluate `attributes`, `generator`, `inversion`, `parser`, `layout` or `text`")
         }
         guard let split = SynthFaces.Split(rawValue: splitName), split != .train else { throw UsageError("--split is test or val, got '\(splitName)'") }
         guard (1...split.range.count).contains(count) else { throw UsageError("--count must be in 1...\(split.range.count)") }

@@ -7,7 +7,7 @@ import TensorCore
 enum TrainCommand: Command {
     static let name = "train"
     static let summary = "train a model on SynthFaces (attributes, generator, encoder, parser)"
-    static let subcommands: [TrainSubcommand.Type] = [TrainAttributesCommand.self, TrainGeneratorCommand.self, TrainEncoderCommand.self, TrainParserCommand.self]
+    static let subcommands: [TrainSubcommand.Type] = [TrainAttributesCommand.self, TrainGeneratorCommand.self, TrainEncoderCommand.self, TrainParserCommand.self, TrainSimilarityCommand.self]
     static var usage: String { subcommands.map { $0.usage }.joined(separator: "\n") }
 
     static func run(_ argv: [String]) throws -> Int32 {

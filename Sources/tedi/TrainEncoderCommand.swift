@@ -6,7 +6,7 @@ import TensorCore
 enum TrainEncoderCommand: TrainSubcommand {
     static let name = "encoder"
     static let usage = """
-    usage: tedi train encoder --out DIR [--modality image|sketch|label] [--steps N | --minutes M] [--resume]
+    usage: tedi train encoder --out DIR [--modality image|sketch|label|text] [--steps N | --minutes M] [--resume]
                               [--generator Models/synthfaces64.safetensors] [--attributes Models/attributes.safetensors]
                               [--teacher Models/image_encoder.safetensors] [--parser Models/face_parser.safetensors]
                               [--batch 8] [--lr 0.0005] [--seed S] [--data-seed K] [--lr-decay N]
@@ -25,6 +25,10 @@ enum TrainEncoderCommand: TrainSubcommand {
     --latent pulling E(s) toward the image encoder's code of the render (--teacher), and --layout × the
     face parser's cross-entropy of G(E(s)) against the render's label map (--parser; default 1 for
     these modalities, 0 for images).
+    --modality text trains the text encoder (Models/TextEncoder.swift): captions → what they state
+    about each attribute, on SynthFaces' grammar captions reworded and captions in other shapes
+    (fragments, negations, typos); only --batch (64), --lr (0.002), --seed, --data-seed, --lr-decay and
+    --export apply, and no generator runs (the codes come from the conditioned generator at run time).
     --resume continues bit-identically with the frozen models the run recorded (path and SHA-256;
     give --generator / --attributes / --teacher / --parser if they moved).
     --lr-decay N decays the learning rate along a cosine to 2% at step N (default: --steps of a new run).
@@ -43,6 +47,12 @@ enum TrainEncoderCommand: TrainSubcommand {
         for k in ["sample-fraction", "mixing", "pixel", "feature", "latent", "w-norm", "layout", "augment"] { weights[k] = try args.option(k) }
         let teacherArg = try args.option("teacher"), parserArg = try args.option("parser")
         try finish(args)
+        if modality == "text" || (session.resume && modalityArg == nil && (try? TrainingCheckpoint.read(session.checkpointPath).metadata["arch"]) == TextEncoder.arch) {
+            guard weights.isEmpty, generatorArg == nil, attributesArg == nil, teacherArg == nil, parserArg == nil else {
+                throw UsageError("--modality text trains on captions alone; it takes --batch, --lr, --seed, --data-seed, --lr-decay and --export, not the image losses or frozen models")
+            }
+            return try runText(session, batch: batchArg, lr: lrArg, seed: seedArg, dataSeed: dataSeedArg, decay: decayArg, export: export)
+        }
         guard let inChannels = EncoderTrainer.modalityChannels[modality] else {
             throw UsageError("--modality is image, sketch or label, got '\(modality)'")
         }
@@ -100,6 +110,35 @@ enum TrainEncoderCommand: TrainSubcommand {
         }
         let code = try session.run(trainer, command: "encoder")
         if let export { try trainer.encoder.save(to: export, dtype: .f16, extraMetadata: trainer.provenance) }
+        return code
+    }
+
+    static func runText(_ session: SessionOptions, batch batchArg: String?, lr lrArg: String?, seed seedArg: String?, dataSeed dataSeedArg: String?,
+                        decay decayArg: String?, export: String?) throws -> Int32 {
+        try session.prepare()
+        let trainer: TextTrainer
+        if session.resume {
+            guard [batchArg, lrArg, seedArg, dataSeedArg, decayArg].allSatisfy({ $0 == nil }) else {
+                throw UsageError("--resume takes the options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes and --export")
+            }
+            trainer = try TextTrainer(checkpoint: try TrainingCheckpoint.read(session.checkpointPath), path: session.checkpointPath)
+            if session.alreadyDone(trainer, note: export.map { "; exported \($0)" } ?? "") {
+                if let export { try trainer.encoder.save(to: export, extraMetadata: trainer.provenance, dtype: .f16) }
+                return 0
+            }
+        } else {
+            let batch = try SessionOptions.int(batchArg, "batch", 64)
+            guard let lr = Float(lrArg ?? "0.002"), lr > 0, lr < 1 else { throw UsageError("--lr expects a number in (0, 1)") }
+            let seeds = try SessionOptions.seeds(seedArg, dataSeedArg)
+            let options = TextTrainer.Options(batch: batch, learningRate: lr, dataSeed: seeds.data, seed: seeds.seed,
+                                              decaySteps: try SessionOptions.int(decayArg, "lr-decay", session.target.steps ?? 0))
+            do {
+                try options.validate()
+                trainer = try TextTrainer(config: TextEncoder.Config(vocabulary: TextTrainer.vocabulary(dataSeed: seeds.data)), options: options)
+            } catch let e as ModelError { throw UsageError(e.description) }
+        }
+        let code = try session.run(trainer, command: "encoder")
+        if let export { try trainer.encoder.save(to: export, extraMetadata: trainer.provenance, dtype: .f16) }
         return code
     }
 

@@ -1,0 +1,272 @@
+import Foundation
+import SynthFaces
+import TensorCore
+
+/// A caption and the attributes it states: attribute name (as `AttributeHeads` and attributes.jsonl
+/// spell them: "hair_color") → value ("blond"). Negations state a value too ("no glasses" →
+/// eyeglasses = false); what the caption leaves open is absent.
+public struct StatedCaption: Equatable, Sendable {
+    public var text: String
+    public var stated: [String: String]
+
+    public init(text: String, stated: [String: String]) { self.text = text; self.stated = stated }
+}
+
+/// Captions written the way people write them, for training the text models beyond
+/// SynthFaces' grammar: the grammar's captions with synonyms swapped in, clauses reordered,
+/// function words dropped and typos; and captions in other shapes — fragment lists ("bearded
+/// fellow, grey sweater"), adjectives first ("Blond and smiling, she wears a red top."),
+/// negations ("no glasses, clean-shaven"), backgrounds. Every caption states only true facts.
+/// The held-out paraphrase set (Examples/captions/paraphrases.tsv) was written by hand apart from
+/// this generator, so its words and shapes are not all here.
+public enum Paraphraser {
+    /// The value name of every categorical attribute of `a`, by attribute name.
+    public static func values(_ a: FaceAttributes) -> [String: String] {
+        ["presentation": a.presentation.rawValue, "age": a.age.rawValue, "face_shape": a.faceShape.rawValue,
+         "skin_tone": a.skinTone.rawValue, "hair_color": a.hairColor.rawValue, "hair_style": a.hairStyle.rawValue,
+         "eyebrows": a.eyebrows.rawValue, "eye_color": a.eyeColor.rawValue, "eyes": a.eyes.rawValue,
+         "expression": a.expression.rawValue, "lipstick": String(a.lipstick), "eyeglasses": String(a.eyeglasses),
+         "hat": String(a.hat), "facial_hair": a.facialHair.rawValue, "earrings": String(a.earrings),
+         "necklace": String(a.necklace), "clothing": a.clothing.rawValue, "background": a.background.rawValue,
+         "wrinkles": String(a.wrinkles)]
+    }
+
+    /// The attribute name of a grammar mention ("hairColor" → "hair_color").
+    public static func name(_ k: AttributeKey) -> String {
+        k.rawValue.reduce(into: "") { s, c in
+            if c.isUppercase { s += "_" + c.lowercased() } else { s.append(c) }
+        }
+    }
+
+    /// A grammar caption with what it states.
+    public static func stated(_ c: Caption, _ a: FaceAttributes) -> StatedCaption {
+        let v = values(a)
+        return StatedCaption(text: c.text, stated: Dictionary(uniqueKeysWithValues: c.mentions.map { (name($0), v[name($0)]!) }))
+    }
+
+    /// One training caption for a face with attributes `a` and grammar captions `grammar`:
+    /// a reworded grammar caption 40% of the time, else one in another shape; then typos in 25%.
+    /// `typos: false` leaves the words as written (the vocabulary is built from such captions).
+    public static func caption(_ a: FaceAttributes, grammar: [Caption], typos withTypos: Bool = true, rng: inout Philox) -> StatedCaption {
+        var c: StatedCaption
+        if !grammar.isEmpty && rng.chance(0.4) {
+            c = stated(grammar[rng.int(below: grammar.count)], a)
+            c.text = reworded(c.text, rng: &rng)
+        } else {
+            c = free(a, rng: &rng)
+        }
+        if rng.chance(0.25) && withTypos { c.text = typos(c.text, rate: 0.08, rng: &rng) }
+        if rng.chance(0.15) { c.text = c.text.lowercased().filter { $0 != "." } }
+        return c
+    }
+
+    static func pick<T>(_ xs: [T], _ rng: inout Philox) -> T { xs[rng.int(below: xs.count)] }
+
+    /// Word and phrase swaps that keep the meaning in the grammar's wording.
+    static let synonyms: [(String, [String])] = [
+        ("eyeglasses", ["spectacles", "specs", "glasses"]), ("a pair of glasses", ["spectacles", "specs"]),
+        ("glasses", ["spectacles", "specs", "eyeglasses"]), ("blond", ["blonde", "fair", "golden"]),
+        ("grey", ["gray", "silver"]), ("gray", ["grey", "silver"]), ("ginger", ["red", "auburn", "copper"]),
+        ("red hair", ["ginger hair", "auburn hair"]), ("dark brown", ["chestnut", "brunette"]),
+        ("woman", ["lady", "female", "girl"]), ("lady", ["woman", "female"]), ("gentleman", ["man", "guy", "fellow"]),
+        ("man", ["guy", "fellow", "male", "gentleman"]), ("sweater", ["jumper", "pullover"]), ("shirt", ["t-shirt", "tee", "blouse"]),
+        ("top", ["shirt", "jacket", "hoodie"]), ("stubble", ["scruff", "a stubbly chin"]), ("mustache", ["moustache"]),
+        ("a full beard", ["a thick beard", "a goatee"]), ("wrinkles", ["lines", "creases", "a wrinkled face"]),
+        ("middle-aged", ["middle aged", "mature", "in midlife"]), ("elderly", ["senior", "aged", "older"]), ("old", ["elderly", "senior", "older"]),
+        ("young", ["youthful", "teenage"]), ("a hat", ["a cap", "a beanie", "a fedora"]), ("bangs", ["a fringe", "fringe"]),
+        ("is smiling", ["smiles"]), ("a smile", ["a grin", "a slight smile"]), ("wavy", ["curly", "wavy"]),
+        ("bushy eyebrows", ["thick brows", "heavy eyebrows"]), ("thin eyebrows", ["thin brows", "slim eyebrows"]),
+        ("a neutral expression", ["a serious face", "a straight face", "a blank expression"]),
+        ("lipstick", ["red lips", "lip colour"]), ("earrings", ["earings", "ear studs"]), ("a necklace", ["a pendant", "a chain"]),
+        ("bald", ["bald-headed", "shaven-headed"]), ("smiling broadly", ["laughing", "beaming"]),
+        ("a wide smile", ["a big grin", "a broad grin"]), ("navy", ["navy blue", "dark blue"]), ("beige", ["cream", "khaki"]),
+        ("This person", ["Someone", "The individual"]), ("The person", ["The subject", "This face"]),
+    ]
+
+    /// `text` with synonyms swapped (each source phrase with probability 0.5), sentences
+    /// sometimes reordered, and function words sometimes dropped.
+    static func reworded(_ text: String, rng: inout Philox) -> String {
+        var t = " " + text + " "
+        for (from, tos) in synonyms where rng.chance(0.5) {
+            for sep in [" ", ","] {
+                t = t.replacingOccurrences(of: " " + from + sep, with: " " + pick(tos, &rng) + sep)
+                t = t.replacingOccurrences(of: " " + from + ".", with: " " + pick(tos, &rng) + ".")
+            }
+        }
+        var sentences = t.split(separator: ".").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if sentences.count > 1 && rng.chance(0.3) { sentences.reverse() }
+        var out = sentences.joined(separator: ". ") + "."
+        if rng.chance(0.3) {
+            let drop: Set<String> = ["a", "an", "the", "is", "has", "this"]
+            out = out.split(separator: " ").filter { !drop.contains($0.lowercased()) || !rng.chance(0.5) }.joined(separator: " ")
+        }
+        return out
+    }
+
+    /// Misspells each word of 4+ letters with probability `rate`: a swap, a drop or a doubled letter.
+    static func typos(_ text: String, rate: Float, rng: inout Philox) -> String {
+        text.split(separator: " ", omittingEmptySubsequences: false).map { word -> String in
+            var w = Array(word)
+            guard w.count >= 4, w.allSatisfy({ $0.isLetter }), rng.uniform() < rate else { return String(word) }
+            let i = 1 + rng.int(below: w.count - 2)
+            switch rng.int(below: 3) {
+            case 0: w.swapAt(i, i + 1)
+            case 1: w.remove(at: i)
+            default: w.insert(w[i], at: i)
+            }
+            return String(w)
+        }.joined(separator: " ")
+    }
+
+    /// A fact in the words people use: adjectives that go before the noun ("bearded"), phrases
+    /// that follow "with" or stand alone ("a grey beard", "no glasses").
+    struct Fact {
+        var name: String
+        var value: String
+        var adjectives: [String]
+        var phrases: [String]
+    }
+
+    static func colourWords(_ c: String) -> [String] {
+        switch c {
+        case "gray": return ["gray", "grey", "silver", "charcoal"]
+        case "navy": return ["navy", "navy blue", "dark blue"]
+        case "beige": return ["beige", "cream", "khaki", "sand"]
+        case "teal": return ["teal", "turquoise", "blue-green"]
+        case "blue": return ["blue", "light blue", "sky blue"]
+        default: return [c]
+        }
+    }
+
+    /// Every fact of `a` in free wording, negations included.
+    static func facts(_ a: FaceAttributes) -> [Fact] {
+        let v = values(a)
+        var f: [Fact] = []
+        func add(_ name: String, _ adjectives: [String], _ phrases: [String]) { f.append(Fact(name: name, value: v[name]!, adjectives: adjectives, phrases: phrases)) }
+        let hair: [String: [String]] = ["black": ["black", "jet-black", "raven", "dark"], "brown": ["brown", "brunette", "chestnut", "dark brown"],
+                                        "blond": ["blond", "blonde", "fair", "golden", "light blond"], "gray": ["gray", "grey", "silver", "white"],
+                                        "red": ["red", "ginger", "auburn", "copper"]]
+        let hc = hair[v["hair_color"]!]!
+        add("hair_color", hc.map { "\($0)-haired" } + (v["hair_color"] == "red" ? ["redheaded"] : []), hc.map { "\($0) hair" })
+        switch a.hairStyle {
+        case .short: add("hair_style", ["short-haired", "crew-cut"], ["short hair", "cropped hair", "a crew cut", "a short haircut"])
+        case .long: add("hair_style", ["long-haired"], ["long hair", "long straight hair", "shoulder-length hair", "flowing hair"])
+        case .bangs: add("hair_style", [], ["bangs", "a fringe", "hair with bangs"])
+        case .wavy: add("hair_style", ["curly-haired", "wavy-haired"], ["wavy hair", "curly hair", "curls", "waves"])
+        case .bald: add("hair_style", ["bald", "balding", "bald-headed"], ["a bald head", "a shaved head", "no hair on top"])
+        }
+        add("eyebrows", a.eyebrows == .bushy ? ["bushy-browed"] : [],
+            a.eyebrows == .bushy ? ["bushy eyebrows", "thick brows", "heavy eyebrows"] : ["thin eyebrows", "thin brows", "fine eyebrows"])
+        let eye: [String: [String]] = ["brown": ["brown"], "dark": ["dark", "black", "dark brown"], "blue": ["blue"], "green": ["green"], "hazel": ["hazel"]]
+        let ec = eye[v["eye_color"]!]!
+        add("eye_color", ec.map { "\($0)-eyed" }, ec.map { "\($0) eyes" })
+        add("eyes", a.eyes == .narrow ? ["squinting", "narrow-eyed"] : ["wide-eyed"],
+            a.eyes == .narrow ? ["narrow eyes", "squinty eyes"] : ["wide open eyes", "big open eyes"])
+        switch a.expression {
+        case .neutral: add("expression", ["serious", "unsmiling", "stern", "expressionless"], ["a neutral expression", "a straight face", "a serious look", "no smile"])
+        case .smiling: add("expression", ["smiling", "smiley"], ["a smile", "a gentle smile", "a closed-mouth smile", "a soft smile"])
+        case .grinning: add("expression", ["grinning", "laughing", "beaming"], ["a big grin", "a toothy smile", "a broad open-mouthed smile", "a huge grin"])
+        case .mouthOpen: add("expression", ["open-mouthed"], ["an open mouth", "the mouth open", "parted lips", "lips apart"])
+        }
+        add("lipstick", a.lipstick ? ["lipsticked"] : [], a.lipstick ? ["lipstick", "red lips", "lip colour", "painted lips"] : ["no lipstick", "bare lips"])
+        add("eyeglasses", a.eyeglasses ? ["bespectacled"] : [],
+            a.eyeglasses ? ["glasses", "eyeglasses", "spectacles", "specs", "a pair of glasses"] : ["no glasses", "no eyeglasses", "no specs"])
+        add("hat", a.hat ? [] : ["hatless", "bareheaded"], a.hat ? ["a hat", "a cap", "a beanie", "a woolly hat"] : ["no hat", "no cap"])
+        switch a.facialHair {
+        case .none: add("facial_hair", ["clean-shaven", "beardless", "smooth-shaven"], ["no beard", "no facial hair"])
+        case .stubble: add("facial_hair", ["unshaven", "stubbly", "scruffy"], ["stubble", "scruff", "a five o'clock shadow", "a stubbly chin"])
+        case .mustache: add("facial_hair", ["mustachioed"], ["a mustache", "a moustache", "a thick mustache"])
+        case .beard: add("facial_hair", ["bearded"], ["a beard", "a full beard", "a thick beard", "a goatee"])
+        }
+        add("earrings", [], a.earrings ? ["earrings", "earings", "ear studs", "hoop earrings"] : ["no earrings"])
+        add("necklace", [], a.necklace ? ["a necklace", "a pendant", "a chain necklace"] : ["no necklace", "no jewellery"])
+        let garments = ["shirt", "top", "sweater", "jumper", "t-shirt", "jacket", "hoodie", "blouse", "dress"]
+        add("clothing", [], colourWords(v["clothing"]!).flatMap { c in garments.map { "a \(c) \($0)" } })
+        add("background", [], colourWords(v["background"]!).flatMap { ["a \($0) background", "a \($0) backdrop"] })
+        add("wrinkles", a.wrinkles ? ["wrinkled", "wrinkly"] : ["smooth-skinned"], a.wrinkles ? ["wrinkles", "a lined face", "crow's feet"] : ["smooth skin", "no wrinkles"])
+        switch a.faceShape {
+        case .oval: add("face_shape", ["oval-faced"], ["an oval face"])
+        case .round: add("face_shape", ["round-faced", "chubby-cheeked"], ["a round face", "chubby cheeks", "a full round face"])
+        case .long: add("face_shape", ["long-faced"], ["a long face", "a narrow long face"])
+        case .square: add("face_shape", ["square-jawed"], ["a square jaw", "a square face", "an angular jaw"])
+        }
+        switch a.skinTone {
+        case .pale: add("skin_tone", ["pale", "pale-skinned"], ["pale skin", "very fair skin", "a pale complexion"])
+        case .dark: add("skin_tone", ["dark-skinned"], ["dark skin", "a dark complexion", "deep brown skin"])
+        case .olive: add("skin_tone", ["olive-skinned"], ["olive skin"])
+        case .tan: add("skin_tone", ["tanned"], ["tanned skin", "a tan"])
+        default: break
+        }
+        switch a.age {
+        case .young: add("age", ["young", "youthful", "teenage", "twenty-something"], ["youth"])
+        case .middleAged: add("age", ["middle-aged", "middle aged", "mature", "fortyish"], [])
+        case .old: add("age", ["old", "elderly", "senior", "aged", "older"], [])
+        }
+        return f
+    }
+
+    /// A caption in one of the other shapes, of 1–6 true facts of `a`.
+    static func free(_ a: FaceAttributes, rng: inout Philox) -> StatedCaption {
+        var all = facts(a)
+        // Rarely negate what the data rarely shows: most faces lack glasses, yet "no glasses" is rare in captions.
+        all.removeAll { ["false", "none"].contains($0.value) && !rng.chance(0.3) }
+        for i in stride(from: all.count - 1, to: 0, by: -1) { all.swapAt(i, rng.int(below: i + 1)) }
+        let n = min(all.count, 1 + rng.int(below: 6))
+        let chosen = Array(all.prefix(n))
+        var stated: [String: String] = [:]
+        for c in chosen { stated[c.name] = c.value }
+        let fem = a.presentation == .feminine
+        let gendered = rng.chance(0.75)
+        let noun: String
+        if gendered {
+            stated["presentation"] = a.presentation.rawValue
+            noun = fem ? pick(["woman", "lady", "girl", "female", "woman", "gal"], &rng) : pick(["man", "guy", "gentleman", "fellow", "male", "man", "dude"], &rng)
+        } else {
+            noun = pick(["person", "face", "someone", "individual", "portrait of someone"], &rng)
+        }
+        // Adjectives go before the noun; the rest become phrases.
+        var adjectives: [String] = [], phrases: [String] = []
+        for c in chosen {
+            if !c.adjectives.isEmpty && (c.phrases.isEmpty || rng.chance(0.4)) { adjectives.append(pick(c.adjectives, &rng)) } else { phrases.append(pick(c.phrases, &rng)) }
+        }
+        let subject = (adjectives + [noun]).joined(separator: " ")
+        var text: String
+        switch rng.int(below: 4) {
+        case 0:
+            // Fragments: "old bearded man, grey sweater, glasses"
+            let sep = pick([", ", ", ", " / ", "; ", " - ", " + "], &rng)
+            text = ([subject] + phrases).joined(separator: sep)
+        case 1:
+            // "A smiling old man with a grey beard and no glasses."
+            let art = pick(["A", "a", "The", "Photo of a", "Portrait of a"], &rng)
+            text = "\(art) \(subject)"
+            if !phrases.isEmpty { text += " " + pick(["with", "with", "having", "sporting"], &rng) + " " + CaptionList.join(phrases) }
+            text += pick([".", "", "!"], &rng)
+        case 2:
+            // "Blond and smiling, she wears a red top."
+            let pronoun = gendered ? (fem ? "she" : "he") : "they"
+            let lead = adjectives.isEmpty ? "" : CaptionList.join(adjectives) + ", "
+            let verb = pronoun == "they" ? pick(["have", "show"], &rng) : pick(["has", "shows", "is wearing", "has got"], &rng)
+            text = lead + pronoun + " " + verb + " " + (phrases.isEmpty ? "a face" : CaptionList.join(phrases)) + "."
+            text = text.prefix(1).uppercased() + text.dropFirst()
+        default:
+            // Tag list without a noun: "glasses, beard, red sweater"
+            if rng.chance(0.5) { stated["presentation"] = nil }
+            let tags = (adjectives + phrases).map { $0.hasPrefix("a ") ? String($0.dropFirst(2)) : $0 }
+            text = stated["presentation"] == nil ? tags.joined(separator: ", ") : ([noun] + tags).joined(separator: ", ")
+            if tags.isEmpty { text = stated["presentation"] == nil ? "a face" : noun }
+        }
+        return StatedCaption(text: text, stated: stated)
+    }
+}
+
+enum CaptionList {
+    /// "a", "a and b", "a, b and c".
+    static func join(_ xs: [String]) -> String {
+        switch xs.count {
+        case 0: return ""
+        case 1: return xs[0]
+        default: return xs.dropLast().joined(separator: ", ") + " and " + xs[xs.count - 1]
+        }
+    }
+}

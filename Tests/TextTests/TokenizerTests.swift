@@ -1,0 +1,88 @@
+import SynthFaces
+import TensorCore
+import Testing
+@testable import Text
+
+@Suite struct TokenizerTests {
+    @Test func normalizesCaseWidthContractionsAndMarks() throws {
+        // Full-width letters (NFKC), capitals, a contraction, a hyphen, a possessive, runs of marks.
+        let (w, dropped) = try Tokenizer.words("ＴＨＥ Woman's hair isn't middle-aged-looking!!! Glasses , no hat")
+        #expect(w == ["the", "woman", "hair", "is", "not", "middle", "aged", "looking", ".", "glasses", ",", "no", "hat"])
+        #expect(dropped == 0)
+    }
+
+    @Test func dropsEmojiAndControlCharactersAndCountsThem() throws {
+        let (w, dropped) = try Tokenizer.words("blond\u{0007} woman 😀 with\u{200B}glasses")
+        #expect(w.contains("blond") && w.contains("woman"))
+        #expect(dropped >= 2)
+        #expect(!w.contains { $0.unicodeScalars.contains { $0.properties.isEmoji && $0.value > 0x7F } })
+    }
+
+    @Test func refusesEmptyTooLongAndTooManyWords() throws {
+        for bad in ["", "   ", "...,!", "😀😀"] {
+            #expect(throws: TextError.self) { try Tokenizer.words(bad) }
+        }
+        let long = String(repeating: "a", count: 10_001)
+        do { _ = try Tokenizer.words(long); Issue.record("10,001 characters were read") } catch let e as TextError {
+            #expect(e.description.contains("10001") && e.description.contains("10000"))
+        }
+        let words = Array(repeating: "blond", count: 65).joined(separator: " ")
+        do { _ = try Tokenizer.words(words); Issue.record("65 words were read") } catch let e as TextError {
+            #expect(e.description.contains("65 words") && e.description.contains("at most 64"))
+        }
+        // 10,000 characters are within the character limit, and still refused for their word count.
+        let tenK = String(repeating: "hair ", count: 2_000)
+        #expect(tenK.count == 10_000)
+        #expect(throws: TextError.self) { try Tokenizer.words(tenK) }
+        #expect(try Tokenizer.words(Array(repeating: "hair", count: 64).joined(separator: " ")).words.count == 64)
+    }
+
+    @Test func vocabularyReportsUnknownWordsAndCorrectsTypos() throws {
+        let v = Vocabulary(["a", "woman", "with", "eyeglasses", "blond", "hair", "smiling"])
+        let e = try v.encode("A smilling womna with eyeglases, blond hair and a xylophone 😀")
+        #expect(e.corrected.map(\.from) == ["smilling", "womna", "eyeglases"])
+        #expect(e.corrected.map(\.to) == ["smiling", "woman", "eyeglasses"])
+        #expect(e.unknown == ["and", "xylophone"])
+        #expect(e.droppedCharacters == 1)
+        #expect(e.ids.filter { $0 == Vocabulary.unknown }.count == 2)
+        #expect(e.notes.contains { $0.hasPrefix("unknown words: and, xylophone") })
+        // Short words are not guessed at: "hat" is not read as "hair".
+        #expect(try v.encode("hat").unknown == ["hat"])
+        #expect(Vocabulary(metadata: v.metadataValue) == v)
+    }
+
+    @Test func editDistanceCountsTranspositionsOnce() {
+        func d(_ a: String, _ b: String) -> Int { Vocabulary.distance(Array(a), Array(b), limit: 3) }
+        #expect(d("glasses", "glasses") == 0)
+        #expect(d("galsses", "glasses") == 1)
+        #expect(d("glases", "glasses") == 1)
+        #expect(d("kitten", "sitting") == 3)
+        #expect(Vocabulary.distance(Array("abcdefgh"), Array("zzzzzzzz"), limit: 2) == 3)
+    }
+}
+
+@Suite struct ParaphraserTests {
+    @Test func statesOnlyTrueValuesAndIsDeterministic() throws {
+        var shapes = Set<String>()
+        for i in 20_000..<20_300 {
+            let a = try SynthFaces.attributes(seed: 0, index: i)
+            let truth = Paraphraser.values(a)
+            let g = try SynthFaces.captions(seed: 0, index: i)
+            var r1 = Philox(seed: 9, stream: UInt64(i)), r2 = Philox(seed: 9, stream: UInt64(i))
+            let c = Paraphraser.caption(a, grammar: g, rng: &r1)
+            #expect(c == Paraphraser.caption(a, grammar: g, rng: &r2))
+            for (k, v) in c.stated { #expect(truth[k] == v, "\(c.text): \(k)=\(v), truth \(truth[k] ?? "?")") }
+            #expect(!c.stated.isEmpty || !c.text.isEmpty)
+            _ = try Tokenizer.words(c.text)
+            shapes.insert(c.text.contains(" with ") ? "with" : c.text.contains(",") ? "list" : "other")
+            if c.text.contains("no glasses") { #expect(c.stated["eyeglasses"] == "false") }
+        }
+        #expect(shapes.count == 3)
+    }
+
+    @Test func attributeNamesMatchTheirSpelling() {
+        #expect(Paraphraser.name(.hairColor) == "hair_color")
+        #expect(Paraphraser.name(.facialHair) == "facial_hair")
+        #expect(Paraphraser.name(.age) == "age")
+    }
+}
