@@ -3,6 +3,7 @@ import Graph
 import Imaging
 import Models
 import TensorCore
+import Text
 
 /// Inversion into W+: an encoder's codes for faces (`encode.image`), and instance-level
 /// optimization of codes toward a target image or attribute values (`optimize`).
@@ -79,15 +80,16 @@ enum EncoderOps {
         })
 
     static let optimize = NodeSpec(
-        name: "optimize", summary: "refine W+ codes by Adam toward a target image, a layout and/or attribute values (TediGAN's instance-level optimization)",
+        name: "optimize", summary: "refine W+ codes by Adam toward a target image, a layout, a caption and/or attribute values (TediGAN's instance-level optimization)",
         inputs: [
             PortSpec("init", accepts: [.latent], doc: "start codes: w+ (e.g. encode.image's), or w (every layer)"),
             PortSpec("target", accepts: [.image, .tensor], optional: true, doc: "the face(s) to reconstruct, one per code"),
             PortSpec("label", accepts: [.labelMap, .tensor], optional: true, doc: "a layout to enforce: a label map (or parse.face's ids), one per code"),
+            PortSpec("text", accepts: [.text], optional: true, doc: "a caption the faces should fit (generation) or an instruction (editing: with lambda_reg)"),
         ],
         outputs: [("out", .latent), ("image", .image)],
         params: [
-            GeneratorOps.modelParam, encoderParam, attributesParam, LayoutOps.optimizeParserParam,
+            GeneratorOps.modelParam, encoderParam, attributesParam, LayoutOps.optimizeParserParam, TextOps.similarityParam,
             ParamSpec("steps", .int(min: 1, max: 100_000), default: .int(100), doc: "Adam steps (TediGAN: 100–200 from the encoder's codes)"),
             ParamSpec("lr", .float(min: 1e-6, max: 10), default: .float(0.01), doc: "Adam's learning rate"),
             ParamSpec("lambda_pix", .float(min: 0, max: nil), default: .float(1), doc: "weight of ‖G(w) − target‖² (mean over pixels, images in [-1,1])"),
@@ -96,6 +98,7 @@ enum EncoderOps {
             ParamSpec("lambda_reg", .float(min: 0, max: nil), default: .float(0), doc: "weight of ‖w − init‖², keeping what an edit does not ask for"),
             ParamSpec("lambda_attr", .float(min: 0, max: nil), default: .float(1), doc: "weight of the attribute heads' error against `attributes`"),
             ParamSpec("lambda_label", .float(min: 0, max: nil), default: .float(1), doc: "weight of the face parser's cross-entropy of G(w) against `label`"),
+            ParamSpec("lambda_text", .float(min: 0, max: nil), default: .float(1), doc: "weight of 1 − S(text, G(w)), the similarity model's cosine"),
             ParamSpec("layers", .string, default: .string("all"), doc: "W+ layers that move: \"all\", \"0-3\", \"4,5,8\""),
             ParamSpec("attributes", .string, default: .string(""), doc: "attribute values to push G(w) toward, e.g. \"hair_color=gray, eyeglasses=true\""),
         ],
@@ -115,12 +118,18 @@ enum EncoderOps {
             }
             if let t = ctx.inputTypes["init"], t.latentSpace == "z" { problems.append(("optimize starts from w or w+ codes; map z first", nil)) }
             let usesLabel = ctx.inputTypes["label"] != nil && (ctx.params["lambda_label"]?.doubleValue ?? 1) > 0
-            let hasTarget = ctx.inputTypes["target"] != nil || usesLabel
+            let usesText = ctx.inputTypes["text"] != nil && (ctx.params["lambda_text"]?.doubleValue ?? 1) > 0
+            if case let .failure(e)? = TextOps.inlineCaption(ctx, port: "text", param: "similarity") { problems.append((e.description, nil)) }
+            let hasTarget = ctx.inputTypes["target"] != nil || usesLabel || usesText
             let hasPins = !(ctx.params["attributes"]?.stringValue ?? "").trimmingCharacters(in: .whitespaces).isEmpty
             if !hasTarget && !hasPins && (ctx.params["lambda_dom"]?.doubleValue ?? 0) == 0 {
-                problems.append(("nothing to optimize toward: connect a `target` image or `label` map, or give `attributes`", nil))
+                problems.append(("nothing to optimize toward: connect a `target` image, `label` map or `text`, or give `attributes`", nil))
             }
             return problems
+        },
+        advise: { ctx in
+            guard case let .success(e)? = TextOps.inlineCaption(ctx, port: "text", param: "similarity") else { return [] }
+            return e.notes
         },
         run: { ctx in
             guard case let .latent(l) = try ctx.input("init") else { throw NodeError("optimize needs latent codes on `init`") }
@@ -151,13 +160,23 @@ enum EncoderOps {
                 steps: ctx.int("steps"), learningRate: Float(ctx.double("lr")), pixel: Float(ctx.double("lambda_pix")),
                 feature: Float(ctx.double("lambda_feat")), domain: Float(ctx.double("lambda_dom")),
                 regularization: Float(ctx.double("lambda_reg")), attribute: Float(ctx.double("lambda_attr")),
-                label: Float(ctx.double("lambda_label")), layers: layers.count == g.nLatent ? nil : layers)
+                label: Float(ctx.double("lambda_label")), text: Float(ctx.double("lambda_text")), layers: layers.count == g.nLatent ? nil : layers)
             let pins = try AttributePins(parsing: ctx.string("attributes"))
-            let needsNet = (target != nil && options.feature > 0) || (!pins.isEmpty && options.attribute > 0)
+            var text: (model: SimilarityModel, embeddings: Tensor)?
+            if case let .text(caption)? = ctx.inputs["text"]?.first, options.text > 0 {
+                let s = try ModelStore.shared.similarity(try ctx.model("similarity"))
+                do {
+                    let (e, n) = try s.embed(texts: [caption])
+                    text = (s, e)
+                    notes += n[0]
+                } catch let e as TextError { throw NodeError("text: \(e.description)") }
+            }
+            let needsNet = (target != nil && options.feature > 0) || (!pins.isEmpty && options.attribute > 0) || text != nil
             let opt = try LatentOptimizer(options: options, generator: g, initial: w0.detached, target: target,
                                           attributes: needsNet ? ModelStore.shared.attributes(try ctx.model("attributes_model")) : nil,
                                           encoder: options.domain > 0 ? ModelStore.shared.encoder(try ctx.model("encoder")) : nil, pins: pins,
-                                          labels: labels, parser: labels != nil && options.label > 0 ? ModelStore.shared.parser(try ctx.model("parser")) : nil)
+                                          labels: labels, parser: labels != nil && options.label > 0 ? ModelStore.shared.parser(try ctx.model("parser")) : nil,
+                                          text: text)
             var state: LatentOptimizer.State
             if let c = ctx.checkpoint {
                 state = try c.run(steps: options.steps, every: 10, initial: { opt.start() }, encode: encodeState, decode: decodeState,

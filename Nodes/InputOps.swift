@@ -16,6 +16,11 @@ enum InputOps {
             ParamSpec("text", .string, default: .string(""), doc: "the caption itself"),
             ParamSpec("path", .inputPath, default: .string(""), doc: "a text file with the caption (relative to the graph), instead of `text`"),
         ],
+        // An inline caption is known before running, so text models can note its unknown words at check time.
+        inferTypes: { ctx in
+            guard let t = ctx.params["text"]?.stringValue, !t.isEmpty, !t.contains("${") else { return [:] }
+            return ["out": ValueType(.text, text: t)]
+        },
         check: { ctx in
             let t = ctx.params["text"]?.stringValue ?? "", p = ctx.params["path"]?.stringValue ?? ""
             if t.isEmpty == p.isEmpty { return [("give exactly one of 'text' or 'path'", nil)] }

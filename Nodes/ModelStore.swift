@@ -13,6 +13,8 @@ final class ModelStore: @unchecked Sendable {
     private var attributeNets: [String: AttributeNet] = [:]
     private var encoders: [String: LatentEncoder] = [:]
     private var parsers: [String: FaceParser] = [:]
+    private var textEncoders: [String: TextEncoder] = [:]
+    private var similarities: [String: SimilarityModel] = [:]
     private var computed: [String: Tensor] = [:]
 
     /// `load()` once per `key` in `cache`.
@@ -37,6 +39,16 @@ final class ModelStore: @unchecked Sendable {
     /// The face parser in `m`'s file.
     func parser(_ m: ModelRef) throws -> FaceParser {
         try loaded(\.parsers, m.url.path) { try FaceParser.load(m.url.path) }
+    }
+
+    /// The text encoder in `m`'s file.
+    func textEncoder(_ m: ModelRef) throws -> TextEncoder {
+        try loaded(\.textEncoders, m.url.path) { try TextEncoder.load(m.url.path) }
+    }
+
+    /// The similarity model in `m`'s file.
+    func similarity(_ m: ModelRef) throws -> SimilarityModel {
+        try loaded(\.similarities, m.url.path) { try SimilarityModel.load(m.url.path) }
     }
 
     /// The graph's inline config as a StyleGAN2 config, or nil to use the file's `__metadata__`.

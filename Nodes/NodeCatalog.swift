@@ -8,7 +8,7 @@ public enum NodeCatalog {
         SynthFacesOps.sample,
         GeneratorOps.sample, GeneratorOps.map, GeneratorOps.synthesize,
         LatentOps.input, LatentOps.mix,
-        EncoderOps.encodeImage, EncoderOps.optimize, LayoutOps.encodeSketch, LayoutOps.encodeLabel, LayoutOps.parseFace,
+        EncoderOps.encodeImage, EncoderOps.optimize, LayoutOps.encodeSketch, LayoutOps.encodeLabel, LayoutOps.parseFace, TextOps.encodeText, TextOps.editText,
         WriteOps.png, WriteOps.grid, LatentOps.writeNpy, WriteOps.text,
     ])
 }

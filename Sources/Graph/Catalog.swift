@@ -15,11 +15,14 @@ public struct ValueType: Hashable, Sendable, CustomStringConvertible {
     public var latentSpace: String?
     /// Number of W+ layers when known.
     public var layers: Int?
+    /// A caption known before running (`input.text`'s inline `text`), for notes on its words.
+    public var text: String?
 
-    public init(_ kind: ValueKind, latentSpace: String? = nil, layers: Int? = nil) {
+    public init(_ kind: ValueKind, latentSpace: String? = nil, layers: Int? = nil, text: String? = nil) {
         self.kind = kind
         self.latentSpace = latentSpace
         self.layers = layers
+        self.text = text
     }
 
     public var description: String {

@@ -14,6 +14,8 @@ public struct GraphPlan {
     public var nodes: [PlannedNode]
     /// Declared nodes that feed no writer and so never run.
     public var unusedNodes: [String]
+    /// Nodes' notes from checking ("node 'id': unknown words: …"), in run order.
+    public var notes: [String] = []
     /// The graph's `models:` section, resolved.
     public var models: [String: ModelRef] = [:]
     /// Whether writers may write outside `--out` (absolute paths, `..`).
@@ -173,6 +175,7 @@ public enum GraphValidator {
 
         // Types along edges, in order.
         var types = [[String: ValueType]](repeating: [:], count: file.nodes.count)
+        var advice = [[String]](repeating: [], count: file.nodes.count)
         for i in order {
             guard let spec = specs[i] else { continue }
             var inputTypes: [String: ValueType] = [:]
@@ -204,6 +207,7 @@ public enum GraphValidator {
                 let mark = problem.param.flatMap { name in file.nodes[i].params.first { $0.name == name }?.value.mark } ?? file.nodes[i].mark
                 err("node '\(file.nodes[i].id)': \(problem.message)", mark)
             }
+            advice[i] = (spec.advise?(ctx) ?? []).map { "node '\(file.nodes[i].id)': \($0)" }
         }
 
         // Only what feeds a writer runs.
@@ -227,7 +231,7 @@ public enum GraphValidator {
         }
         return GraphPlan(file: file, baseDirectory: base, params: params, paramOrder: paramOrder, nodes: planned,
                          unusedNodes: file.nodes.indices.filter { !needed.contains($0) }.map { file.nodes[$0].id },
-                         models: models, allowOutsideOut: allowOutsideOut)
+                         notes: runOrder.flatMap { advice[$0] }, models: models, allowOutsideOut: allowOutsideOut)
     }
 
     static func sorted(_ d: [Diagnostic]) -> [Diagnostic] {

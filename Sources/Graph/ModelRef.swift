@@ -10,7 +10,8 @@ public struct ModelRef: Equatable {
     public var url: URL
     /// Inline config, by key.
     public var config: [String: ParamValue]
-    /// "generator", "attributes", "encoder" (images), "sketch encoder", "label encoder" or "parser"
+    /// "generator", "attributes", "encoder" (images), "sketch encoder", "label encoder", "parser",
+    /// "text encoder" or "similarity"
     /// (from the file's `arch` and `modality` metadata; a file without one is taken for a generator,
     /// as rosinality checkpoints carry none).
     public var kind: String
@@ -28,6 +29,7 @@ public struct ModelRef: Equatable {
         case "attributes": return "an attribute network"
         case "encoder": return "an encoder"
         case "parser": return "a face parser"
+        case "similarity": return "a text–image similarity model"
         default: return "a " + kind
         }
     }
@@ -44,6 +46,8 @@ public struct ModelRef: Equatable {
             default: return "encoder"
             }
         case "tedi-parser-v1": return "parser"
+        case "tedi-text-encoder-v1": return "text encoder"
+        case "tedi-similarity-v1": return "similarity"
         default: return "generator"
         }
     }

@@ -18,6 +18,9 @@ public struct NodeSpec {
     public var inferTypes: ((NodeTypingContext) -> [String: ValueType])?
     /// Op-specific checks beyond types; each returned message becomes an error at the node.
     public var check: ((NodeTypingContext) -> [(message: String, param: String?)])?
+    /// Notes on what is known before running (unknown words of an inline caption); `tedi check`,
+    /// `plan` and `run` print them. They never stop a graph.
+    public var advise: ((NodeTypingContext) -> [String])?
     /// Computes the outputs. Writers return the files to write in `NodeResult.files`.
     public var run: (NodeContext) throws -> NodeResult
 
@@ -25,6 +28,7 @@ public struct NodeSpec {
                 outputs: [(name: String, kind: ValueKind)], params: [ParamSpec] = [], writes: Bool = false,
                 inferTypes: ((NodeTypingContext) -> [String: ValueType])? = nil,
                 check: ((NodeTypingContext) -> [(message: String, param: String?)])? = nil,
+                advise: ((NodeTypingContext) -> [String])? = nil,
                 run: @escaping (NodeContext) throws -> NodeResult) {
         self.name = name
         self.version = version
@@ -35,6 +39,7 @@ public struct NodeSpec {
         self.writes = writes
         self.inferTypes = inferTypes
         self.check = check
+        self.advise = advise
         self.run = run
     }
 

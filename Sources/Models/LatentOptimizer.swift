@@ -10,6 +10,7 @@ import TensorCore
 ///       + λ_reg·‖w − w₀‖²                                           (edits: keep the rest)
 ///       + λ_attr·(attribute heads' error on G(w) against the pins)  (editing without text)
 ///       + λ_label·CE(P(G(w)), m)                                    (the face parser P reads layout m)
+///       + λ_text·(1 − S(t, G(w)))                                    (the similarity model S: fit caption t)
 ///
 /// (squared norms are means over elements; terms are batch means). Only the `layers` move.
 /// G runs with its stored noise, so a step is a pure function of the state: same bytes on every
@@ -24,13 +25,15 @@ public struct LatentOptimizer {
         public var regularization: Float
         public var attribute: Float
         public var label: Float
+        public var text: Float
         /// W+ layers that move (nil: all).
         public var layers: [Int]?
 
         public init(steps: Int = 100, learningRate: Float = 0.01, pixel: Float = 1, feature: Float = 0.5, domain: Float = 0,
-                    regularization: Float = 0, attribute: Float = 1, label: Float = 1, layers: [Int]? = nil) {
+                    regularization: Float = 0, attribute: Float = 1, label: Float = 1, text: Float = 1, layers: [Int]? = nil) {
             self.steps = steps; self.learningRate = learningRate; self.pixel = pixel; self.feature = feature
-            self.domain = domain; self.regularization = regularization; self.attribute = attribute; self.label = label; self.layers = layers
+            self.domain = domain; self.regularization = regularization; self.attribute = attribute; self.label = label; self.text = text
+            self.layers = layers
         }
     }
 
@@ -43,6 +46,7 @@ public struct LatentOptimizer {
         public var regularization: Float = .nan
         public var attribute: Float = .nan
         public var label: Float = .nan
+        public var text: Float = .nan
     }
 
     /// The optimization's state between steps (what a checkpoint holds).
@@ -69,13 +73,15 @@ public struct LatentOptimizer {
     /// Target label maps (one `S·S` map of class ids per code) and the parser that reads G(w) for the label term.
     public let labels: [[UInt8]]?
     public let parser: FaceParser?
+    /// The similarity model and the captions' unit embeddings `(1 or N, dim)` of the text term.
+    public let text: (model: SimilarityModel, embeddings: Tensor)?
     /// The target's perceptual maps, computed once (nil without a feature term).
     let targetReference: Perceptual.Reference?
 
     /// Checks that every term has what it needs and every shape fits; throws saying what is missing.
     public init(options: Options, generator: StyleGAN2Generator, initial: Tensor, target: Tensor? = nil,
                 attributes: AttributeNet? = nil, encoder: LatentEncoder? = nil, pins: AttributePins = AttributePins(),
-                labels: [[UInt8]]? = nil, parser: FaceParser? = nil) throws {
+                labels: [[UInt8]]? = nil, parser: FaceParser? = nil, text: (model: SimilarityModel, embeddings: Tensor)? = nil) throws {
         let (n, nl, sd) = (initial.shape.first ?? 0, generator.nLatent, generator.styleDim)
         guard initial.rank == 3, n >= 1, initial.shape[1] == nl, initial.shape[2] == sd else {
             throw ModelError("optimize: the start codes have shape \(initial.shape); the generator takes w+ (N,\(nl),\(sd))")
@@ -83,7 +89,8 @@ public struct LatentOptimizer {
         guard (1...100_000).contains(options.steps) else { throw ModelError("optimize: steps must be in 1...100000, got \(options.steps)") }
         guard options.learningRate > 0, options.learningRate <= 10 else { throw ModelError("optimize: lr must be in (0, 10], got \(options.learningRate)") }
         for (name, v) in [("lambda_pix", options.pixel), ("lambda_feat", options.feature), ("lambda_dom", options.domain),
-                          ("lambda_reg", options.regularization), ("lambda_attr", options.attribute), ("lambda_label", options.label)] {
+                          ("lambda_reg", options.regularization), ("lambda_attr", options.attribute), ("lambda_label", options.label),
+                          ("lambda_text", options.text)] {
             guard v >= 0, v.isFinite else { throw ModelError("optimize: \(name) must be a non-negative number, got \(v)") }
         }
         if let layers = options.layers {
@@ -100,8 +107,17 @@ public struct LatentOptimizer {
         let usesTarget = target != nil && (options.pixel > 0 || options.feature > 0)
         let usesAttributes = !pins.isEmpty && options.attribute > 0
         let usesLabels = labels != nil && options.label > 0
-        guard usesTarget || usesAttributes || usesLabels || options.domain > 0 else {
-            throw ModelError("optimize: nothing to optimize toward: connect a target image or label map, or give attributes")
+        let usesText = text != nil && options.text > 0
+        guard usesTarget || usesAttributes || usesLabels || usesText || options.domain > 0 else {
+            throw ModelError("optimize: nothing to optimize toward: connect a target image, label map or text, or give attributes")
+        }
+        if let text, options.text > 0 {
+            let e = text.embeddings
+            guard e.rank == 2, e.shape[0] == 1 || e.shape[0] == n, e.shape[1] == text.model.config.dim else {
+                throw ModelError("optimize: \(e.shape[0]) caption embedding\(e.shape[0] == 1 ? "" : "s") \(e.shape) for \(n) code\(n == 1 ? "" : "s"); give one caption, or one per code")
+            }
+            guard let a = attributes else { throw ModelError("optimize: the text term needs the attribute network (the similarity model reads its features)") }
+            try text.model.check(backbone: a)
         }
         if let labels {
             let s = generator.config.size
@@ -130,6 +146,7 @@ public struct LatentOptimizer {
         }
         self.options = options; self.generator = generator; self.initial = initial; self.target = target
         self.attributes = attributes; self.encoder = encoder; self.pins = pins; self.labels = labels; self.parser = parser
+        self.text = text
         if let target, options.feature > 0, let a = attributes { targetReference = try Perceptual.reference(target, net: a) } else { targetReference = nil }
     }
 
@@ -159,6 +176,9 @@ public struct LatentOptimizer {
         if o.label > 0, let m = labels, let p = parser {
             try add(try FaceParser.pixelCrossEntropy(try FaceParser.forward(y, config: p.config, params: p.params), targets: m), o.label, \.label)
         }
+        if o.text > 0, let (s, t) = text, let a = attributes {
+            try add(try textDistance(y, model: s, embeddings: t, net: a), o.text, \.text)
+        }
         guard let total else { throw ModelError("optimize: every term has weight 0") }
         parts.total = try total.item()
         return (total, parts)
@@ -182,6 +202,13 @@ public struct LatentOptimizer {
             e = try e.map { try $0 + se } ?? se
         }
         return e!
+    }
+
+    /// 1 − S(t, y): one minus the cosine between the captions' embeddings `t (1 or N, dim)` and
+    /// those of images `y`, batch mean.
+    func textDistance(_ y: Tensor, model s: SimilarityModel, embeddings t: Tensor, net: AttributeNet) throws -> Tensor {
+        let v = try SimilarityModel.imageEmbedding(features: AttributeNet.features(y, config: net.config, params: net.params), config: s.config, params: s.params)
+        return try (v * t).sum(axis: 1).mean().scaled(-1).adding(1)
     }
 
     /// The state before the first step.

@@ -25,8 +25,11 @@ public enum TextEval {
         public var generator: StyleGAN2Generator
         public var attributes: AttributeNet
         public var text: TextEncoder
-        public init(generator: StyleGAN2Generator, attributes: AttributeNet, text: TextEncoder) {
-            self.generator = generator; self.attributes = attributes; self.text = text
+        /// For the optimize rows and the edits.
+        public var similarity: SimilarityModel?
+        public var image: LatentEncoder?
+        public init(generator: StyleGAN2Generator, attributes: AttributeNet, text: TextEncoder, similarity: SimilarityModel? = nil, image: LatentEncoder? = nil) {
+            self.generator = generator; self.attributes = attributes; self.text = text; self.similarity = similarity; self.image = image
         }
     }
 
@@ -34,6 +37,12 @@ public enum TextEval {
         public var count = 1000
         /// Captions whose diversity is measured (two seeds each).
         public var diversityCount = 64
+        /// Captions (from the first) refined by optimize, and its steps.
+        public var optimizeCount = 128
+        public var steps = 20
+        /// Faces edited, and the strength of the attribute direction.
+        public var editCount = 200
+        public var strength: Float = 1.5
         public var dataSeed: UInt64 = 0
         public var seed: UInt64 = 11
         public init() {}
@@ -119,11 +128,14 @@ public enum TextEval {
         let synth = { (w: Tensor) throws -> Tensor in try LayoutEval.batched(w) { try g.synthesis($0, noise: .const) } }
         let nd = min(o.diversityCount, n)
 
-        /// A row from what each caption is read as (nil: random samples).
-        func row(_ method: String, readings: [[String: String]]?, confidence: [[String: Float]] = [], readSeconds: Double) throws -> Row {
+        /// A row from what each caption is read as (nil: random samples); `refine` rewrites the codes of caption i.
+        func row(_ method: String, readings: [[String: String]]?, confidence: [[String: Float]] = [], readSeconds: Double, count n: Int = n,
+                 refine: ((Tensor, Int) throws -> Tensor)? = nil) throws -> Row {
+            let captions = Array(captions.prefix(n)), nd = min(nd, n)
             let start = DispatchTime.now().uptimeNanoseconds
             func codes(_ i: Int, seed: UInt64) throws -> Tensor {
-                try TextEncoder.latent(stated: readings?[i] ?? [:], confidence: i < confidence.count ? confidence[i] : [:], generator: g, count: 1, seed: seed).codes
+                let w = try TextEncoder.latent(stated: readings?[i] ?? [:], confidence: i < confidence.count ? confidence[i] : [:], generator: g, count: 1, seed: seed).codes
+                return try refine.map { try $0(w, i) } ?? w
             }
             let w = try Tensor.concat(try (0..<n).map { try codes($0, seed: o.seed &+ UInt64($0)) }, axis: 0)
             let images = try synth(w)
@@ -144,7 +156,179 @@ public enum TextEval {
         rows.append(try row("grammar parser → conditioned sample", readings: grammar, readSeconds: tg))
         let (readings, tt) = try InversionEval.timed { try m.text.read(captions.map(\.text)) }
         rows.append(try row("text encoder T → W+", readings: readings.map(\.stated), confidence: readings.map(\.confidence), readSeconds: tt))
+        if let s = m.similarity, o.optimizeCount >= 2 {
+            let k = min(o.optimizeCount, n)
+            let (embeddings, _) = try s.embed(texts: captions.prefix(k).map(\.text))
+            rows.append(try row("text encoder T → W+ (first \(k) captions)", readings: readings.map(\.stated), confidence: readings.map(\.confidence), readSeconds: tt, count: k))
+            rows.append(try row("T + optimize \(o.steps) steps, text term (first \(k) captions)", readings: readings.map(\.stated), confidence: readings.map(\.confidence),
+                                readSeconds: tt, count: k) { w, i in
+                let opt = try LatentOptimizer(options: .init(steps: o.steps, learningRate: 0.02, pixel: 0, feature: 0, regularization: 1, text: 1), generator: g,
+                                              initial: w, attributes: m.attributes, text: (s, try embeddings.slice(axis: 0, i..<(i + 1))))
+                return try opt.run().w
+            })
+        }
         return rows
+    }
+
+    /// One editing method over the held-out faces.
+    public struct EditRow: Sendable {
+        public var method: String
+        /// Share of (face, asked value) pairs the source did not show that the edited face shows.
+        public var changed: Double
+        /// Share of the other attributes read the same on the edited face as on the unedited reconstruction.
+        public var kept: Double
+        /// Perceptual distance (tedi's, the attribute network's conv maps) between the edited face and the source render.
+        public var distance: Double
+        public var secondsPerImage: Double
+    }
+
+    /// Editing on `editCount` test renders, instruction i mod count for face i: the image
+    /// encoder's codes, edited by the instruction as T reads it along the generator's attribute
+    /// direction (`TextEdit`), then refined by optimize's text term; and optimize's text term
+    /// alone from the encoder's codes (TediGAN's way, with CLIP). Scored against the instruction's
+    /// own labels.
+    public static func runEdits(_ m: Models, instructions: [StatedCaption], options o: Options, log: (String) -> Void = { _ in }) throws -> [EditRow] {
+        guard let e = m.image else { throw ModelError("edit eval: needs the image encoder") }
+        let g = m.generator, n = o.editCount, size = g.config.size
+        let lo = try SynthFaces.Split.test.index(0)
+        _ = try SynthFaces.Split.test.index(n - 1)
+        let x = try SynthFaces.imageTensor(try SynthFaces.samples(seed: o.dataSeed, indices: lo..<(lo + n), size: size))
+        let asked = (0..<n).map { instructions[$0 % instructions.count] }
+        let (w0, te) = try InversionEval.timed { try LayoutEval.batched(x) { try e($0) } }
+        let synth = { (w: Tensor) throws -> Tensor in try LayoutEval.batched(w) { try g.synthesis($0, noise: .const) } }
+        let before = try batchedPredictions(try synth(w0), net: m.attributes)
+        let (readings, tr) = try InversionEval.timed { try m.text.read(asked.map(\.text)) }
+        func score(_ method: String, _ w: Tensor, seconds: Double) throws -> EditRow {
+            let y = try synth(w)
+            let after = try batchedPredictions(y, net: m.attributes)
+            var changed = 0, toChange = 0, kept = 0, others = 0
+            for i in 0..<n {
+                for (h, head) in AttributeHeads.categorical.enumerated() {
+                    if let v = asked[i].stated[head.name] {
+                        guard head.values[before[i].classes[h]] != v else { continue }
+                        toChange += 1
+                        if head.values[after[i].classes[h]] == v { changed += 1 }
+                    } else {
+                        others += 1
+                        if after[i].classes[h] == before[i].classes[h] { kept += 1 }
+                    }
+                }
+            }
+            var total = 0.0
+            var start = 0
+            while start < n {
+                let end = min(n, start + 16)
+                total += Double(try Perceptual.distances(try y.slice(axis: 0, start..<end), x.slice(axis: 0, start..<end), net: m.attributes).detached.scalars.reduce(0, +))
+                start = end
+            }
+            let r = EditRow(method: method, changed: toChange == 0 ? 0 : Double(changed) / Double(toChange), kept: Double(kept) / Double(max(others, 1)),
+                            distance: total / Double(n), secondsPerImage: seconds / Double(n))
+            log(String(format: "edit / %@: changed %.3f kept %.3f", method, r.changed, r.kept))
+            return r
+        }
+        var rows = [try score("no edit (the encoder's reconstruction)", w0, seconds: te)]
+        let (edited, ta) = try InversionEval.timed {
+            try Tensor.concat(try (0..<n).map { i in
+                try TextEdit.apply(w0.slice(axis: 0, i..<(i + 1)), stated: readings[i].stated, generator: g, net: m.attributes, strength: o.strength).codes
+            }, axis: 0)
+        }
+        rows.append(try score(String(format: "attribute direction (edit.text, strength %.1f)", o.strength), edited, seconds: te + tr + ta))
+        if let s = m.similarity {
+            let (embeddings, _) = try s.embed(texts: asked.map(\.text))
+            func refined(_ start: Tensor) throws -> (Tensor, Double) {
+                try InversionEval.timed {
+                    try Tensor.concat(try (0..<n).map { i in
+                        let opt = try LatentOptimizer(options: .init(steps: o.steps, learningRate: 0.02, pixel: 0, feature: 0.2, text: 1), generator: g,
+                                                      initial: start.slice(axis: 0, i..<(i + 1)), target: x.slice(axis: 0, i..<(i + 1)), attributes: m.attributes,
+                                                      text: (s, try embeddings.slice(axis: 0, i..<(i + 1))))
+                        return try opt.run().w
+                    }, axis: 0)
+                }
+            }
+            let (both, tb) = try refined(edited)
+            rows.append(try score("attribute direction + optimize \(o.steps) steps (text term, features toward the source)", both, seconds: te + tr + ta + tb))
+            let (alone, tc) = try refined(w0)
+            rows.append(try score("optimize \(o.steps) steps alone from the encoder's codes (TediGAN's way, S for CLIP)", alone, seconds: te + tc))
+        }
+        return rows
+    }
+
+    public static func editMarkdown(_ rows: [EditRow]) -> String {
+        var s = "| method | asked attribute changed | others kept | distance to the source | s / image |\n|---|---|---|---|---|\n"
+        for r in rows { s += String(format: "| %@ | %.3f | %.3f | %.3f | %.3f |\n", r.method, r.changed, r.kept, r.distance, r.secondsPerImage) }
+        return s
+    }
+
+    /// The similarity model on held-out (render, caption) pairs: retrieval, and attributes read zero-shot by prompts.
+    public struct SimilarityReport: Sendable {
+        public var pairs: Int
+        /// Text → image: share of captions whose own render ranks in the top 1 / 5 / 10.
+        public var recall: [Int: Double]
+        /// Share of captions whose top-ranked render shows all the caption states (often another face: captions fit many).
+        public var topFits: Double
+        /// Per attribute: (zero-shot accuracy of S with one prompt per value, the attribute network's accuracy).
+        public var zeroShot: [(name: String, similarity: Double, network: Double)]
+    }
+
+    /// Prompts of the zero-shot reading, one per value in `AttributeHeads` order.
+    static let prompts: [(String, [String])] = [
+        ("presentation", ["a woman", "a man"]),
+        ("age", ["a young person", "a middle-aged person", "an old person"]),
+        ("hair_color", ["a person with black hair", "a person with brown hair", "a person with blond hair", "a person with gray hair", "a person with red hair"]),
+        ("hair_style", ["a person with short hair", "a person with long hair", "a person with bangs", "a person with wavy hair", "a bald person"]),
+        ("expression", ["a person with a neutral expression", "a smiling person", "a person with a big open-mouthed smile", "a person with the mouth slightly open"]),
+        ("eyeglasses", ["a person without glasses", "a person wearing glasses"]),
+        ("hat", ["a person without a hat", "a person wearing a hat"]),
+        ("facial_hair", ["a clean-shaven person", "a person with stubble", "a person with a mustache", "a person with a beard"]),
+        ("clothing", ["a person in a black sweater", "a person in a white sweater", "a person in a gray sweater", "a person in a navy sweater",
+                      "a person in a red sweater", "a person in a green sweater", "a person in a beige sweater", "a person in a blue sweater"]),
+    ]
+
+    public static func similarity(_ s: SimilarityModel, net: AttributeNet, count: Int, dataSeed: UInt64) throws -> SimilarityReport {
+        try s.check(backbone: net)
+        let lo = try SynthFaces.Split.test.index(0)
+        _ = try SynthFaces.Split.test.index(count - 1)
+        let samples = try SynthFaces.samples(seed: dataSeed, indices: lo..<(lo + count), size: net.config.size)
+        let x = try SynthFaces.imageTensor(samples)
+        let v = try LayoutEval.batched(x) { try s.embed(images: $0, net: net) }
+        let captions = samples.map { Paraphraser.stated($0.captions[0], $0.attributes) }
+        let (t, _) = try s.embed(texts: captions.map(\.text))
+        let sim = try SimilarityModel.similarity(t, v)
+        let values = samples.map { Paraphraser.values($0.attributes) }
+        var recall: [Int: Double] = [1: 0, 5: 0, 10: 0]
+        var fits = 0
+        for i in 0..<count {
+            let row = Array(sim.scalars[(i * count)..<((i + 1) * count)])
+            let rank = row.filter { $0 > row[i] }.count
+            for k in [1, 5, 10] where rank < k { recall[k]! += 1 / Double(count) }
+            let best = row.indices.max { row[$0] < row[$1] }!
+            if captions[i].stated.allSatisfy({ values[best][$0.key] == $0.value }) { fits += 1 }
+        }
+        let preds = try batchedPredictions(x, net: net)
+        var zero: [(String, Double, Double)] = []
+        for (name, texts) in prompts {
+            guard let h = AttributeHeads.categorical.firstIndex(where: { $0.name == name }) else { continue }
+            let head = AttributeHeads.categorical[h]
+            let (pt, _) = try s.embed(texts: texts)
+            let ps = try SimilarityModel.similarity(v, pt) // (count, values)
+            var right = 0, netRight = 0
+            for i in 0..<count {
+                let row = Array(ps.scalars[(i * texts.count)..<((i + 1) * texts.count)])
+                let truth = head.index(samples[i].attributes)
+                if row.indices.max(by: { row[$0] < row[$1] }) == truth { right += 1 }
+                if preds[i].classes[h] == truth { netRight += 1 }
+            }
+            zero.append((name, Double(right) / Double(count), Double(netRight) / Double(count)))
+        }
+        return SimilarityReport(pairs: count, recall: recall, topFits: Double(fits) / Double(count), zeroShot: zero)
+    }
+
+    public static func similarityMarkdown(_ r: SimilarityReport) -> String {
+        var s = String(format: "text → image retrieval on %d held-out pairs: R@1 %.3f, R@5 %.3f, R@10 %.3f; the top-ranked render shows all the caption states for %.3f\n\n",
+                       r.pairs, r.recall[1]!, r.recall[5]!, r.recall[10]!, r.topFits)
+        s += "| attribute | zero-shot (similarity model, one prompt per value) | attribute network |\n|---|---|---|\n"
+        for z in r.zeroShot { s += String(format: "| %@ | %.3f | %.3f |\n", z.name, z.similarity, z.network) }
+        return s
     }
 
     public static func markdown(_ rows: [Row]) -> String {

@@ -45,13 +45,16 @@ public enum Paraphraser {
     }
 
     /// One training caption for a face with attributes `a` and grammar captions `grammar`:
-    /// a reworded grammar caption 40% of the time, else one in another shape; then typos in 25%.
+    /// a reworded grammar caption 40% of the time, an editing instruction 12%, else one in
+    /// another shape; then typos in 25%.
     /// `typos: false` leaves the words as written (the vocabulary is built from such captions).
     public static func caption(_ a: FaceAttributes, grammar: [Caption], typos withTypos: Bool = true, rng: inout Philox) -> StatedCaption {
         var c: StatedCaption
         if !grammar.isEmpty && rng.chance(0.4) {
             c = stated(grammar[rng.int(below: grammar.count)], a)
             c.text = reworded(c.text, rng: &rng)
+        } else if rng.chance(0.2) {
+            c = instruction(a, rng: &rng)
         } else {
             c = free(a, rng: &rng)
         }
@@ -256,6 +259,57 @@ public enum Paraphraser {
             text = stated["presentation"] == nil ? tags.joined(separator: ", ") : ([noun] + tags).joined(separator: ", ")
             if tags.isEmpty { text = stated["presentation"] == nil ? "a face" : noun }
         }
+        return StatedCaption(text: text, stated: stated)
+    }
+}
+
+extension Paraphraser {
+    /// An editing instruction toward 1–2 of `a`'s values ("Make her hair blond.", "remove the
+    /// glasses", "give him a beard and a red sweater"): it states those values, and the
+    /// presentation when it says "her" or "him".
+    static func instruction(_ a: FaceAttributes, rng: inout Philox) -> StatedCaption {
+        let v = values(a)
+        var options = facts(a).filter { !["eyes", "background", "face_shape", "eye_color", "eyebrows"].contains($0.name) || rng.chance(0.3) }
+        for i in stride(from: options.count - 1, to: 0, by: -1) { options.swapAt(i, rng.int(below: i + 1)) }
+        let chosen = Array(options.prefix(1 + (rng.chance(0.25) ? 1 : 0)))
+        var stated: [String: String] = [:]
+        let fem = a.presentation == .feminine
+        let gendered = rng.chance(0.5)
+        let obj = gendered ? (fem ? "her" : "him") : pick(["the person", "them", "the face", "this person"], &rng)
+        let poss = gendered ? (fem ? "her" : "his") : pick(["the", "their"], &rng)
+        if gendered { stated["presentation"] = v["presentation"] }
+        var parts: [String] = []
+        for f in chosen {
+            stated[f.name] = f.value
+            let negative = ["false", "none"].contains(f.value)
+            let noPhrases = f.phrases.filter { $0.hasPrefix("no ") }
+            let pool = negative && !noPhrases.isEmpty ? noPhrases : f.phrases
+            let thing = pool.isEmpty ? pick(f.adjectives, &rng) : pick(pool, &rng)
+            if negative {
+                // "no glasses" → "remove the glasses"
+                let bare = thing.replacingOccurrences(of: "no ", with: "")
+                parts.append(pick(["remove \(poss) \(bare)", "take off \(poss) \(bare)", "get rid of \(poss) \(bare)", "without \(bare)", "make \(obj) \(f.adjectives.first ?? "have no \(bare)")"], &rng))
+                continue
+            }
+            switch f.name {
+            case "hair_color" where thing.hasSuffix(" hair"), "hair_style" where thing.hasSuffix(" hair"):
+                let colourOrStyle = thing.replacingOccurrences(of: " hair", with: "")
+                parts.append(pick(["make \(poss) hair \(colourOrStyle)", "turn \(poss) hair \(colourOrStyle)", "give \(obj) \(thing)", "change \(poss) hair to \(colourOrStyle)",
+                                   "\(obj) with \(thing)"], &rng))
+            case "expression":
+                parts.append(pick(["make \(obj) \(f.adjectives.first ?? thing)", "give \(obj) \(thing)", "\(obj) \(f.adjectives.first ?? thing)"], &rng))
+            case "age":
+                let adj = pick(f.adjectives, &rng)
+                parts.append(pick(["make \(obj) \(adj)", "make \(obj) look \(adj)", "turn \(obj) \(adj)"], &rng))
+            case "clothing":
+                let colour = thing.split(separator: " ").dropFirst().dropLast().joined(separator: " ")
+                parts.append(pick(["put \(obj) in \(thing)", "change the \(thing.split(separator: " ").last!) to \(colour)", "dress \(obj) in \(colour)", "give \(obj) \(thing)"], &rng))
+            default:
+                parts.append(pick(["give \(obj) \(thing)", "add \(thing)", "put \(thing) on \(obj)", "\(obj) should have \(thing)", "with \(thing)"], &rng))
+            }
+        }
+        var text = CaptionList.join(parts)
+        if rng.chance(0.6) { text = text.prefix(1).uppercased() + text.dropFirst() + pick([".", "!", ""], &rng) }
         return StatedCaption(text: text, stated: stated)
     }
 }

@@ -127,7 +127,8 @@ public struct Vocabulary: Equatable, Sendable {
                 out.corrected.append(.init(from: w, to: fix))
             } else {
                 out.ids.append(Vocabulary.unknown)
-                if !out.unknown.contains(w) { out.unknown.append(w) }
+                // A mark the vocabulary lacks is not worth a note.
+                if w != ",", w != ".", !out.unknown.contains(w) { out.unknown.append(w) }
             }
         }
         return out
@@ -190,7 +191,7 @@ public struct EncodedText: Equatable, Sendable {
         var n: [String] = []
         if !unknown.isEmpty { n.append("unknown words: \(unknown.joined(separator: ", ")) (not in the text model's vocabulary; they are ignored)") }
         for c in corrected { n.append("read '\(c.from)' as '\(c.to)'") }
-        if droppedCharacters > 0 { n.append("ignored \(droppedCharacters) symbol\(droppedCharacters == 1 ? "" : "s") that are neither letters nor punctuation") }
+        if droppedCharacters > 0 { n.append("ignored \(droppedCharacters) symbol\(droppedCharacters == 1 ? " that is" : "s that are") neither letters nor punctuation (emoji, controls)") }
         return n
     }
 }

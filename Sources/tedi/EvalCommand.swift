@@ -60,7 +60,9 @@ enum EvalCommand: Command {
     image.
 
     usage: tedi eval text [--count 1000] [--paraphrases Examples/captions/paraphrases.tsv] [--diversity 64]
-                          [--data-seed K] [--seed S] [--generator G] [--attributes A] [--text-encoder T]
+                          [--optimize-count 128] [--steps 20] [--edit-count 200] [--edits Examples/captions/edits.tsv]
+                          [--strength 1.5] [--data-seed K] [--seed S] [--generator G] [--attributes A] [--text-encoder T]
+                          [--similarity S] [--image-encoder E]
     Text → face on held-out captions: the first grammar caption of each of --count test faces, and
     every caption of --paraphrases (written by hand apart from training: `caption<TAB>name=value, …`).
     Rows: random samples; the grammar's exact phrases read by a parser → the conditioned generator
@@ -68,7 +70,13 @@ enum EvalCommand: Command {
     (share of the stated attributes the method read as stated), Acc (share of them the attribute
     network reads in the output), FID and Real (k-NN precision) against test renders in the attribute
     network's features, diversity (LPIPS-style distance between two seeds of one caption, over the
-    first --diversity captions), seconds per image.
+    first --diversity captions), seconds per image. T + optimize (--steps of the similarity model's text
+    term from T's codes) runs on the first --optimize-count captions, beside T on the same captions.
+    Then editing: --edit-count test faces, each encoded by the image encoder and edited by an
+    instruction of --edits (by hand): along the generator's attribute direction as T reads it
+    (edit.text, --strength), that plus optimize's text term, and the text term alone; columns: the
+    share of asked values the source lacked that the edit shows, the share of other attributes kept,
+    the perceptual distance to the source.
     """
 
     static func run(_ argv: [String]) throws -> Int32 {

@@ -15,20 +15,33 @@ extension EvalCommand {
         }
         let generator = try path("generator", "Models/synthfaces64.safetensors"), attributes = try path("attributes", "Models/attributes.safetensors")
         let text = try path("text-encoder", "Models/text_encoder.safetensors")
-        let paraphrases = try path("paraphrases", "Examples/captions/paraphrases.tsv")
+        let paraphrases = try path("paraphrases", "Examples/captions/paraphrases.tsv"), edits = try path("edits", "Examples/captions/edits.tsv")
+        let similarity = try path("similarity", "Models/similarity.safetensors"), image = try path("image-encoder", "Models/image_encoder.safetensors")
         var o = TextEval.Options()
         o.count = try args.int("count", default: 1000)
         o.diversityCount = try args.int("diversity", default: 64)
+        o.optimizeCount = try args.int("optimize-count", default: 128)
+        o.steps = try args.int("steps", default: 20)
+        o.editCount = try args.int("edit-count", default: 200)
+        let strength = try args.option("strength") ?? "1.5"
+        guard let st = Float(strength), st >= 0, st <= 10 else { throw UsageError("--strength expects a number in [0, 10], got '\(strength)'") }
+        o.strength = st
         let dataSeed = try args.int("data-seed", default: 0), seed = try args.int("seed", default: 11)
         try args.finish()
         guard (2...SynthFaces.Split.test.range.count).contains(o.count) else { throw UsageError("--count must be in 2...\(SynthFaces.Split.test.range.count)") }
         guard o.diversityCount >= 1 else { throw UsageError("--diversity must be at least 1") }
+        guard o.optimizeCount >= 0, (1...10_000).contains(o.steps) else { throw UsageError("--optimize-count must be ≥ 0 and --steps in 1...10000") }
+        guard (0...SynthFaces.Split.test.range.count).contains(o.editCount) else { throw UsageError("--edit-count must be in 0...\(SynthFaces.Split.test.range.count)") }
         guard dataSeed >= 0, seed >= 0 else { throw UsageError("--data-seed and --seed must be non-negative") }
         o.dataSeed = UInt64(dataSeed); o.seed = UInt64(seed)
         let models = TextEval.Models(generator: try StyleGAN2Generator.load(path: generator), attributes: try AttributeNet.load(attributes),
-                                     text: try TextEncoder.load(text))
-        let paraphraseSet: [StatedCaption]
-        do { paraphraseSet = try TextEval.captions(file: paraphrases) } catch let e as ModelError { throw UsageError(e.description) }
+                                     text: try TextEncoder.load(text), similarity: try SimilarityModel.load(similarity), image: try LatentEncoder.load(image))
+        let paraphraseSet: [StatedCaption], editSet: [StatedCaption]
+        do {
+            paraphraseSet = try TextEval.captions(file: paraphrases)
+            editSet = try TextEval.captions(file: edits)
+            try models.similarity?.check(backbone: models.attributes)
+        } catch let e as ModelError { throw UsageError(e.description) }
         let start = Date()
         let log = { (s: String) in FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
         var rows = try TextEval.run(models, set: "grammar (\(o.count) test faces)", captions: try TextEval.grammarCaptions(count: o.count, dataSeed: o.dataSeed),
@@ -36,6 +49,16 @@ extension EvalCommand {
         rows += try TextEval.run(models, set: "paraphrases (\(paraphraseSet.count), by hand)", captions: paraphraseSet, options: o, log: log)
         print("text → face, eval seed \(seed), data seed \(dataSeed); \(String(format: "%.0f", Date().timeIntervalSince(start))) s\n")
         print(TextEval.markdown(rows), terminator: "")
+        if let s = models.similarity {
+            let report = try TextEval.similarity(s, net: models.attributes, count: min(o.count, 1000), dataSeed: o.dataSeed)
+            print("\nsimilarity model \(similarity):\n")
+            print(TextEval.similarityMarkdown(report), terminator: "")
+        }
+        if o.editCount > 0 {
+            let editRows = try TextEval.runEdits(models, instructions: editSet, options: o, log: log)
+            print("\nediting \(o.editCount) held-out test faces, instructions from \(edits) (\(editSet.count), by hand); \(String(format: "%.0f", Date().timeIntervalSince(start))) s in all\n")
+            print(TextEval.editMarkdown(editRows), terminator: "")
+        }
         return 0
     }
 }

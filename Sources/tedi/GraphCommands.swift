@@ -190,6 +190,7 @@ enum CheckCommand: Command {
         try GraphRunner(plan: plan, cache: nil, outDirectory: URL(fileURLWithPath: "out")).checkSweepOutputs(seeds: loaded.seeds)
         print("\(plan.file.path): ok — \(plan.nodes.count) node\(plan.nodes.count == 1 ? "" : "s") to run, params: \(plan.paramOrder.map { "\($0)=\(plan.params[$0]!)" }.joined(separator: ", "))")
         if !plan.unusedNodes.isEmpty { print("note: not feeding any output, so never run: \(plan.unusedNodes.joined(separator: ", "))") }
+        for n in plan.notes { print("note: \(n)") }
         return 0
     }
 }
@@ -224,6 +225,7 @@ enum PlanCommand: Command {
             }
         }
         for o in outside { print("note: outside the graph's folder: \(o.path) (read by \(o.readers.joined(separator: ", ")))") }
+        for n in loaded.plan.notes { print("note: \(n)") }
         print("\(toRun) node run\(toRun == 1 ? "" : "s") to execute across \(loaded.seeds.count) seed\(loaded.seeds.count == 1 ? "" : "s")")
         return 0
     }
