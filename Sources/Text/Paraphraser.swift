@@ -212,7 +212,7 @@ public enum Paraphraser {
     static func free(_ a: FaceAttributes, rng: inout Philox) -> StatedCaption {
         var all = facts(a)
         // Rarely negate what the data rarely shows: most faces lack glasses, yet "no glasses" is rare in captions.
-        all.removeAll { ["false", "none"].contains($0.value) && !rng.chance(0.3) }
+        all.removeAll { ["false", "none"].contains($0.value) && !rng.chance(0.5) }
         for i in stride(from: all.count - 1, to: 0, by: -1) { all.swapAt(i, rng.int(below: i + 1)) }
         let n = min(all.count, 1 + rng.int(below: 6))
         let chosen = Array(all.prefix(n))

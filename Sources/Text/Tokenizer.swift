@@ -112,7 +112,7 @@ public struct Vocabulary: Equatable, Sendable {
 
     public func id(_ word: String) -> Int? { index[word] }
 
-    /// A caption as ids: known words as themselves; an unknown word of 4+ letters within edit
+    /// A caption as ids: known words as themselves; an unknown word of 5+ letters within edit
     /// distance 1 (2 from 8 letters) of exactly the closest known words — the first in sorted
     /// order on a tie — is read as that word and listed as corrected; any other unknown word
     /// becomes `unknown` and is listed.
@@ -137,7 +137,8 @@ public struct Vocabulary: Equatable, Sendable {
     /// The known word a misspelt `w` most likely means, or nil.
     func correction(_ w: String) -> String? {
         let n = w.count
-        guard n >= 4, w.allSatisfy({ $0.isLetter }) else { return nil }
+        // Four-letter words are left alone: "make" is one letter from "male", "give" from "five".
+        guard n >= 5, w.allSatisfy({ $0.isLetter }) else { return nil }
         let limit = n >= 8 ? 2 : 1
         var best: (Int, String)?
         let a = Array(w)

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+@testable import Models
+import TensorCore
+import Text
+
+/// The shipped text encoder and similarity model (Models/README.md) on held-out captions
+/// (`tedi eval text` at a small count): T reads the hand-written paraphrases far better than the
+/// grammar's own phrases do, faces from T show what captions state far above chance, a few
+/// steps of the text term raise the similarity, and the similarity model reads attributes
+/// zero-shot. Thresholds come from measured values with margins for BLAS differences.
+@Suite(.serialized) struct ShippedTextTests {
+    static func path(_ name: String) -> String { ShippedGeneratorTests.path(name) }
+    static let present = ["text_encoder.safetensors", "similarity.safetensors", "synthfaces64.safetensors", "attributes.safetensors"]
+        .allSatisfy { FileManager.default.fileExists(atPath: path($0)) }
+    static let paraphrases = ShippedGeneratorTests.modelsDirectory.deletingLastPathComponent().appendingPathComponent("Examples/captions/paraphrases.tsv").path
+
+    @Test(.enabled(if: present)) func encoderReadsHeldOutParaphrasesBetterThanTheGrammar() throws {
+        let t = try TextEncoder.load(Self.path("text_encoder.safetensors"))
+        let set = try TextEval.captions(file: Self.paraphrases)
+        let learned = TextEval.readShare(set, try t.read(set.map(\.text)).map(\.stated))
+        let grammar = TextEval.readShare(set, try set.map { try GrammarReader.read($0.text) })
+        // Measured 0.876 and 0.458.
+        #expect(learned > 0.8 && learned > grammar + 0.25, "T \(learned), grammar \(grammar)")
+        let held = try TextEval.grammarCaptions(count: 200, dataSeed: 0)
+        #expect(TextEval.readShare(held, try t.read(held.map(\.text)).map(\.stated)) > 0.98)
+    }
+
+    @Test(.enabled(if: present)) func facesShowWhatCaptionsStateAndTheTextTermRefines() throws {
+        let models = TextEval.Models(generator: try StyleGAN2Generator.load(path: Self.path("synthfaces64.safetensors")),
+                                     attributes: try AttributeNet.load(Self.path("attributes.safetensors")),
+                                     text: try TextEncoder.load(Self.path("text_encoder.safetensors")),
+                                     similarity: try SimilarityModel.load(Self.path("similarity.safetensors")))
+        var o = TextEval.Options()
+        o.count = 32; o.diversityCount = 8; o.optimizeCount = 8; o.steps = 8
+        let rows = try TextEval.run(models, set: "grammar", captions: try TextEval.grammarCaptions(count: 32, dataSeed: 0), options: o)
+        let table = TextEval.markdown(rows)
+        func acc(_ prefix: String) throws -> Double { try #require(rows.first { $0.method.hasPrefix(prefix) }, "\(table)").acc }
+        let random = try acc("random samples")
+        #expect(try acc("text encoder T → W+") > random + 0.3, "\(table)")
+        #expect(try acc("T + optimize") >= acc("text encoder T → W+ (first"), "\(table)")
+        // The text term raises S(caption, G(w)) within a few steps.
+        let s = models.similarity!, g = models.generator
+        let (t, _) = try s.embed(texts: ["an old man with a gray beard and glasses"])
+        let w0 = try TextEncoder.latent(stated: [:], generator: g, count: 2, seed: 3).codes
+        let opt = try LatentOptimizer(options: .init(steps: 6, learningRate: 0.02, pixel: 0, feature: 0, text: 1), generator: g, initial: w0,
+                                      attributes: models.attributes, text: (s, t))
+        func similarity(_ w: Tensor) throws -> Float {
+            try SimilarityModel.similarity(t, s.embed(images: g.synthesis(w, noise: .const), net: models.attributes)).scalars.reduce(0, +) / 2
+        }
+        let before = try similarity(w0), after = try similarity(opt.run().w)
+        #expect(after > before + 0.05, "S before \(before), after \(after)")
+    }
+
+    @Test(.enabled(if: present)) func similarityModelReadsAttributesZeroShot() throws {
+        let r = try TextEval.similarity(try SimilarityModel.load(Self.path("similarity.safetensors")),
+                                        net: try AttributeNet.load(Self.path("attributes.safetensors")), count: 100, dataSeed: 0)
+        let md = TextEval.similarityMarkdown(r)
+        for name in ["presentation", "hair_color", "clothing"] {
+            #expect(try #require(r.zeroShot.first { $0.name == name }, "\(md)").similarity > 0.85, "\(md)")
+        }
+        #expect(r.recall[10]! > 0.3 && r.topFits > 0.5, "\(md)")
+    }
+}
