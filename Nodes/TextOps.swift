@@ -75,7 +75,7 @@ enum TextOps {
         outputs: [("out", .latent), ("read", .text)],
         params: [
             GeneratorOps.modelParam, encoderParam, EncoderOps.attributesParam,
-            ParamSpec("strength", .float(min: 0, max: 10), default: .float(1.5), doc: "how far to move along the attribute direction (1: from what the face shows to what is asked)"),
+            ParamSpec("strength", .float(min: 0, max: 10), default: .float(1), doc: "how far to move along the attribute direction (1: from what the face shows to what is asked)"),
             ParamSpec("layers", .string, default: .string("all"), doc: "W+ layers that change: \"all\", \"0-3\", \"4,5,8\""),
         ],
         inferTypes: { ctx in

@@ -148,17 +148,10 @@ extension ParserTrainer: SessionTrainer {
 
     public func sessionStep() throws -> TrainingStepReport {
         let m = try trainStep()
-        return TrainingStepReport(values: [Double(m.loss), Double(m.accuracy)],
-                                  progress: String(format: "loss %.4f  pixel accuracy %.1f%%", m.loss, m.accuracy * 100),
-                                  failure: m.loss.isFinite ? nil : "the loss became \(m.loss) at step \(step); lower --lr and start again")
+        return .lossAndShare(m.loss, m.accuracy, shareName: "pixel accuracy", step: step)
     }
 
-    public var provenance: [String: String] {
-        var p = options.metadata
-        p["train.steps"] = String(step)
-        p["train.seconds"] = String(format: "%.0f", elapsedSeconds)
-        return p
-    }
+    public var provenance: [String: String] { trainingProvenance(options.metadata, step: step, seconds: elapsedSeconds) }
 
     /// checkpoint.safetensors, parser.safetensors (the weights alone), loss.png and parse.png
     /// (8 held-out test renders, the truth and the parser's maps, in rows).
@@ -173,12 +166,7 @@ extension ParserTrainer: SessionTrainer {
             + held.map { try Image(width: s, height: s, channels: 3, pixels: SynthFaces.colorize($0.label)) }
             + maps.map { try Image(width: s, height: s, channels: 3, pixels: SynthFaces.colorize($0)) }
         try PNG.write(try Image.grid(rows, columns: 8), to: dir + "/parse.png")
-        if !log.rows.isEmpty {
-            try PNG.write(try TrainingPlot.render([
-                .init(series: [.init(name: "cross-entropy", points: log.rows.map { ($0[0], $0[2]) }, color: (200, 40, 40))], logY: true),
-                .init(series: [.init(name: "pixel accuracy", points: log.rows.map { ($0[0], $0[3]) }, color: (30, 90, 200))], logY: false),
-            ]), to: dir + "/loss.png")
-        }
+        try TrainingPlot.writeLossAndShare(log, loss: "cross-entropy", share: "pixel accuracy", to: dir + "/loss.png")
     }
 }
 

@@ -316,26 +316,14 @@ extension SimilarityTrainer: SessionTrainer {
 
     public func sessionStep() throws -> TrainingStepReport {
         let m = try trainStep()
-        return TrainingStepReport(values: [Double(m.loss), Double(m.accuracy)],
-                                  progress: String(format: "loss %.4f  best match fits %.1f%%", m.loss, m.accuracy * 100),
-                                  failure: m.loss.isFinite ? nil : "the loss became \(m.loss) at step \(step); lower --lr and start again")
+        return .lossAndShare(m.loss, m.accuracy, shareName: "best match fits", step: step)
     }
 
-    public var provenance: [String: String] {
-        var p = options.metadata
-        p["train.steps"] = String(step)
-        p["train.seconds"] = String(format: "%.0f", elapsedSeconds)
-        return p
-    }
+    public var provenance: [String: String] { trainingProvenance(options.metadata, step: step, seconds: elapsedSeconds) }
 
     public func save(to dir: String, log: TrainingLog) throws {
         try checkpoint.write(to: TrainingSession.checkpointPath(dir))
         try model.save(to: dir + "/similarity.safetensors", extraMetadata: provenance)
-        if !log.rows.isEmpty {
-            try PNG.write(try TrainingPlot.render([
-                .init(series: [.init(name: "contrastive loss", points: log.rows.map { ($0[0], $0[2]) }, color: (200, 40, 40))], logY: true),
-                .init(series: [.init(name: "best match in batch fits", points: log.rows.map { ($0[0], $0[3]) }, color: (30, 90, 200))], logY: false),
-            ]), to: dir + "/loss.png")
-        }
+        try TrainingPlot.writeLossAndShare(log, loss: "contrastive loss", share: "best match in batch fits", to: dir + "/loss.png")
     }
 }

@@ -42,7 +42,10 @@ public enum TextEval {
         public var steps = 20
         /// Faces edited, and the strength of the attribute direction.
         public var editCount = 200
-        public var strength: Float = 1.5
+        public var strength: Float = 1
+        /// The edit refinement's feature weight (toward the source) and ‖w − w_edit‖² weight.
+        public var editFeature: Float = 0.2
+        public var editRegularization: Float = 0
         public var dataSeed: UInt64 = 0
         public var seed: UInt64 = 11
         public init() {}
@@ -233,12 +236,13 @@ public enum TextEval {
             }, axis: 0)
         }
         rows.append(try score(String(format: "attribute direction (edit.text, strength %.1f)", o.strength), edited, seconds: te + tr + ta))
-        if let s = m.similarity {
+        if let s = m.similarity, o.optimizeCount > 0 {
             let (embeddings, _) = try s.embed(texts: asked.map(\.text))
             func refined(_ start: Tensor) throws -> (Tensor, Double) {
                 try InversionEval.timed {
                     try Tensor.concat(try (0..<n).map { i in
-                        let opt = try LatentOptimizer(options: .init(steps: o.steps, learningRate: 0.02, pixel: 0, feature: 0.2, text: 1), generator: g,
+                        let opt = try LatentOptimizer(options: .init(steps: o.steps, learningRate: 0.02, pixel: 0, feature: o.editFeature,
+                                                                     regularization: o.editRegularization, text: 1), generator: g,
                                                       initial: start.slice(axis: 0, i..<(i + 1)), target: x.slice(axis: 0, i..<(i + 1)), attributes: m.attributes,
                                                       text: (s, try embeddings.slice(axis: 0, i..<(i + 1))))
                         return try opt.run().w
@@ -246,7 +250,8 @@ public enum TextEval {
                 }
             }
             let (both, tb) = try refined(edited)
-            rows.append(try score("attribute direction + optimize \(o.steps) steps (text term, features toward the source)", both, seconds: te + tr + ta + tb))
+            rows.append(try score("attribute direction + optimize \(o.steps) steps (text term, features toward the source ×\(o.editFeature), lambda_reg \(o.editRegularization))",
+                                  both, seconds: te + tr + ta + tb))
             let (alone, tc) = try refined(w0)
             rows.append(try score("optimize \(o.steps) steps alone from the encoder's codes (TediGAN's way, S for CLIP)", alone, seconds: te + tc))
         }

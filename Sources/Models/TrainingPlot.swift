@@ -149,3 +149,32 @@ public enum TrainingPlot {
         }
     }
 }
+
+extension TrainingPlot {
+    /// loss.png of a trainer that logs a loss and a share (log columns 2 and 3): the loss on a log
+    /// scale above the share; nothing when the log is empty.
+    static func writeLossAndShare(_ log: TrainingLog, loss: String, share: String, to path: String) throws {
+        guard !log.rows.isEmpty else { return }
+        try PNG.write(try render([
+            .init(series: [.init(name: loss, points: log.rows.map { ($0[0], $0[2]) }, color: (200, 40, 40))], logY: true),
+            .init(series: [.init(name: share, points: log.rows.map { ($0[0], $0[3]) }, color: (30, 90, 200))], logY: false),
+        ]), to: path)
+    }
+}
+
+extension TrainingStepReport {
+    /// The report of a step that measured a loss and a share: "loss 0.1234  <share> 56.7%", failing on a non-finite loss.
+    static func lossAndShare(_ loss: Float, _ share: Float, shareName: String, step: Int) -> TrainingStepReport {
+        TrainingStepReport(values: [Double(loss), Double(share)],
+                           progress: String(format: "loss %.4f  %@ %.1f%%", loss, shareName, share * 100),
+                           failure: loss.isFinite ? nil : "the loss became \(loss) at step \(step); lower --lr and start again")
+    }
+}
+
+/// What a trainer's files record of the run: its options, the steps taken and the seconds spent.
+func trainingProvenance(_ options: [String: String], step: Int, seconds: Double) -> [String: String] {
+    var p = options
+    p["train.steps"] = String(step)
+    p["train.seconds"] = String(format: "%.0f", seconds)
+    return p
+}

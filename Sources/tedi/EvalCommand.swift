@@ -61,7 +61,7 @@ enum EvalCommand: Command {
 
     usage: tedi eval text [--count 1000] [--paraphrases Examples/captions/paraphrases.tsv] [--diversity 64]
                           [--optimize-count 128] [--steps 20] [--edit-count 200] [--edits Examples/captions/edits.tsv]
-                          [--strength 1.5] [--data-seed K] [--seed S] [--generator G] [--attributes A] [--text-encoder T]
+                          [--strength 1] [--edit-feature 0.2] [--edit-reg 0] [--data-seed K] [--seed S] [--generator G] [--attributes A] [--text-encoder T]
                           [--similarity S] [--image-encoder E]
     Text → face on held-out captions: the first grammar caption of each of --count test faces, and
     every caption of --paraphrases (written by hand apart from training: `caption<TAB>name=value, …`).
@@ -76,7 +76,7 @@ enum EvalCommand: Command {
     instruction of --edits (by hand): along the generator's attribute direction as T reads it
     (edit.text, --strength), that plus optimize's text term, and the text term alone; columns: the
     share of asked values the source lacked that the edit shows, the share of other attributes kept,
-    the perceptual distance to the source.
+    the perceptual distance to the source. --optimize-count 0 skips every optimize row.
     """
 
     static func run(_ argv: [String]) throws -> Int32 {

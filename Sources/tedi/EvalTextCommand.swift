@@ -23,9 +23,13 @@ extension EvalCommand {
         o.optimizeCount = try args.int("optimize-count", default: 128)
         o.steps = try args.int("steps", default: 20)
         o.editCount = try args.int("edit-count", default: 200)
-        let strength = try args.option("strength") ?? "1.5"
+        let strength = try args.option("strength") ?? "1"
         guard let st = Float(strength), st >= 0, st <= 10 else { throw UsageError("--strength expects a number in [0, 10], got '\(strength)'") }
         o.strength = st
+        guard let ef = Float(try args.option("edit-feature") ?? "0.2"), ef >= 0, let er = Float(try args.option("edit-reg") ?? "0"), er >= 0 else {
+            throw UsageError("--edit-feature and --edit-reg expect non-negative numbers")
+        }
+        o.editFeature = ef; o.editRegularization = er
         let dataSeed = try args.int("data-seed", default: 0), seed = try args.int("seed", default: 11)
         try args.finish()
         guard (2...SynthFaces.Split.test.range.count).contains(o.count) else { throw UsageError("--count must be in 2...\(SynthFaces.Split.test.range.count)") }
