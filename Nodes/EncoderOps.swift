@@ -119,7 +119,7 @@ enum EncoderOps {
             if let t = ctx.inputTypes["init"], t.latentSpace == "z" { problems.append(("optimize starts from w or w+ codes; map z first", nil)) }
             let usesLabel = ctx.inputTypes["label"] != nil && (ctx.params["lambda_label"]?.doubleValue ?? 1) > 0
             let usesText = ctx.inputTypes["text"] != nil && (ctx.params["lambda_text"]?.doubleValue ?? 1) > 0
-            if case let .failure(e)? = TextOps.inlineCaption(ctx, port: "text", param: "similarity") { problems.append((e.description, nil)) }
+            if usesText, case let .failure(e)? = TextOps.inlineCaption(ctx, port: "text", param: "similarity") { problems.append((e.description, nil)) }
             let hasTarget = ctx.inputTypes["target"] != nil || usesLabel || usesText
             let hasPins = !(ctx.params["attributes"]?.stringValue ?? "").trimmingCharacters(in: .whitespaces).isEmpty
             if !hasTarget && !hasPins && (ctx.params["lambda_dom"]?.doubleValue ?? 0) == 0 {

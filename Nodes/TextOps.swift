@@ -91,6 +91,9 @@ enum TextOps {
                 if case let .failure(e) = LatentOps.parseLayers(text, count: count) { problems.append((e.message, "layers")) }
             }
             if let t = ctx.inputTypes["in"], t.latentSpace == "z" { problems.append(("edit.text edits w or w+ codes; map z first", nil)) }
+            if let name = ctx.params["model"]?.stringValue, let m = ctx.models[name], let c = ModelStore.knownConfig(m), !c.conditioning {
+                problems.append(("model '\(name)' is not conditioned on attributes; edit.text moves codes along the attribute embedding of a generator trained with `tedi train generator --condition` (e.g. the shipped synthfaces64)", "model"))
+            }
             return problems
         },
         advise: { ctx in

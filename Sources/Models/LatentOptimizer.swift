@@ -132,7 +132,7 @@ public struct LatentOptimizer {
                 }
             }
         }
-        if (target != nil && options.feature > 0) || usesAttributes {
+        if (target != nil && options.feature > 0) || usesAttributes || usesText {
             guard let a = attributes else { throw ModelError("optimize: the feature and attribute terms need the attribute network") }
             guard a.config.size == generator.config.size else {
                 throw ModelError("optimize: the attribute network reads \(a.config.size) px; the generator makes \(generator.config.size) px")

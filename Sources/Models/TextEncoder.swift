@@ -230,25 +230,40 @@ public struct TextEncoder {
     /// W+ codes `(count, layers, dim)` that show `stated` (attribute name → value): codes of seed
     /// `seed` whose attribute draws are resampled until they show the values (the rest follow
     /// the data's priors given them), mapped and broadcast to every layer. When SynthFaces'
-    /// priors rule the combination out (a beard on a feminine face), the value with the lowest
-    /// `confidence` is dropped, with a note, until it is possible. Throws for a generator that is
-    /// not conditioned.
+    /// priors rule the combination out (a beard on a feminine face), the least sure value whose
+    /// removal alone makes it possible is dropped, with a note (the least sure of all when no single
+    /// one does, then again). Throws for a generator that is not conditioned.
     public static func latent(stated: [String: String], confidence: [String: Float] = [:], generator g: StyleGAN2Generator,
                               count: Int, seed: UInt64) throws -> (codes: Tensor, notes: [String]) {
         guard g.config.conditioning else {
             throw ModelError("text codes come from a generator conditioned on attributes (tedi train generator --condition); this one is not")
         }
         let z0 = try g.randomZ(count: count, seed: seed)
+        func pins(_ values: [String: String]) throws -> AttributePins {
+            try AttributePins(parsing: AttributeHeads.categorical.compactMap { h in values[h.name].map { "\(h.name)=\($0)" } }.joined(separator: ", "))
+        }
+        func impossible(_ e: ModelError) -> Bool { e.description.contains("draws has") }
         var kept = stated, notes: [String] = []
         while true {
-            let pins = try AttributePins(parsing: AttributeHeads.categorical.compactMap { h in kept[h.name].map { "\(h.name)=\($0)" } }.joined(separator: ", "))
             do {
-                let z = pins.isEmpty ? z0 : try pins.apply(to: z0, seed: seed)
+                let p = try pins(kept)
+                let z = p.isEmpty ? z0 : try p.apply(to: z0, seed: seed)
                 return (try g.broadcastLatent(try g.mapping(z)).detached, notes)
-            } catch let e as ModelError where e.description.contains("draws has") && kept.count > 1 {
-                let weakest = kept.keys.sorted().min { (confidence[$0] ?? 1, $0) < (confidence[$1] ?? 1, $1) }!
-                notes.append("\(weakest)=\(kept[weakest]!) dropped: SynthFaces' faces never show it with the rest (\(kept.filter { $0.key != weakest }.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ", ")))")
-                kept[weakest] = nil
+            } catch let e as ModelError where impossible(e) && kept.count > 1 {
+                // Probe on one row: the least sure value whose removal alone makes the rest possible.
+                let order = kept.keys.sorted().sorted { (confidence[$0] ?? 1) < (confidence[$1] ?? 1) }
+                var culprit = order[0]
+                for k in order {
+                    var rest = kept
+                    rest[k] = nil
+                    do {
+                        _ = try pins(rest).apply(to: z0.slice(axis: 0, 0..<1), seed: seed)
+                        culprit = k
+                        break
+                    } catch let e as ModelError where impossible(e) { continue }
+                }
+                notes.append("\(culprit)=\(kept[culprit]!) dropped: SynthFaces' faces never show it with \(kept.filter { $0.key != culprit }.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ", "))")
+                kept[culprit] = nil
             }
         }
     }

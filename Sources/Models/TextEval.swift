@@ -44,7 +44,7 @@ public enum TextEval {
         public var editCount = 200
         public var strength: Float = 1
         /// The edit refinement's feature weight (toward the source) and ‖w − w_edit‖² weight.
-        public var editFeature: Float = 0.2
+        public var editFeature: Float = 1
         public var editRegularization: Float = 0
         public var dataSeed: UInt64 = 0
         public var seed: UInt64 = 11
@@ -65,14 +65,14 @@ public enum TextEval {
         let bytes = try FileIO.readAll(path, limit: 16 << 20)
         guard let text = String(validating: bytes, as: UTF8.self) else { throw ModelError("\(path) is not UTF-8 text") }
         var out: [StatedCaption] = []
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let l = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if l.isEmpty || l.hasPrefix("#") { continue }
             let parts = line.split(separator: "\t", omittingEmptySubsequences: false)
             guard parts.count == 2 else { throw ModelError("\(path):\(n + 1): expected a caption, a TAB and name=value pairs, got \(parts.count - 1) TABs") }
             var stated: [String: String] = [:]
             for item in parts[1].split(separator: ",") {
-                let kv = item.trimmingCharacters(in: .whitespaces).split(separator: "=").map(String.init)
+                let kv = item.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
                 guard kv.count == 2, let h = AttributeHeads.categorical.first(where: { $0.name == kv[0] }), h.values.contains(kv[1]) else {
                     throw ModelError("\(path):\(n + 1): '\(item.trimmingCharacters(in: .whitespaces))' is not an attribute=value of SynthFaces (e.g. hair_color=blond)")
                 }
@@ -159,18 +159,65 @@ public enum TextEval {
         rows.append(try row("grammar parser → conditioned sample", readings: grammar, readSeconds: tg))
         let (readings, tt) = try InversionEval.timed { try m.text.read(captions.map(\.text)) }
         rows.append(try row("text encoder T → W+", readings: readings.map(\.stated), confidence: readings.map(\.confidence), readSeconds: tt))
-        if let s = m.similarity, o.optimizeCount >= 2 {
+        if let s = m.similarity, o.optimizeCount > 0 {
             let k = min(o.optimizeCount, n)
-            let (embeddings, _) = try s.embed(texts: captions.prefix(k).map(\.text))
-            rows.append(try row("text encoder T → W+ (first \(k) captions)", readings: readings.map(\.stated), confidence: readings.map(\.confidence), readSeconds: tt, count: k))
+            let ((embeddings, _), ts) = try InversionEval.timed { try s.embed(texts: captions.prefix(k).map(\.text)) }
+            // The reading time of the first k captions: their share of all n.
+            let tk = tt * Double(k) / Double(n)
+            rows.append(try row("text encoder T → W+ (first \(k) captions)", readings: readings.map(\.stated), confidence: readings.map(\.confidence), readSeconds: tk, count: k))
             rows.append(try row("T + optimize \(o.steps) steps, text term (first \(k) captions)", readings: readings.map(\.stated), confidence: readings.map(\.confidence),
-                                readSeconds: tt, count: k) { w, i in
+                                readSeconds: tk + ts, count: k) { w, i in
                 let opt = try LatentOptimizer(options: .init(steps: o.steps, learningRate: 0.02, pixel: 0, feature: 0, regularization: 1, text: 1), generator: g,
                                               initial: w, attributes: m.attributes, text: (s, try embeddings.slice(axis: 0, i..<(i + 1))))
                 return try opt.run().w
             })
         }
         return rows
+    }
+
+    /// W-space alignment (TediGAN's visual–linguistic similarity): for `count` test renders and
+    /// their first grammar caption, the mean squared distance in W+ between T's code of the
+    /// caption and the image encoder's code of the render it describes, against the mean over
+    /// renders it contradicts (some stated value differs); and the share of captions whose code
+    /// lies closer to its own face than to the contradicting ones. Random codes (no caption) of the
+    /// same seeds are the baseline (share ≈ 0.5).
+    public struct Alignment: Sendable {
+        public var count: Int
+        public var matched: Double
+        public var contradicting: Double
+        public var closerShare: Double
+        public var randomCloserShare: Double
+    }
+
+    public static func alignment(_ m: Models, count n: Int, dataSeed: UInt64, seed: UInt64) throws -> Alignment {
+        guard let e = m.image else { throw ModelError("alignment: needs the image encoder") }
+        let g = m.generator
+        let lo = try SynthFaces.Split.test.index(0)
+        _ = try SynthFaces.Split.test.index(n - 1)
+        let samples = try SynthFaces.samples(seed: dataSeed, indices: lo..<(lo + n), size: g.config.size)
+        let codes = try LayoutEval.batched(try SynthFaces.imageTensor(samples)) { try e($0) }
+        let captions = samples.map { Paraphraser.stated($0.captions[0], $0.attributes) }
+        let values = samples.map { Paraphraser.values($0.attributes) }
+        let readings = try m.text.read(captions.map(\.text))
+        let d = codes.count / n
+        func distance(_ a: Tensor, _ j: Int) -> Double {
+            var s = 0.0
+            for k in 0..<d { let x = Double(a.scalars[k] - codes.scalars[j * d + k]); s += x * x }
+            return s / Double(d)
+        }
+        var matched = 0.0, contradicting = 0.0, closer = 0, randomCloser = 0, counted = 0
+        for i in 0..<n {
+            let others = (0..<n).filter { j in j != i && captions[i].stated.contains { values[j][$0.key] != $0.value } }
+            guard !others.isEmpty else { continue }
+            let t = try TextEncoder.latent(stated: readings[i].stated, confidence: readings[i].confidence, generator: g, count: 1, seed: seed &+ UInt64(i)).codes
+            let r = try TextEncoder.latent(stated: [:], generator: g, count: 1, seed: seed &+ UInt64(i)).codes
+            let dm = distance(t, i), dc = others.map { distance(t, $0) }.reduce(0, +) / Double(others.count)
+            matched += dm; contradicting += dc; counted += 1
+            if dm < dc { closer += 1 }
+            if distance(r, i) < others.map({ distance(r, $0) }).reduce(0, +) / Double(others.count) { randomCloser += 1 }
+        }
+        let c = Double(max(counted, 1))
+        return Alignment(count: counted, matched: matched / c, contradicting: contradicting / c, closerShare: Double(closer) / c, randomCloserShare: Double(randomCloser) / c)
     }
 
     /// One editing method over the held-out faces.

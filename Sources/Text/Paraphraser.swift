@@ -68,9 +68,9 @@ public enum Paraphraser {
     /// Word and phrase swaps that keep the meaning in the grammar's wording.
     static let synonyms: [(String, [String])] = [
         ("eyeglasses", ["spectacles", "specs", "glasses"]), ("a pair of glasses", ["spectacles", "specs"]),
-        ("glasses", ["spectacles", "specs", "eyeglasses"]), ("blond", ["blonde", "fair", "golden"]),
+        ("glasses", ["spectacles", "specs", "eyeglasses"]), ("blond hair", ["blonde hair", "fair hair", "golden hair"]),
         ("grey", ["gray", "silver"]), ("gray", ["grey", "silver"]), ("ginger", ["red", "auburn", "copper"]),
-        ("red hair", ["ginger hair", "auburn hair"]), ("dark brown", ["chestnut", "brunette"]),
+        ("red hair", ["ginger hair", "auburn hair"]), ("dark brown hair", ["chestnut hair", "brunette hair"]),
         ("woman", ["lady", "female", "girl"]), ("lady", ["woman", "female"]), ("gentleman", ["man", "guy", "fellow"]),
         ("man", ["guy", "fellow", "male", "gentleman"]), ("sweater", ["jumper", "pullover"]), ("shirt", ["t-shirt", "tee", "blouse"]),
         ("top", ["shirt", "jacket", "hoodie"]), ("stubble", ["scruff", "a stubbly chin"]), ("mustache", ["moustache"]),

@@ -8,8 +8,9 @@ public struct TextError: Error, CustomStringConvertible, Equatable {
 
 /// Words as the text models see them: Unicode-normalized (NFKC), lowercased, contractions opened
 /// ("isn't" → "is not"), hyphens and slashes split ("middle-aged" → "middle aged"), a possessive
-/// 's dropped, sentence marks kept as "," and "." tokens, and everything else that is not a letter
-/// or digit (emoji, control characters, quotes) dropped and counted.
+/// 's dropped, sentence marks kept as "," and "." tokens, other punctuation (quotes, brackets) a
+/// word break, and everything else that is not a letter or digit (emoji, symbols, control
+/// characters) dropped and counted.
 public enum Tokenizer {
     /// Longest caption read, in characters (as `input.text`'s limit).
     public static let maxCharacters = 10_000
@@ -28,7 +29,7 @@ public enum Tokenizer {
         var dropped = 0
         func flush() {
             guard !current.isEmpty else { return }
-            words.append(contentsOf: expand(current))
+            words.append(contentsOf: expand(current).filter { !$0.isEmpty })
             current = ""
         }
         func mark(_ m: String) {
@@ -43,7 +44,7 @@ public enum Tokenizer {
         for ch in s {
             if ch.isLetter || ch.isNumber {
                 current.append(ch)
-            } else if ch == "'" || ch == "’" || ch == "ʼ" {
+            } else if ch == "'" || ch == "’" || ch == "ʼ" || ch == "‘" || ch == "`" || ch == "´" {
                 // Inside a word ("o'clock", "isn't"); quotes around words just end them.
                 if !current.isEmpty { current.append("'") }
             } else if ch.isWhitespace || ch == "-" || ch == "‐" || ch == "–" || ch == "/" || ch == "_" || ch == "&" || ch == "+" {
@@ -53,6 +54,9 @@ public enum Tokenizer {
                 mark(",")
             } else if ch == "." || ch == "!" || ch == "?" || ch == "…" {
                 mark(".")
+            } else if ch.isPunctuation {
+                // Quotes, brackets and other marks separate words and carry nothing.
+                flush()
             } else {
                 flush()
                 dropped += 1
@@ -142,7 +146,13 @@ public struct Vocabulary: Equatable, Sendable {
         let limit = n >= 8 ? 2 : 1
         var best: (Int, String)?
         let a = Array(w)
-        for cand in words where abs(cand.count - n) <= limit && cand.count >= 3 {
+        // A correction never adds or strips what negates a word: "glassless" is not "glasses".
+        let negations = (prefixes: ["un", "non", "no"], suffixes: ["less", "out"])
+        func negated(_ s: String) -> (Bool, Bool) {
+            (negations.prefixes.contains { s.hasPrefix($0) }, negations.suffixes.contains { s.hasSuffix($0) })
+        }
+        let wn = negated(w)
+        for cand in words where abs(cand.count - n) <= limit && cand.count >= 3 && negated(cand) == wn {
             let d = Vocabulary.distance(a, Array(cand), limit: limit)
             if d <= limit, best == nil || d < best!.0 { best = (d, cand) }
         }

@@ -61,7 +61,7 @@ enum EvalCommand: Command {
 
     usage: tedi eval text [--count 1000] [--paraphrases Examples/captions/paraphrases.tsv] [--diversity 64]
                           [--optimize-count 128] [--steps 20] [--edit-count 200] [--edits Examples/captions/edits.tsv]
-                          [--strength 1] [--edit-feature 0.2] [--edit-reg 0] [--data-seed K] [--seed S] [--generator G] [--attributes A] [--text-encoder T]
+                          [--strength 1] [--edit-feature 1] [--edit-reg 0] [--data-seed K] [--seed S] [--generator G] [--attributes A] [--text-encoder T]
                           [--similarity S] [--image-encoder E]
     Text → face on held-out captions: the first grammar caption of each of --count test faces, and
     every caption of --paraphrases (written by hand apart from training: `caption<TAB>name=value, …`).

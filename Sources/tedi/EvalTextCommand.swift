@@ -26,7 +26,7 @@ extension EvalCommand {
         let strength = try args.option("strength") ?? "1"
         guard let st = Float(strength), st >= 0, st <= 10 else { throw UsageError("--strength expects a number in [0, 10], got '\(strength)'") }
         o.strength = st
-        guard let ef = Float(try args.option("edit-feature") ?? "0.2"), ef >= 0, let er = Float(try args.option("edit-reg") ?? "0"), er >= 0 else {
+        guard let ef = Float(try args.option("edit-feature") ?? "1"), ef >= 0, let er = Float(try args.option("edit-reg") ?? "0"), er >= 0 else {
             throw UsageError("--edit-feature and --edit-reg expect non-negative numbers")
         }
         o.editFeature = ef; o.editRegularization = er
@@ -34,7 +34,9 @@ extension EvalCommand {
         try args.finish()
         guard (2...SynthFaces.Split.test.range.count).contains(o.count) else { throw UsageError("--count must be in 2...\(SynthFaces.Split.test.range.count)") }
         guard o.diversityCount >= 1 else { throw UsageError("--diversity must be at least 1") }
-        guard o.optimizeCount >= 0, (1...10_000).contains(o.steps) else { throw UsageError("--optimize-count must be ≥ 0 and --steps in 1...10000") }
+        guard o.optimizeCount == 0 || o.optimizeCount >= 4, (1...10_000).contains(o.steps) else {
+            throw UsageError("--optimize-count must be 0 (no optimize rows) or at least 4, and --steps in 1...10000")
+        }
         guard (0...SynthFaces.Split.test.range.count).contains(o.editCount) else { throw UsageError("--edit-count must be in 0...\(SynthFaces.Split.test.range.count)") }
         guard dataSeed >= 0, seed >= 0 else { throw UsageError("--data-seed and --seed must be non-negative") }
         o.dataSeed = UInt64(dataSeed); o.seed = UInt64(seed)
@@ -53,6 +55,9 @@ extension EvalCommand {
         rows += try TextEval.run(models, set: "paraphrases (\(paraphraseSet.count), by hand)", captions: paraphraseSet, options: o, log: log)
         print("text → face, eval seed \(seed), data seed \(dataSeed); \(String(format: "%.0f", Date().timeIntervalSince(start))) s\n")
         print(TextEval.markdown(rows), terminator: "")
+        let a = try TextEval.alignment(models, count: min(o.count, 200), dataSeed: o.dataSeed, seed: o.seed)
+        print(String(format: "\nW+ alignment on %d held-out (render, caption) pairs: mean squared distance from T(caption) to the image encoder's code of its render %.4f, to renders it contradicts %.4f; closer to its own render for %.3f of captions (random codes: %.3f)\n",
+                     a.count, a.matched, a.contradicting, a.closerShare, a.randomCloserShare))
         if let s = models.similarity {
             let report = try TextEval.similarity(s, net: models.attributes, count: min(o.count, 1000), dataSeed: o.dataSeed)
             print("\nsimilarity model \(similarity):\n")

@@ -6,7 +6,7 @@ import TensorCore
 /// and builds its trainer; `TrainingSession` runs it (clock, checkpoints, Ctrl-C and SIGTERM, log, ETA).
 enum TrainCommand: Command {
     static let name = "train"
-    static let summary = "train a model on SynthFaces (attributes, generator, encoder, parser)"
+    static let summary = "train a model on SynthFaces (attributes, generator, encoder, parser, similarity)"
     static let subcommands: [TrainSubcommand.Type] = [TrainAttributesCommand.self, TrainGeneratorCommand.self, TrainEncoderCommand.self, TrainParserCommand.self, TrainSimilarityCommand.self]
     static var usage: String { subcommands.map { $0.usage }.joined(separator: "\n") }
 

@@ -32,13 +32,14 @@ import Text
                                      text: try TextEncoder.load(Self.path("text_encoder.safetensors")),
                                      similarity: try SimilarityModel.load(Self.path("similarity.safetensors")))
         var o = TextEval.Options()
-        o.count = 32; o.diversityCount = 8; o.optimizeCount = 8; o.steps = 8
+        o.count = 32; o.diversityCount = 8; o.optimizeCount = 16; o.steps = 10
         let rows = try TextEval.run(models, set: "grammar", captions: try TextEval.grammarCaptions(count: 32, dataSeed: 0), options: o)
         let table = TextEval.markdown(rows)
         func acc(_ prefix: String) throws -> Double { try #require(rows.first { $0.method.hasPrefix(prefix) }, "\(table)").acc }
         let random = try acc("random samples")
         #expect(try acc("text encoder T → W+") > random + 0.3, "\(table)")
-        #expect(try acc("T + optimize") >= acc("text encoder T → W+ (first"), "\(table)")
+        // Measured 0.800 → 0.943 on these 16 captions.
+        #expect(try acc("T + optimize") > acc("text encoder T → W+ (first") + 0.05, "\(table)")
         // The text term raises S(caption, G(w)) within a few steps.
         let s = models.similarity!, g = models.generator
         let (t, _) = try s.embed(texts: ["an old man with a gray beard and glasses"])

@@ -30,6 +30,22 @@ import Text
         #expect(throws: TextError.self) { try t.read([""]) }
     }
 
+    @Test func captionFilesReadCRLFAndSpacesAndNameBadLines() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tedi-tsv-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = dir.appendingPathComponent("good.tsv").path
+        try "# comment\r\nblond woman\thair_color = blond, presentation=feminine\r\n\r\nno hat\that=false\r\n".write(toFile: good, atomically: true, encoding: .utf8)
+        let caps = try TextEval.captions(file: good)
+        #expect(caps.map(\.text) == ["blond woman", "no hat"])
+        #expect(caps[0].stated == ["hair_color": "blond", "presentation": "feminine"] && caps[1].stated == ["hat": "false"])
+        let bad = dir.appendingPathComponent("bad.tsv").path
+        try "blond woman\thair_color=blond\nred hair\thair_color=crimson\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        do { _ = try TextEval.captions(file: bad); Issue.record("crimson was accepted") } catch let e as ModelError {
+            #expect(e.description.contains("bad.tsv:2") && e.description.contains("hair_color=crimson"), "\(e)")
+        }
+    }
+
     @Test func targetsStateValuesAndNotStated() throws {
         let c = StatedCaption(text: "x", stated: ["hair_color": "blond", "eyeglasses": "false"])
         let t = try TextEncoder.targets([c])
@@ -131,6 +147,11 @@ import Text
                                                   generator: g, count: 1, seed: 4)
         #expect(dropped.count == 1 && dropped[0].hasPrefix("facial_hair=beard dropped"), "\(dropped)")
         #expect(try TextEncoder.latent(stated: ["presentation": "feminine"], generator: g, count: 1, seed: 4).codes == b)
+        // The value in the way goes, not merely the least sure: glasses (0.1) stay, the presentation (0.9) goes.
+        let (c, culprit) = try TextEncoder.latent(stated: ["presentation": "feminine", "facial_hair": "beard", "eyeglasses": "true"],
+                                                  confidence: ["presentation": 0.9, "facial_hair": 0.95, "eyeglasses": 0.1], generator: g, count: 1, seed: 4)
+        #expect(culprit.count == 1 && culprit[0].hasPrefix("presentation=feminine dropped"), "\(culprit)")
+        #expect(try TextEncoder.latent(stated: ["facial_hair": "beard", "eyeglasses": "true"], generator: g, count: 1, seed: 4).codes == c)
         // A generator without attributes is refused.
         let plain = try StyleGAN2Generator.random(config: try StyleGAN2Config(size: 16, styleDim: 32, nMLP: 2, channelMultiplier: 1, channelDivisor: 128), seed: 5)
         #expect(throws: ModelError.self) { try TextEncoder.latent(stated: [:], generator: plain, count: 1, seed: 0) }
