@@ -53,9 +53,10 @@ import Testing
     }
 
     @Test func quotesApostrophesAndStrayContractions() throws {
-        // Curly and back-tick apostrophes open contractions; quotes are word breaks, not dropped symbols.
+        // Curly and back-tick apostrophes open contractions; quotes are word breaks, not dropped
+        // symbols; brackets mark a clause like a comma.
         let (w, dropped) = try Tokenizer.words("\"don‘t\" (smile) «please» n't")
-        #expect(w == ["do", "not", "smile", "please", "not"])
+        #expect(w == ["do", "not", ",", "smile", ",", "please", "not"])
         #expect(dropped == 0)
     }
 
