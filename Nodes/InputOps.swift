@@ -23,7 +23,8 @@ enum InputOps {
         },
         check: { ctx in
             let t = ctx.params["text"]?.stringValue ?? "", p = ctx.params["path"]?.stringValue ?? ""
-            if t.isEmpty == p.isEmpty { return [("give exactly one of 'text' or 'path'", nil)] }
+            if t.isEmpty && p.isEmpty { return [("the caption is empty: give `text` (the caption itself) or `path` (a UTF-8 file with it)", nil)] }
+            if !t.isEmpty && !p.isEmpty { return [("give only one of `text` (the caption itself) or `path` (a file), not both", nil)] }
             if t.count > maxTextLength { return [("caption longer than \(maxTextLength) characters", "text")] }
             return []
         },
