@@ -10,7 +10,8 @@ public enum ShippedModels {
         public var name: String
         /// The file, relative to the models folder.
         public var file: String
-        /// A `ModelRef.kind`: "generator", "attributes", "encoder", "sketch encoder", "label encoder", "parser".
+        /// A `ModelRef.kind`: "generator", "attributes", "encoder", "sketch encoder", "label encoder", "parser",
+        /// "text encoder", "similarity".
         public var kind: String
         /// What it was trained for, one line.
         public var about: String
