@@ -143,7 +143,7 @@ public struct AttributePins: Equatable, Sendable {
                 tries += 1
                 guard tries < Self.maxDraws else {
                     let asked = categorical.map { "\(AttributeHeads.categorical[$0.index].name)=\(AttributeHeads.categorical[$0.index].values[Int($0.value)])" }
-                    throw ModelError("attributes: no face in \(Self.maxDraws) draws has \(asked.joined(separator: ", ")): SynthFaces' priors make the combination impossible (e.g. a beard on a feminine face) or rarer than that")
+                    throw ImpossiblePins(description: "attributes: no face in \(Self.maxDraws) draws has \(asked.joined(separator: ", ")): SynthFaces' priors make the combination impossible (e.g. a beard on a feminine face) or rarer than that")
                 }
                 for i in 0..<k { row[i] = rng.normal() }
             }
@@ -157,6 +157,13 @@ public struct AttributePins: Equatable, Sendable {
         }
         return try Tensor(shape: z.shape, scalars: out)
     }
+}
+
+/// Pins no draw shows within `AttributePins.maxDraws`: SynthFaces' priors rule the combination
+/// out (a beard on a feminine face) or make it rarer than that. Its own type, so a caller can drop
+/// a pin and try again without reading the message.
+public struct ImpossiblePins: Error, CustomStringConvertible {
+    public let description: String
 }
 
 extension FaceCondition {

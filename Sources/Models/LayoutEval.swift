@@ -69,15 +69,20 @@ public enum LayoutEval {
         return Pairs(images: try SynthFaces.imageTensor(s), labels: s.map(\.label), sketches: s.map(\.sketch), perturbed: perturbed, outlines: outlines)
     }
 
+    /// `body` over consecutive ranges of at most 16 of `n` rows, in order.
+    static func batches(_ n: Int, _ body: (Range<Int>) throws -> Void) rethrows {
+        var lo = 0
+        while lo < n {
+            let hi = min(n, lo + 16)
+            try body(lo..<hi)
+            lo = hi
+        }
+    }
+
     /// `f` over row batches of 16 of `x`, concatenated.
     static func batched(_ x: Tensor, _ f: (Tensor) throws -> Tensor) throws -> Tensor {
         var parts: [Tensor] = []
-        var lo = 0
-        while lo < x.shape[0] {
-            let hi = min(x.shape[0], lo + 16)
-            parts.append(try f(try x.slice(axis: 0, lo..<hi)).detached)
-            lo = hi
-        }
+        try batches(x.shape[0]) { parts.append(try f(try x.slice(axis: 0, $0)).detached) }
         return try Tensor.concat(parts, axis: 0)
     }
 

@@ -242,14 +242,13 @@ public struct TextEncoder {
         func pins(_ values: [String: String]) throws -> AttributePins {
             try AttributePins(parsing: AttributeHeads.categorical.compactMap { h in values[h.name].map { "\(h.name)=\($0)" } }.joined(separator: ", "))
         }
-        func impossible(_ e: ModelError) -> Bool { e.description.contains("draws has") }
         var kept = stated, notes: [String] = []
         while true {
             do {
                 let p = try pins(kept)
                 let z = p.isEmpty ? z0 : try p.apply(to: z0, seed: seed)
                 return (try g.broadcastLatent(try g.mapping(z)).detached, notes)
-            } catch let e as ModelError where impossible(e) && kept.count > 1 {
+            } catch is ImpossiblePins where kept.count > 1 {
                 // Probe on one row: the least sure value whose removal alone makes the rest possible.
                 let order = kept.keys.sorted().sorted { (confidence[$0] ?? 1) < (confidence[$1] ?? 1) }
                 var culprit = order[0]
@@ -260,7 +259,7 @@ public struct TextEncoder {
                         _ = try pins(rest).apply(to: z0.slice(axis: 0, 0..<1), seed: seed)
                         culprit = k
                         break
-                    } catch let e as ModelError where impossible(e) { continue }
+                    } catch is ImpossiblePins { continue }
                 }
                 notes.append("\(culprit)=\(kept[culprit]!) dropped: SynthFaces' faces never show it with \(kept.filter { $0.key != culprit }.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ", "))")
                 kept[culprit] = nil

@@ -110,12 +110,7 @@ public enum TextEval {
 
     static func batchedPredictions(_ images: Tensor, net: AttributeNet) throws -> [AttributeNet.Prediction] {
         var out: [AttributeNet.Prediction] = []
-        var lo = 0
-        while lo < images.shape[0] {
-            let hi = min(images.shape[0], lo + 16)
-            out += try net.predict(images.slice(axis: 0, lo..<hi))
-            lo = hi
-        }
+        try LayoutEval.batches(images.shape[0]) { out += try net.predict(images.slice(axis: 0, $0)) }
         return out
     }
 
@@ -265,11 +260,8 @@ public enum TextEval {
                 }
             }
             var total = 0.0
-            var start = 0
-            while start < n {
-                let end = min(n, start + 16)
-                total += Double(try Perceptual.distances(try y.slice(axis: 0, start..<end), x.slice(axis: 0, start..<end), net: m.attributes).detached.scalars.reduce(0, +))
-                start = end
+            try LayoutEval.batches(n) { r in
+                total += Double(try Perceptual.distances(try y.slice(axis: 0, r), x.slice(axis: 0, r), net: m.attributes).detached.scalars.reduce(0, +))
             }
             let r = EditRow(method: method, changed: toChange == 0 ? 0 : Double(changed) / Double(toChange), kept: Double(kept) / Double(max(others, 1)),
                             distance: total / Double(n), secondsPerImage: seconds / Double(n))
