@@ -98,8 +98,11 @@ enum GeneratorOps {
             ParamSpec("columns", .int(min: 1, max: 64), default: .int(8), doc: "grid columns of `out` when there are several codes"),
         ],
         check: { ctx in
-            guard let name = ctx.params["model"]?.stringValue, let m = ctx.models[name],
-                  let layers = ModelStore.layers(m), let t = ctx.inputTypes["in"], let l = t.layers, t.latentSpace == "w+" else { return [] }
+            guard let name = ctx.params["model"]?.stringValue, let m = ctx.models[name], let t = ctx.inputTypes["in"] else { return [] }
+            if let w = t.width, let d = ModelStore.knownConfig(m)?.styleDim, w != d {
+                return [("the latent\(t.origin.map { " from \($0)" } ?? "") is \(w) wide but model '\(name)' takes \(d)", nil)]
+            }
+            guard let layers = ModelStore.layers(m), let l = t.layers, t.latentSpace == "w+" else { return [] }
             return l == layers ? [] : [("the w+ latent has \(l) layers but model '\(name)' takes \(layers)", nil)]
         },
         run: { ctx in

@@ -26,14 +26,26 @@ enum LatentOps {
         inferTypes: { ctx in
             let space = ctx.params["space"]?.stringValue ?? "w+"
             var t = ValueType(.latent, latentSpace: space)
-            if space == "w+", let url = ctx.inputPath("path"), let a = try? Npy.read(url.path), a.shape.count == 3 { t.layers = a.shape[1] }
+            if let url = ctx.inputPath("path"), let a = try? Npy.read(url.path), checkShape(a.shape, space: space) == nil {
+                if space == "w+" { t.layers = a.shape[1] }
+                t.width = a.shape.last
+                t.origin = ctx.params["path"]?.stringValue
+            }
             return ["out": t]
         },
         check: { ctx in
             guard let url = ctx.inputPath("path"), FileManager.default.fileExists(atPath: url.path) else { return [] }
+            let path = ctx.params["path"]?.stringValue ?? url.path
             do {
                 let a = try Npy.read(url.path)
-                if let problem = checkShape(a.shape, space: ctx.params["space"]?.stringValue ?? "w+") { return [(problem, "path")] }
+                if let problem = checkShape(a.shape, space: ctx.params["space"]?.stringValue ?? "w+") { return [("\(path): \(problem)", "path")] }
+                if let problem = nonFinite(a.floats(), shape: a.shape) { return [("\(path): \(problem)", "path")] }
+                // A width none of the graph's own generators takes: codes made for another model.
+                // (A graph may only mix codes, so the shipped generator is checked where a node uses it.)
+                let widths = Set(ctx.models.values.filter { $0.kind == "generator" && !$0.shipped }.compactMap { ModelStore.knownConfig($0)?.styleDim })
+                if let w = a.shape.last, !widths.isEmpty, !widths.contains(w) {
+                    return [("\(path) holds codes \(w) wide, but the generators this graph declares take \(widths.sorted().map(String.init).joined(separator: " or ")); were they made for another model?", "path")]
+                }
             } catch {
                 return [("\(error)", "path")]
             }
@@ -41,11 +53,22 @@ enum LatentOps {
         },
         run: { ctx in
             let url = try ctx.inputPath("path")
-            let t = try Npy.read(url.path).tensor()
+            let a = try Npy.read(url.path)
             let space = ctx.string("space")
-            if let problem = checkShape(t.shape, space: space) { throw NodeError("\(url.path): \(problem)") }
-            return NodeResult(outputs: ["out": .latent(Latent(space: space, codes: t))])
+            if let problem = checkShape(a.shape, space: space) { throw NodeError("\(url.path): \(problem)") }
+            let values = a.floats()
+            if let problem = nonFinite(values, shape: a.shape) { throw NodeError("\(url.path): \(problem)") }
+            return NodeResult(outputs: ["out": .latent(Latent(space: space, codes: try Tensor(shape: a.shape, scalars: values)))])
         })
+
+    /// "holds NaN at [0, 3] …" for the first value that is NaN or ±inf, else nil.
+    static func nonFinite(_ values: [Float], shape: [Int]) -> String? {
+        guard let i = values.firstIndex(where: { !$0.isFinite }) else { return nil }
+        var index: [Int] = [], rest = i
+        for d in shape.reversed() { index.insert(rest % max(d, 1), at: 0); rest /= max(d, 1) }
+        let bad = values.filter { !$0.isFinite }.count
+        return "holds \(values[i].isNaN ? "NaN" : values[i] > 0 ? "+inf" : "-inf") at \(index)\(bad > 1 ? " and \(bad - 1) more values that are not finite" : ""); a latent must be finite numbers (was it saved from a run that diverged?)"
+    }
 
     /// Parses a layer selection: "4-9" (inclusive), "0,2,5", "3", or "all".
     static func parseLayers(_ s: String, count: Int?) -> Result<[Int], ParamTypeMismatch> {

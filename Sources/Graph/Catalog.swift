@@ -17,6 +17,9 @@ public struct ValueType: Hashable, Sendable, CustomStringConvertible {
     public var layers: Int?
     /// A caption known before running (`input.text`'s inline `text`), for notes on its words.
     public var text: String?
+    /// A latent's width (its last dimension) when known before running, and the file it comes from.
+    public var width: Int?
+    public var origin: String?
 
     public init(_ kind: ValueKind, latentSpace: String? = nil, layers: Int? = nil, text: String? = nil) {
         self.kind = kind

@@ -152,16 +152,7 @@ public final class GraphRunner {
     /// Absolute location of every file a node reads: its `inputPath` params, and the weights of
     /// the models its `.model` params name. All of them are hashed into memo keys and recipes.
     public func inputPaths(_ params: [String: ParamValue], spec: NodeSpec) -> [String: URL] {
-        var out: [String: URL] = [:]
-        for ps in spec.params {
-            guard let p = params[ps.name]?.stringValue, !p.isEmpty else { continue }   // "" = not given
-            switch ps.type {
-            case .inputPath: out[ps.name] = p.hasPrefix("/") ? URL(fileURLWithPath: p) : plan.baseDirectory.appendingPathComponent(p).standardizedFileURL
-            case .model: if let m = plan.models[p] { out[ps.name] = m.url }
-            default: break
-            }
-        }
-        return out
+        plan.fileReferences(params, spec: spec).mapValues(\.url)
     }
 
     /// The models a node's `.model` params name, by param name.
@@ -175,26 +166,29 @@ public final class GraphRunner {
 
     /// The recipe for `seed`: graph source, resolved params, and hashes of every input file.
     public func recipe(seed: Int) throws -> Recipe {
-        var files: [String: String] = [:]
+        var files: [String: String] = [:], shipped: [String: String] = [:]
         var missing: [Diagnostic] = []   // a bad input file is the user's to fix (exit 1), located at its param
         for i in plan.nodes.indices {
             let params = try plan.resolvedParams(i, seed: seed)
-            for (name, url) in inputPaths(params, spec: plan.nodes[i].spec).sorted(by: { $0.key < $1.key }) {
+            for (name, f) in plan.fileReferences(params, spec: plan.nodes[i].spec).sorted(by: { $0.key < $1.key }) {
                 do {
-                    files[url.path] = try hashFile(url)
+                    let h = try hashFile(f.url)
+                    switch f.ref {
+                    case let .path(p): files[p] = h
+                    case let .shipped(n): shipped[n] = h
+                    }
                 } catch {
                     let decl = plan.nodes[i].decl
                     let mark = decl.params.first { $0.name == name }?.value.mark
-                    missing.append(Diagnostic("node '\(decl.id)': cannot read input file '\(url.path)' (param '\(name)')", at: mark.map(plan.file.location)))
+                    missing.append(Diagnostic("node '\(decl.id)': cannot read input file '\(f.url.path)' (param '\(name)')", at: mark.map(plan.file.location)))
                 }
             }
         }
         if !missing.isEmpty { throw GraphErrors(missing) }
-        let source = plan.file.source
         var params: [String: String] = [:]
         for (k, v) in plan.params where k != "seed" { params[k] = v.description }
-        let graphPath = URL(fileURLWithPath: plan.file.path).standardizedFileURL.path
-        return Recipe(graphPath: graphPath, source: source, seed: seed, params: params, files: files)
+        let graphPath = plan.recipeGraphPath ?? Recipe.portableGraphPath(URL(fileURLWithPath: plan.file.path))
+        return Recipe(graphPath: graphPath, source: plan.file.source, seed: seed, params: params, files: files, shipped: shipped)
     }
 
     /// Memo keys of every planned node for `seed`, plus resolved params and input paths.

@@ -4,8 +4,13 @@ import Foundation
 /// deterministic topological order (ties broken by declaration order).
 public struct GraphPlan {
     public var file: GraphFile
+    /// Where the files the graph names are (its folder, and any a recipe rerun found elsewhere).
+    public var files: FileLocations
     /// Directory that input paths resolve against.
-    public var baseDirectory: URL
+    public var baseDirectory: URL { files.base }
+    /// How recipes name the graph: the rerun PNG's own name for it, so the new PNG embeds the same
+    /// text; nil = `Recipe.portableGraphPath` of the file.
+    public var recipeGraphPath: String?
     /// Every declared param (plus `seed`) after `--set`, by name.
     public var params: [String: ParamValue]
     /// Declared param names in file order (`seed` first when implicit).
@@ -43,13 +48,33 @@ public struct GraphPlan {
     }
 }
 
+extension GraphPlan {
+    /// Every file a node with these resolved params reads, by param name: its `inputPath` params
+    /// and the weights of the models its `.model` params name, each as a recipe names it and
+    /// where it is.
+    public func fileReferences(_ params: [String: ParamValue], spec: NodeSpec) -> [String: (ref: FileRef, url: URL)] {
+        var out: [String: (ref: FileRef, url: URL)] = [:]
+        for ps in spec.params {
+            guard let p = params[ps.name]?.stringValue, !p.isEmpty else { continue }   // "" = not given
+            switch ps.type {
+            case .inputPath: out[ps.name] = (.path(p), files.url(p))
+            case .model: if let m = models[p] { out[ps.name] = (m.fileRef, m.url) }
+            default: break
+            }
+        }
+        return out
+    }
+}
+
 /// Checks a `GraphFile` against a `Catalog` and builds a `GraphPlan`, reporting every error found.
 public enum GraphValidator {
     /// Validates `file`. `sets` are `--set key=value` overrides in command-line order.
     /// `allowOutsideOut` lets writers use absolute paths and `..` (a graph or recipe from someone
     /// else should not, so it is off unless the user asks).
+    /// `locations` places files a recipe rerun found away from where the graph's text points.
     public static func validate(_ file: GraphFile, catalog: Catalog, sets: [(String, String)] = [],
-                                seed: Int? = nil, allowOutsideOut: Bool = false) throws -> GraphPlan {
+                                seed: Int? = nil, allowOutsideOut: Bool = false,
+                                locations: FileLocations? = nil) throws -> GraphPlan {
         var errors: [Diagnostic] = []
         func err(_ m: String, _ at: YAMLMark?) { errors.append(Diagnostic(m, at: at.map(file.location))) }
 
@@ -83,8 +108,8 @@ public enum GraphValidator {
         }
         if let seed { params["seed"] = .int(seed) }
 
-        let base = URL(fileURLWithPath: file.path).deletingLastPathComponent().standardizedFileURL
-        let models = resolveModels(file, base: base, params: params, errors: &errors)
+        let files = locations ?? FileLocations(base: URL(fileURLWithPath: file.path).deletingLastPathComponent().standardizedFileURL)
+        let models = resolveModels(file, files: files, params: params, errors: &errors)
 
         // Nodes: ops, params, ports.
         if file.nodes.count > GraphLimits.maxNodes {
@@ -187,7 +212,7 @@ public enum GraphValidator {
                 }
                 inputTypes[e.port] = t
             }
-            let ctx = NodeTypingContext(params: resolved[i], inputTypes: inputTypes, baseDirectory: base, models: models)
+            let ctx = NodeTypingContext(params: resolved[i], inputTypes: inputTypes, files: files, models: models)
             // Input files must exist before anything runs.
             for ps in spec.params where ps.type == .inputPath {
                 guard let url = ctx.inputPath(ps.name) else { continue }
@@ -229,7 +254,7 @@ public enum GraphValidator {
             let inputs = edges[i].map { (port: $0.port, node: position[$0.src]!, srcPort: $0.srcPort) }
             return GraphPlan.PlannedNode(id: file.nodes[i].id, spec: specs[i]!, decl: file.nodes[i], inputs: inputs, outputTypes: types[i])
         }
-        return GraphPlan(file: file, baseDirectory: base, params: params, paramOrder: paramOrder, nodes: planned,
+        return GraphPlan(file: file, files: files, params: params, paramOrder: paramOrder, nodes: planned,
                          unusedNodes: file.nodes.indices.filter { !needed.contains($0) }.map { file.nodes[$0].id },
                          notes: runOrder.flatMap { advice[$0] }, models: models, allowOutsideOut: allowOutsideOut)
     }

@@ -17,9 +17,11 @@ public struct ModelRef: Equatable {
     public var kind: String
     /// Whether it is one of tedi's shipped models (`ShippedModels`) rather than declared by the graph.
     public var shipped: Bool
+    /// The path as the graph's `models:` section writes it (nil for a shipped model).
+    public var written: String?
 
-    public init(name: String, url: URL, config: [String: ParamValue], kind: String? = nil, shipped: Bool = false) {
-        self.name = name; self.url = url; self.config = config; self.shipped = shipped
+    public init(name: String, url: URL, config: [String: ParamValue], kind: String? = nil, shipped: Bool = false, written: String? = nil) {
+        self.name = name; self.url = url; self.config = config; self.shipped = shipped; self.written = written
         self.kind = kind ?? ModelRef.kind(of: url)
     }
 
@@ -52,6 +54,9 @@ public struct ModelRef: Equatable {
         }
     }
 
+    /// How a recipe names this model's file.
+    public var fileRef: FileRef { shipped ? .shipped(name) : .path(written ?? url.path) }
+
     /// Canonical text of the config, for memo keys.
     public var canonicalConfig: String {
         config.keys.sorted().map { "\($0)=\(config[$0]!.canonical)" }.joined(separator: ";")
@@ -61,7 +66,7 @@ public struct ModelRef: Equatable {
 extension GraphValidator {
     /// Resolves the `models:` section against the graph's folder; missing files and bad config
     /// values are errors at their positions.
-    static func resolveModels(_ file: GraphFile, base: URL, params: [String: ParamValue],
+    static func resolveModels(_ file: GraphFile, files: FileLocations, params: [String: ParamValue],
                               errors: inout [Diagnostic]) -> [String: ModelRef] {
         var out: [String: ModelRef] = [:]
         for m in file.models {
@@ -73,7 +78,7 @@ extension GraphValidator {
                 errors.append(Diagnostic("model '\(m.name)': 'path' must be a file name", at: file.location(m.path.mark)))
                 continue
             }
-            let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : base.appendingPathComponent(path).standardizedFileURL
+            let url = files.url(path)
             var isDir: ObjCBool = false
             if !FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) || isDir.boolValue {
                 errors.append(Diagnostic("model '\(m.name)': no such file '\(path)' (looked for \(url.path))", at: file.location(m.path.mark)))
@@ -87,10 +92,13 @@ extension GraphValidator {
                 }
                 config[key] = v
             }
-            out[m.name] = ModelRef(name: m.name, url: url, config: config)
+            out[m.name] = ModelRef(name: m.name, url: url, config: config, written: path)
         }
         // The shipped models under their names, unless the graph uses a name for its own.
-        for (name, ref) in ShippedModels.refs() where out[name] == nil && !file.models.contains(where: { $0.name == name }) { out[name] = ref }
+        for (name, var ref) in ShippedModels.refs() where out[name] == nil && !file.models.contains(where: { $0.name == name }) {
+            if let moved = files.moved[.shipped(name)] { ref.url = moved }
+            out[name] = ref
+        }
         return out
     }
 

@@ -51,15 +51,15 @@ public struct NodeSpec {
 public struct NodeTypingContext {
     public var params: [String: ParamValue]
     public var inputTypes: [String: ValueType]
-    /// The graph file's folder, for ops that peek at an input file's header to type their output.
-    public var baseDirectory: URL
+    /// Where the graph's files are, for ops that peek at an input file's header to type their output.
+    public var files: FileLocations
     /// The graph's models, by name (for ops that read a model's config to type their output).
     public var models: [String: ModelRef] = [:]
 
     /// Where an `inputPath` param points, or nil when it is empty.
     public func inputPath(_ name: String) -> URL? {
         guard let p = params[name]?.stringValue, !p.isEmpty else { return nil }
-        return p.hasPrefix("/") ? URL(fileURLWithPath: p) : baseDirectory.appendingPathComponent(p).standardizedFileURL
+        return files.url(p)
     }
 }
 

@@ -45,8 +45,10 @@ public final class SweepRun {
             if required { try body() } else { try? body() }
         }
         let cachePath = runner.cache.map { $0.root.standardizedFileURL.path }
+        // The record is this machine's, so it names the graph where it is here (`tedi status` prints a command to finish).
+        let graphHere = URL(fileURLWithPath: runner.plan.file.path).standardizedFileURL.path
         if required {
-            try m.writeSweep(graph: recipe.graphPath, params: recipe.params, seeds: all, cache: cachePath)
+            try m.writeSweep(graph: graphHere, params: recipe.params, seeds: all, cache: cachePath)
         }
         // A plain sweep writes its record when its first seed starts, so one the runner rejects
         // up front leaves none; its seeds join those an earlier run of the same sweep recorded.
@@ -56,7 +58,7 @@ public final class SweepRun {
             try record {
                 if pending {
                     pending = false
-                    try m.writeSweep(graph: recipe.graphPath, params: recipe.params, seeds: all, cache: cachePath, merge: true)
+                    try m.writeSweep(graph: graphHere, params: recipe.params, seeds: all, cache: cachePath, merge: true)
                 }
                 try m.recordRunning(seed: seed, shard: label)
             }

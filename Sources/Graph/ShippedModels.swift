@@ -20,10 +20,19 @@ public enum ShippedModels {
     /// The manifest's name inside the models folder.
     public static let manifest = "shipped.json"
 
-    /// The models folder: `TEDI_MODELS` when set, else the first `Models/` holding the manifest
-    /// above the executable (a build inside the repository) or the working directory.
+    /// The folders of `TEDI_MODELS` (':'-separated), in order.
+    public static func searchPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> [URL] {
+        (environment["TEDI_MODELS"] ?? "").split(separator: ":").map { URL(fileURLWithPath: String($0)).standardizedFileURL }
+    }
+
+    /// The models folder: when `TEDI_MODELS` is set, its first folder holding the manifest (else
+    /// its first folder); otherwise the first `Models/` holding the manifest above the executable
+    /// (a build inside the repository) or the working directory.
     public static func directory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL? {
-        if let d = environment["TEDI_MODELS"], !d.isEmpty { return URL(fileURLWithPath: d).standardizedFileURL }
+        let listed = searchPath(environment: environment)
+        if !listed.isEmpty {
+            return listed.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent(manifest).path) } ?? listed[0]
+        }
         var starts: [URL] = []
         if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             starts.append(URL(fileURLWithPath: exe).deletingLastPathComponent())

@@ -47,26 +47,49 @@ struct LoadedGraph {
     static func load(_ path: String, options: Options) throws -> LoadedGraph {
         var sets = options.sets, seeds = options.seeds
 
-        var recipe: Recipe?
-        let file: GraphFile
-        if path.lowercased().hasSuffix(".png") {
-            let (_, text) = try PNG.read(path)
-            guard let recipeText = text[Recipe.textKey] else {
-                throw GraphErrors([Diagnostic("\(path) carries no tedi recipe (no '\(Recipe.textKey)' text chunk); only PNGs written by `tedi run` can be rerun", at: nil)])
-            }
-            let r = try Recipe.parse(recipeText, path: path)
-            recipe = r
-            file = try GraphFile.parse(Array(r.source.utf8), path: r.graphPath)
-            // The recipe's params come first, so explicit --set still wins.
-            sets = r.params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } + sets
-            // The recipe's seed, unless the command line sets one (--seed/--seeds or --set seed=).
-            if seeds == nil && !options.sets.contains(where: { $0.0 == "seed" }) { seeds = [r.seed] }
-        } else {
-            file = try GraphFile.load(path: path)
+        guard path.lowercased().hasSuffix(".png") else {
+            let plan = try GraphValidator.validate(try GraphFile.load(path: path), catalog: NodeCatalog.standard, sets: sets,
+                                                   seed: seeds?.first, allowOutsideOut: options.allowOutsideOut)
+            return LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0], recipe: nil)
         }
-        let plan = try GraphValidator.validate(file, catalog: NodeCatalog.standard, sets: sets, seed: seeds?.first,
-                                               allowOutsideOut: options.allowOutsideOut)
-        return LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0], recipe: recipe)
+        let (_, text) = try PNG.read(path)
+        guard let recipeText = text[Recipe.textKey] else {
+            throw GraphErrors([Diagnostic("\(path) carries no tedi recipe (no '\(Recipe.textKey)' text chunk); only PNGs written by `tedi run` can be rerun", at: nil)])
+        }
+        let r = try Recipe.parse(recipeText, path: path)
+        // The recipe's params come first, so explicit --set still wins.
+        sets = r.params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } + sets
+        // The recipe's seed, unless the command line sets one (--seed/--seeds or --set seed=).
+        if seeds == nil && !options.sets.contains(where: { $0.0 == "seed" }) { seeds = [r.seed] }
+        // Find the graph's files on this machine, by path, name or content.
+        var locator = RecipeLocator()
+        let found = locator.locate(r, pngDirectory: URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL)
+        func missingError() -> GraphErrors {
+            GraphErrors(found.missing.map { Diagnostic("\(path): the recipe's \($0.message)", at: nil) }
+                        + [Diagnostic("\(path): put the files listed above where the recipe looks (a checkout of the repository the graph came from, beside the PNG, or a TEDI_MODELS folder for models) and rerun", at: nil)])
+        }
+        let file = try GraphFile.parse(Array(r.source.utf8), path: found.graph.path)
+        var plan: GraphPlan
+        do {
+            plan = try GraphValidator.validate(file, catalog: NodeCatalog.standard, sets: sets, seed: seeds?.first,
+                                               allowOutsideOut: options.allowOutsideOut, locations: found.locations)
+        } catch let e as GraphErrors {
+            // Missing files are the cause; the graph's own errors would only follow from them.
+            throw found.missing.isEmpty ? e : missingError()
+        }
+        plan.recipeGraphPath = r.graphPath
+        let loaded = LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0], recipe: r)
+        // A file that no longer matters (its param changed with --set) need not be found.
+        if !found.missing.isEmpty {
+            var needed = Set<FileRef>()
+            for seed in loaded.seeds.prefix(1) {
+                for i in plan.nodes.indices {
+                    for f in plan.fileReferences(try plan.resolvedParams(i, seed: seed), spec: plan.nodes[i].spec).values { needed.insert(f.ref) }
+                }
+            }
+            if found.missing.contains(where: { needed.contains($0.ref) }) { throw missingError() }
+        }
+        return loaded
     }
 
     /// The usual command line of a graph command: `--set`/`--seed(s)` options, then exactly one
@@ -83,22 +106,6 @@ struct LoadedGraph {
         return loaded
     }
 
-    /// Refuses a PNG rerun whose inputs are missing or changed since the PNG was written.
-    func verifyRecipeInputs() throws {
-        guard let recipe else { return }
-        var problems: [Diagnostic] = []
-        for (path, hash) in recipe.files.sorted(by: { $0.key < $1.key }) {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                problems.append(Diagnostic("input '\(path)' named by the recipe is missing; restore it to rerun", at: nil))
-                continue
-            }
-            let now = SHA256.hex(of: [UInt8](data))
-            if now != hash {
-                problems.append(Diagnostic("input '\(path)' changed since the image was made (sha256 \(hash.prefix(12))… then, \(now.prefix(12))… now); the rerun would not reproduce it", at: nil))
-            }
-        }
-        if !problems.isEmpty { throw GraphErrors(problems) }
-    }
 }
 
 func cacheFromArguments(_ args: inout Arguments) throws -> DiskCache? {
@@ -143,7 +150,6 @@ enum RunCommand: Command {
         if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw UsageError("--out \(out) is a file; give a directory (it is created when missing)")
         }
-        try loaded.verifyRecipeInputs()
         let runner = GraphRunner(plan: loaded.plan, cache: cache, outDirectory: URL(fileURLWithPath: out))
         runner.progress = Progress(enabled: !quiet)
         // List files as they are written, so an interrupted run still says what it left.

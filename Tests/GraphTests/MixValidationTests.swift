@@ -101,3 +101,52 @@ import Testing
     }
     #expect(!FileManager.default.fileExists(atPath: dir.path("out")))
 }
+
+/// `input.latent` refuses codes no generator of the graph takes and values that are not finite,
+/// when the graph is checked, at its `path` line and naming the file; a shipped generator fed a
+/// latent of another width is an error at the node that uses it.
+@Suite struct LatentInputTests {
+    static let generator = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Models/synthfaces64.safetensors").path
+
+    func errors(_ yaml: String, _ dir: TempDir, _ name: String) -> String {
+        do {
+            _ = try loadPlan(yaml, in: dir, name: name, catalog: NodeCatalog.standard)
+            return ""
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func wrongWidthAndNonFiniteLatentsAreRefusedAtCheck() throws {
+        let dir = try TempDir("latent-input")
+        try Npy.write(try Tensor(shape: [1, 63], scalars: [Float](repeating: 0.1, count: 63)), to: dir.path("w63.npy"))
+        var bad = [Float](repeating: 0, count: 2 * 256)
+        bad[256 + 3] = .nan; bad[300] = .infinity
+        try Npy.write(try Tensor(shape: [2, 256], scalars: bad), to: dir.path("nan.npy"))
+        let declared = """
+        tedi: 1
+        models:
+          g: \(Self.generator)
+        nodes:
+          w:   { op: input.latent, path: w63.npy, space: w }
+          img: { op: synthesize, in: w }
+          png: { op: write.png, in: img, path: a.png }
+        """
+        let (l, c) = loc(declared, "w63.npy"), (l1, c1) = loc(declared, "img: ")
+        #expect(errors(declared, dir, "a.yaml") == """
+            \(dir.path("a.yaml")):\(l):\(c): error: node 'w': w63.npy holds codes 63 wide, but the generators this graph declares take 256; were they made for another model?
+            \(dir.path("a.yaml")):\(l1):\(c1): error: node 'img': the latent from w63.npy is 63 wide but model 'g' takes 256
+            """)
+
+        // The shipped generator: the error is at synthesize, naming the file.
+        let shipped = declared.replacingOccurrences(of: "models:\n  g: \(Self.generator)\n", with: "")
+        let (l2, c2) = loc(shipped, "img: ")
+        #expect(errors(shipped, dir, "b.yaml") == "\(dir.path("b.yaml")):\(l2):\(c2): error: node 'img': the latent from w63.npy is 63 wide but model 'synthfaces64' takes 256")
+
+        let nan = shipped.replacingOccurrences(of: "w63.npy", with: "nan.npy")
+        let (l3, c3) = loc(nan, "nan.npy")
+        #expect(errors(nan, dir, "c.yaml") == "\(dir.path("c.yaml")):\(l3):\(c3): error: node 'w': nan.npy: holds NaN at [1, 3] and 1 more values that are not finite; a latent must be finite numbers (was it saved from a run that diverged?)")
+    }
+}
