@@ -83,8 +83,8 @@ enum EncoderOps {
         name: "optimize", summary: "refine W+ codes by Adam toward a target image, a layout, a caption and/or attribute values (TediGAN's instance-level optimization)",
         inputs: [
             PortSpec("init", accepts: [.latent], doc: "start codes: w+ (e.g. encode.image's), or w (every layer)"),
-            PortSpec("target", accepts: [.image, .tensor], optional: true, doc: "the face(s) to reconstruct, one per code"),
-            PortSpec("label", accepts: [.labelMap, .tensor], optional: true, doc: "a layout to enforce: a label map (or parse.face's ids), one per code"),
+            PortSpec("target", accepts: [.image, .tensor], optional: true, doc: "the face(s) to reconstruct, one per code, or one for all"),
+            PortSpec("label", accepts: [.labelMap, .tensor], optional: true, doc: "a layout to enforce: a label map (or parse.face's ids), one per code, or one for all"),
             PortSpec("text", accepts: [.text], optional: true, doc: "a caption the faces should fit (generation) or an instruction (editing: with lambda_reg)"),
         ],
         outputs: [("out", .latent), ("image", .image)],
@@ -141,19 +141,20 @@ enum EncoderOps {
             if let v = ctx.inputs["target"]?.first {
                 let (t, n) = try faces(v, size: g.config.size, what: "target")
                 notes += n
-                guard t.shape[0] == w0.shape[0] else {
-                    throw NodeError("optimize: \(w0.shape[0]) code\(w0.shape[0] == 1 ? "" : "s") on `init` but \(t.shape[0]) target image\(t.shape[0] == 1 ? "" : "s")")
+                guard t.shape[0] == w0.shape[0] || t.shape[0] == 1 else {
+                    throw NodeError("optimize: \(w0.shape[0]) code\(w0.shape[0] == 1 ? "" : "s") on `init` but \(t.shape[0]) target images; give one per code, or one for all")
                 }
-                target = t
+                // One target for every code.
+                target = t.shape[0] == w0.shape[0] ? t : try Tensor.concat([Tensor](repeating: t, count: w0.shape[0]), axis: 0)
             }
             var labels: [[UInt8]]?
             if let v = ctx.inputs["label"]?.first {
                 let (m, n) = try LayoutOps.labelMaps(v, size: g.config.size, what: "label")
                 notes += n
-                guard m.count == w0.shape[0] else {
-                    throw NodeError("optimize: \(w0.shape[0]) code\(w0.shape[0] == 1 ? "" : "s") on `init` but \(m.count) label map\(m.count == 1 ? "" : "s")")
+                guard m.count == w0.shape[0] || m.count == 1 else {
+                    throw NodeError("optimize: \(w0.shape[0]) code\(w0.shape[0] == 1 ? "" : "s") on `init` but \(m.count) label maps; give one per code, or one for all")
                 }
-                labels = m
+                labels = m.count == w0.shape[0] ? m : [[UInt8]](repeating: m[0], count: w0.shape[0])   // one layout for every code
             }
             let layers = try LatentOps.parseLayers(ctx.string("layers"), count: g.nLatent).get()
             let options = LatentOptimizer.Options(

@@ -25,6 +25,8 @@ public struct Recipe: Equatable {
     public var files: [String: String]
     /// Shipped models used, by name → SHA-256 of their weights.
     public var shipped: [String: String] = [:]
+    /// The format it was read in (1: absolute paths).
+    public var version = Recipe.version
 
     public static let textKey = "tedi.graph"
     public static let version = 2
@@ -64,7 +66,9 @@ public struct Recipe: Equatable {
         guard let graph = get("graph")?.text, let seed = get("seed")?.int, let source = get("source")?.text else {
             throw NodeError("\(path): the recipe lacks graph, seed or source")
         }
-        return Recipe(graphPath: graph, source: source, seed: seed, params: map("params"), files: map("files"), shipped: map("shipped"))
+        var r = Recipe(graphPath: graph, source: source, seed: seed, params: map("params"), files: map("files"), shipped: map("shipped"))
+        r.version = v
+        return r
     }
 
     /// How a recipe names the graph at `url`: relative to the checkout holding the models folder

@@ -77,7 +77,9 @@ struct LoadedGraph {
             // Missing files are the cause; the graph's own errors would only follow from them.
             throw found.missing.isEmpty ? e : missingError()
         }
-        plan.recipeGraphPath = r.graphPath
+        // The new PNG names the graph as the old one did (same bytes); a version 1 recipe's
+        // absolute path becomes a portable one.
+        plan.recipeGraphPath = r.version >= 2 ? r.graphPath : Recipe.portableGraphPath(found.graph)
         let loaded = LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0], recipe: r)
         // A file that no longer matters (its param changed with --set) need not be found.
         if !found.missing.isEmpty {

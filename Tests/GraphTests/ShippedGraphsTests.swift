@@ -61,3 +61,20 @@ import Nodes
         }
     }
 }
+
+/// The pictures in docs/ carry recipes that rerun on another machine: no absolute paths.
+@Suite struct DocsRecipesTests {
+    @Test func docsPicturesNameNoMachinePaths() throws {
+        let docs = ShippedGraphsTests.graphsDirectory.deletingLastPathComponent().appendingPathComponent("docs")
+        var checked = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: docs.path).sorted() where name.hasSuffix(".png") {
+            let (_, text) = try PNG.read(docs.appendingPathComponent(name).path)
+            guard let t = text[Recipe.textKey] else { continue }
+            let r = try Recipe.parse(t, path: name)
+            #expect(r.version == Recipe.version && !r.graphPath.hasPrefix("/"), "\(name): \(r.graphPath)")
+            #expect(!r.files.keys.contains { $0.hasPrefix("/") }, "\(name): \(r.files.keys.sorted())")
+            checked += 1
+        }
+        #expect(checked >= 10)
+    }
+}
