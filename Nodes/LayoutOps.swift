@@ -79,7 +79,7 @@ enum LayoutOps {
             let img: Image
             switch try ctx.input("in") {
             case let .sketch(i): img = i
-            case let .image(i): img = try i.grayscale()
+            case let .image(i): img = i.grayscale()
             case let v: throw NodeError("in: expected a sketch, got \(v.kind.rawValue)")
             }
             let (square, notes) = try EncoderOps.fitted(img.withChannels(1), size: e.config.size, what: "in")

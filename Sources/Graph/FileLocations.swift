@@ -131,6 +131,40 @@ public struct RecipeLocator {
         return Result(graph: graph, locations: locations, missing: missing)
     }
 
+    /// The plan that reruns `recipe` (read from the PNG at `pngPath`) on this machine, with `sets`
+    /// (the recipe's params first) and `seed`: its files found by `locate`; refused, listing each
+    /// missing file and where it was looked for, when a file the run needs is not found.
+    public mutating func plan(_ recipe: Recipe, pngPath: String, catalog: Catalog, sets: [(String, String)], seed: Int?,
+                              allowOutsideOut: Bool = false) throws -> GraphPlan {
+        let found = locate(recipe, pngDirectory: URL(fileURLWithPath: pngPath).deletingLastPathComponent().standardizedFileURL)
+        func missingError() -> GraphErrors {
+            GraphErrors(found.missing.map { Diagnostic("\(pngPath): the recipe's \($0.message)", at: nil) }
+                        + [Diagnostic("\(pngPath): put the files listed above where the recipe looks (a checkout of the repository the graph came from, beside the PNG, or a TEDI_MODELS folder for models) and rerun", at: nil)])
+        }
+        let file = try GraphFile.parse(Array(recipe.source.utf8), path: found.graph.path)
+        var plan: GraphPlan
+        do {
+            plan = try GraphValidator.validate(file, catalog: catalog, sets: sets, seed: seed, allowOutsideOut: allowOutsideOut,
+                                               locations: found.locations)
+        } catch let e as GraphErrors {
+            // Missing files are the cause; the graph's own errors would only follow from them.
+            throw found.missing.isEmpty ? e : missingError()
+        }
+        // The new PNG names the graph as the old one did (same bytes); a version 1 recipe's
+        // absolute path becomes a portable one.
+        plan.recipeGraphPath = recipe.version >= 2 ? recipe.graphPath : Recipe.portableGraphPath(found.graph)
+        // A file that no longer matters (its param changed with --set) need not be found.
+        if !found.missing.isEmpty {
+            var needed = Set<FileRef>()
+            let s = seed ?? plan.params["seed"]?.intValue ?? 0
+            for i in plan.nodes.indices {
+                for f in plan.fileReferences(try plan.resolvedParams(i, seed: s), spec: plan.nodes[i].spec).values { needed.insert(f.ref) }
+            }
+            if found.missing.contains(where: { needed.contains($0.ref) }) { throw missingError() }
+        }
+        return plan
+    }
+
     private enum Found { case found(URL), missing(Missing) }
 
     /// The first of `places` with content `sha`, else the first file of that content at the top

@@ -74,14 +74,17 @@ extension GraphValidator {
                 errors.append(Diagnostic("model '\(m.name)' is declared twice", at: file.location(m.mark)))
                 continue
             }
-            guard let raw = literal(m.path), case let .success(.string(path)) = substitute(raw, params: params), !path.isEmpty else {
+            guard let rawValue = literal(m.path), case let .success(.string(path)) = substitute(rawValue, params: params), !path.isEmpty else {
                 errors.append(Diagnostic("model '\(m.name)': 'path' must be a file name", at: file.location(m.path.mark)))
                 continue
             }
             let url = files.url(path)
             var isDir: ObjCBool = false
             if !FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) || isDir.boolValue {
-                errors.append(Diagnostic("model '\(m.name)': no such file '\(path)' (looked for \(url.path))", at: file.location(m.path.mark)))
+                // A path from a param: say how to point it elsewhere.
+                let named = paramNames(in: rawValue).filter { params[$0] != nil }
+                let hint = named.isEmpty ? "" : "; give the file with " + named.map { "--set \($0)=PATH" }.joined(separator: " ")
+                errors.append(Diagnostic("model '\(m.name)': no such file '\(path)' (looked for \(url.path))\(hint)", at: file.location(m.path.mark)))
                 continue
             }
             var config: [String: ParamValue] = [:]
@@ -98,6 +101,18 @@ extension GraphValidator {
         for (name, var ref) in ShippedModels.refs() where out[name] == nil && !file.models.contains(where: { $0.name == name }) {
             if let moved = files.moved[.shipped(name)] { ref.url = moved }
             out[name] = ref
+        }
+        return out
+    }
+
+    /// The names inside `${…}` in a param value's text.
+    static func paramNames(in value: ParamValue) -> [String] {
+        guard let text = value.stringValue else { return [] }
+        var out: [String] = []
+        var rest = Substring(text)
+        while let open = rest.range(of: "${"), let close = rest[open.upperBound...].firstIndex(of: "}") {
+            out.append(String(rest[open.upperBound..<close]))
+            rest = rest[rest.index(after: close)...]
         }
         return out
     }

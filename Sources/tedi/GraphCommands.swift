@@ -61,36 +61,10 @@ struct LoadedGraph {
         sets = r.params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } + sets
         // The recipe's seed, unless the command line sets one (--seed/--seeds or --set seed=).
         if seeds == nil && !options.sets.contains(where: { $0.0 == "seed" }) { seeds = [r.seed] }
-        // Find the graph's files on this machine, by path, name or content.
         var locator = RecipeLocator()
-        let found = locator.locate(r, pngDirectory: URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL)
-        func missingError() -> GraphErrors {
-            GraphErrors(found.missing.map { Diagnostic("\(path): the recipe's \($0.message)", at: nil) }
-                        + [Diagnostic("\(path): put the files listed above where the recipe looks (a checkout of the repository the graph came from, beside the PNG, or a TEDI_MODELS folder for models) and rerun", at: nil)])
-        }
-        let file = try GraphFile.parse(Array(r.source.utf8), path: found.graph.path)
-        var plan: GraphPlan
-        do {
-            plan = try GraphValidator.validate(file, catalog: NodeCatalog.standard, sets: sets, seed: seeds?.first,
-                                               allowOutsideOut: options.allowOutsideOut, locations: found.locations)
-        } catch let e as GraphErrors {
-            // Missing files are the cause; the graph's own errors would only follow from them.
-            throw found.missing.isEmpty ? e : missingError()
-        }
-        // The new PNG names the graph as the old one did (same bytes); a version 1 recipe's
-        // absolute path becomes a portable one.
-        plan.recipeGraphPath = r.version >= 2 ? r.graphPath : Recipe.portableGraphPath(found.graph)
+        let plan = try locator.plan(r, pngPath: path, catalog: NodeCatalog.standard, sets: sets, seed: seeds?.first,
+                                    allowOutsideOut: options.allowOutsideOut)
         let loaded = LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0], recipe: r)
-        // A file that no longer matters (its param changed with --set) need not be found.
-        if !found.missing.isEmpty {
-            var needed = Set<FileRef>()
-            for seed in loaded.seeds.prefix(1) {
-                for i in plan.nodes.indices {
-                    for f in plan.fileReferences(try plan.resolvedParams(i, seed: seed), spec: plan.nodes[i].spec).values { needed.insert(f.ref) }
-                }
-            }
-            if found.missing.contains(where: { needed.contains($0.ref) }) { throw missingError() }
-        }
         return loaded
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Graph
 import Imaging
+import Models
 import Nodes
 
 /// Every recipe in Graphs/ validates and runs, and running it twice gives the same bytes.
@@ -12,7 +13,8 @@ import Nodes
 
     static func graphFiles() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: graphsDirectory.path)) ?? []
-        return names.filter { $0.hasSuffix(".yaml") }.sorted()
+        // ffhq_1024.yaml needs a converted checkpoint tedi does not ship (FFHQ1024Tests).
+        return names.filter { $0.hasSuffix(".yaml") && $0 != "ffhq_1024.yaml" }.sorted()
     }
 
     @Test func thereAreRecipes() {
@@ -37,6 +39,16 @@ import Nodes
                 #expect(text[Recipe.textKey] != nil, "\(f) carries no recipe")
             }
         }
+        // Rerun seed 1 from the recipe in its first PNG, as `tedi run RESULT.png` does: the same bytes.
+        let png = try #require(first.written.filter { $0.hasSuffix("_1.png") }.sorted().first, "\(name) writes no PNG for seed 1")
+        let pngPath = tmp.appendingPathComponent("a/" + png).path
+        let recipe = try Recipe.parse(try #require(try PNG.read(pngPath).text[Recipe.textKey]), path: pngPath)
+        var locator = RecipeLocator()
+        let again = try locator.plan(recipe, pngPath: pngPath, catalog: NodeCatalog.standard,
+                                     sets: recipe.params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, seed: recipe.seed)
+        _ = try GraphRunner(plan: again, cache: nil, outDirectory: tmp.appendingPathComponent("c")).run(seeds: [recipe.seed])
+        #expect(FileManager.default.contents(atPath: tmp.appendingPathComponent("c/" + png).path) == FileManager.default.contents(atPath: pngPath),
+                "\(name): \(png) rerun from its recipe differs")
     }
 }
 
@@ -76,5 +88,33 @@ import Nodes
             checked += 1
         }
         #expect(checked >= 10)
+    }
+}
+
+/// `Graphs/ffhq_1024.yaml` without its checkpoint says which file is missing and how to give it;
+/// with a random-weight 1024 px rosinality-layout model made here it runs and writes the sheet.
+@Suite struct FFHQ1024Tests {
+    @Test func missingCheckpointIsAClearErrorAndARandomModelRuns() throws {
+        let path = ShippedGraphsTests.graphsDirectory.appendingPathComponent("ffhq_1024.yaml").path
+        let file = try GraphFile.load(path: path)
+        if !FileManager.default.fileExists(atPath: ShippedGraphsTests.graphsDirectory.appendingPathComponent("../Models/ffhq.safetensors").path) {
+            do {
+                _ = try GraphValidator.validate(file, catalog: NodeCatalog.standard)
+                Issue.record("ffhq_1024.yaml should not validate without its checkpoint")
+            } catch let e as GraphErrors {
+                #expect(e.diagnostics.count == 1)
+                let m = e.diagnostics.first?.message ?? ""
+                #expect(m.hasPrefix("model 'ffhq': no such file '../Models/ffhq.safetensors'") && m.hasSuffix("; give the file with --set checkpoint=PATH"), "\(m)")
+            }
+        }
+        let dir = try TempDir("ffhq1024")
+        let model = dir.path("random_1024.safetensors")
+        try StyleGAN2Generator.random(config: try StyleGAN2Config(size: 1024, channelMultiplier: 1), seed: 3).save(to: model)
+        let plan = try GraphValidator.validate(file, catalog: NodeCatalog.standard, sets: [("checkpoint", model), ("count", "1")])
+        let report = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("out")).run(seeds: [0])
+        #expect(report.written == ["mixing_1024_0.png"])
+        let (sheet, text) = try PNG.read(dir.path("out/mixing_1024_0.png"))
+        #expect(sheet.height > 256 && sheet.height < 300 && sheet.width > 5 * 256 && sheet.width < 5 * 256 + 40, "\(sheet.width)×\(sheet.height)")
+        #expect(try Recipe.parse(try #require(text[Recipe.textKey]), path: "sheet").shipped.isEmpty)
     }
 }
