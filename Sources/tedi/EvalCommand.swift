@@ -86,7 +86,7 @@ enum EvalCommand: Command {
         if argv.first == "layout" { return try runLayout(Array(argv.dropFirst())) }
         if argv.first == "text" { return try runText(Array(argv.dropFirst())) }
         var args = Arguments(argv)
-        let model = try args.option("model") ?? "Models/attributes.safetensors"
+        let model = try args.option("model") ?? shippedModelPath("attributes.safetensors")
         let count = try args.int("count", default: 1000)
         let splitName = try args.option("split") ?? "test"
         let dataSeed = try args.int("data-seed", default: 0)
@@ -113,7 +113,7 @@ extension EvalCommand {
     static func runGenerator(_ argv: [String]) throws -> Int32 {
         var args = Arguments(argv)
         let modelArgs = try args.options("model")
-        let attrs = try args.option("attributes") ?? "Models/attributes.safetensors"
+        let attrs = try args.option("attributes") ?? shippedModelPath("attributes.safetensors")
         let count = try args.int("count", default: 1000)
         let dataSeed = try args.int("data-seed", default: 0)
         let seed = try args.int("seed", default: 1234)
@@ -126,8 +126,8 @@ extension EvalCommand {
         var models = modelArgs
         if models.isEmpty {
             // The shipped generator and its early checkpoint: the README's table.
-            models = ["Models/synthfaces64.safetensors", "Models/synthfaces64_early.safetensors"].filter { FileManager.default.fileExists(atPath: $0) }
-            guard !models.isEmpty else { throw UsageError("give at least one --model G.safetensors (a generator from `tedi train generator`); run from the repository root to use Models/synthfaces64.safetensors") }
+            models = [shippedModelPath("synthfaces64.safetensors"), shippedModelPath("synthfaces64_early.safetensors")].filter { FileManager.default.fileExists(atPath: $0) }
+            guard !models.isEmpty else { throw UsageError("give at least one --model G.safetensors (a generator from `tedi train generator`); or set TEDI_MODELS to the Models folder of a tedi checkout") }
         }
         guard (4...SynthFaces.Split.val.range.count).contains(count) else { throw UsageError("--count must be in 4...\(SynthFaces.Split.val.range.count)") }
         guard dataSeed >= 0, seed >= 0 else { throw UsageError("--data-seed and --seed must be non-negative") }
@@ -159,9 +159,9 @@ extension EvalCommand {
     /// `tedi eval inversion`.
     static func runInversion(_ argv: [String]) throws -> Int32 {
         var args = Arguments(argv)
-        let encPath = try args.option("encoder") ?? "Models/image_encoder.safetensors"
-        let genPath = try args.option("generator") ?? "Models/synthfaces64.safetensors"
-        let attrPath = try args.option("attributes") ?? "Models/attributes.safetensors"
+        let encPath = try args.option("encoder") ?? shippedModelPath("image_encoder.safetensors")
+        let genPath = try args.option("generator") ?? shippedModelPath("synthfaces64.safetensors")
+        let attrPath = try args.option("attributes") ?? shippedModelPath("attributes.safetensors")
         let count = try args.int("count", default: 64)
         let stepsText = try args.option("steps") ?? "100,200"
         let lrText = try args.option("lr") ?? "0.01", featText = try args.option("lambda-feat") ?? "0.5", domText = try args.option("lambda-dom") ?? "0"

@@ -7,7 +7,7 @@ extension EvalCommand {
     /// `tedi eval parser`.
     static func runParser(_ argv: [String]) throws -> Int32 {
         var args = Arguments(argv)
-        let model = try args.option("model") ?? "Models/face_parser.safetensors"
+        let model = try args.option("model") ?? shippedModelPath("face_parser.safetensors")
         let count = try args.int("count", default: 1000)
         let dataSeed = try args.int("data-seed", default: 0)
         try args.finish()
@@ -34,10 +34,10 @@ extension EvalCommand {
             guard FileManager.default.fileExists(atPath: p) else { throw UsageError("--\(flag) \(p) does not exist") }
             return p
         }
-        let generator = try path("generator", "Models/synthfaces64.safetensors"), parser = try path("parser", "Models/face_parser.safetensors")
-        let attributes = try path("attributes", "Models/attributes.safetensors")
-        let label = try path("label-encoder", "Models/label_encoder.safetensors"), sketch = try path("sketch-encoder", "Models/sketch_encoder.safetensors")
-        let image = try path("image-encoder", "Models/image_encoder.safetensors")
+        let generator = try path("generator", shippedModelPath("synthfaces64.safetensors")), parser = try path("parser", shippedModelPath("face_parser.safetensors"))
+        let attributes = try path("attributes", shippedModelPath("attributes.safetensors"))
+        let label = try path("label-encoder", shippedModelPath("label_encoder.safetensors")), sketch = try path("sketch-encoder", shippedModelPath("sketch_encoder.safetensors"))
+        let image = try path("image-encoder", shippedModelPath("image_encoder.safetensors"))
         var o = LayoutEval.Options()
         o.count = try args.int("count", default: 64)
         o.steps = try args.int("steps", default: 50)

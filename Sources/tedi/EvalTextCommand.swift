@@ -13,10 +13,10 @@ extension EvalCommand {
             guard FileManager.default.fileExists(atPath: p) else { throw UsageError("--\(flag) \(p) does not exist") }
             return p
         }
-        let generator = try path("generator", "Models/synthfaces64.safetensors"), attributes = try path("attributes", "Models/attributes.safetensors")
-        let text = try path("text-encoder", "Models/text_encoder.safetensors")
+        let generator = try path("generator", shippedModelPath("synthfaces64.safetensors")), attributes = try path("attributes", shippedModelPath("attributes.safetensors"))
+        let text = try path("text-encoder", shippedModelPath("text_encoder.safetensors"))
         let paraphrases = try path("paraphrases", "Examples/captions/paraphrases.tsv"), edits = try path("edits", "Examples/captions/edits.tsv")
-        let similarity = try path("similarity", "Models/similarity.safetensors"), image = try path("image-encoder", "Models/image_encoder.safetensors")
+        let similarity = try path("similarity", shippedModelPath("similarity.safetensors")), image = try path("image-encoder", shippedModelPath("image_encoder.safetensors"))
         var o = TextEval.Options()
         o.count = try args.int("count", default: 1000)
         o.diversityCount = try args.int("diversity", default: 64)

@@ -39,3 +39,10 @@ enum ModelsCommand: Command {
         return 0
     }
 }
+
+/// A shipped model's file in the models folder tedi uses (`ShippedModels.directory`), so the
+/// train and eval commands find their default models from any working directory; `Models/FILE`
+/// when there is no models folder (the error then names that path).
+func shippedModelPath(_ file: String) -> String {
+    ShippedModels.directory().map { $0.appendingPathComponent(file).path } ?? "Models/" + file
+}

@@ -97,15 +97,15 @@ enum TrainEncoderCommand: TrainSubcommand {
                                                  latent: try number("latent", 1), wNorm: try number("w-norm", 0.005), decaySteps: decay,
                                                  layout: try number("layout", paired ? 1 : 0), augment: try number("augment", 0.6))
             do { try options.validate() } catch let e as ModelError { throw UsageError(e.description) }
-            let g = try frozenGenerator(generatorArg ?? "Models/synthfaces64.safetensors")
+            let g = try frozenGenerator(generatorArg ?? shippedModelPath("synthfaces64.safetensors"))
             let config = LatentEncoder.Config(size: g.model.config.size, inChannels: inChannels, modality: modality,
                                               nLatent: g.model.nLatent, styleDim: g.model.styleDim)
-            let teacher = paired && options.latent > 0 ? try frozenEncoder(teacherArg ?? "Models/image_encoder.safetensors") : nil
+            let teacher = paired && options.latent > 0 ? try frozenEncoder(teacherArg ?? shippedModelPath("image_encoder.safetensors")) : nil
             // An image run with --layout is refused by the trainer's check (below), before any parser is needed.
-            let parser = paired && options.layout > 0 ? try frozenParser(parserArg ?? "Models/face_parser.safetensors") : nil
+            let parser = paired && options.layout > 0 ? try frozenParser(parserArg ?? shippedModelPath("face_parser.safetensors")) : nil
             do {
                 trainer = try EncoderTrainer(config: config, options: options, generator: g,
-                                             attributes: frozenAttributes(attributesArg ?? "Models/attributes.safetensors"), teacher: teacher, parser: parser)
+                                             attributes: frozenAttributes(attributesArg ?? shippedModelPath("attributes.safetensors")), teacher: teacher, parser: parser)
             } catch let e as ModelError { throw UsageError(e.description) }
         }
         let code = try session.run(trainer, command: "encoder")

@@ -194,7 +194,7 @@ enum TrainGeneratorCommand: TrainSubcommand {
         }
         // Default: on --resume the file the run trained with (its digest is checked below), else the shipped one.
         let recorded = resumedMetadata?["gan.attr_net_path"].flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
-        let path = gan.attributes ?? recorded ?? "Models/attributes.safetensors"
+        let path = gan.attributes ?? recorded ?? shippedModelPath("attributes.safetensors")
         guard FileManager.default.fileExists(atPath: path) else {
             if gan.attributes == nil, let was = resumedMetadata?["gan.attr_net_path"] {
                 throw UsageError("the attribute network this run trained with, \(was), is gone, and \(path) does not exist either; give the network's file as --attributes FILE")

@@ -24,7 +24,7 @@ enum TrainSimilarityCommand: TrainSubcommand {
         let seedArg = try args.option("seed"), dataSeedArg = try args.option("data-seed"), decayArg = try args.option("lr-decay")
         let export = try args.option("export"), attributesArg = try args.option("attributes")
         try finish(args)
-        let attributes = attributesArg ?? "Models/attributes.safetensors"
+        let attributes = attributesArg ?? shippedModelPath("attributes.safetensors")
         guard FileManager.default.fileExists(atPath: attributes) else { throw UsageError("--attributes \(attributes) does not exist") }
         let net = try AttributeNet.load(attributes)
         try session.prepare()

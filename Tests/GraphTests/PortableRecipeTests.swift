@@ -192,4 +192,33 @@ struct PortableRecipeCLITests {
         #expect(refused.stderr.contains(dir.path("two/Examples/photo.png")) && refused.stderr.contains(dir.path("mail/photo.png")), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path("two/out3/sheet_0.png")))
     }
+
+    /// The check, literally: two clones of this repository (its committed HEAD) at two
+    /// paths; the demo runs in the first, which is then deleted, and its PNG reruns in the second.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/git"), "needs git"))
+    func demoPNGFromADeletedCloneRerunsInAnotherClone() throws {
+        let repo = Self.repoModels.deletingLastPathComponent()
+        guard FileManager.default.fileExists(atPath: repo.appendingPathComponent(".git").path) else { return }   // not a git checkout
+        let dir = try TempDir("two-clones")
+        func git(_ args: [String]) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+            p.arguments = args
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "git \(args)")
+        }
+        try git(["clone", "--quiet", "--local", repo.path, dir.path("first/tedi")])
+        try git(["clone", "--quiet", "--local", repo.path, dir.path("second/copy")])
+        let first = try TediProcess(["run", "Graphs/sketch_plus_text.yaml", "--seed", "2", "--set", "count=2", "--set", "refine_steps=5", "--quiet", "--no-cache"],
+                                    in: dir.sub("first/tedi"), environment: ["TEDI_MODELS": dir.path("first/tedi/Models")]).finish()
+        #expect(first.code == 0, "\(first.stderr)")
+        let png = try #require(dir.read("first/tedi/out/sketch_plus_text_2.png"))
+        try dir.write(png, to: "mail/faces.png")
+        try FileManager.default.removeItem(at: dir.sub("first"))
+        let second = try TediProcess(["run", dir.path("mail/faces.png"), "--out", "rerun", "--quiet", "--no-cache"],
+                                     in: dir.sub("second/copy"), environment: ["TEDI_MODELS": dir.path("second/copy/Models")]).finish()
+        #expect(second.code == 0, "\(second.stderr)")
+        #expect(dir.read("second/copy/rerun/sketch_plus_text_2.png") == png)
+    }
 }
