@@ -242,7 +242,8 @@ struct TrainEncoderCLITests {
         #expect(sketchLog.count == 3 && !sketchLog[2].hasSuffix(",nan"), "the layout term is logged: \(sketchLog)")
         #expect(try LatentEncoder.load(dir.path("sk/encoder.safetensors")).config.modality == "sketch")
         let noParser = try tedi(["train", "encoder", "--out", "k", "--steps", "1", "--modality", "label", "--teacher", "t.safetensors"] + common, in: dir.url)
-        #expect(noParser.code == 2 && noParser.stderr.contains("Models/face_parser.safetensors does not exist"), "\(noParser.stderr)")
+        // Without --parser the shipped one is used (found from any folder); it reads 64 px, not the tiny 16.
+        #expect(noParser.code == 2 && noParser.stderr.contains("the face parser reads 64 px into 19 classes; need 16 px"), "\(noParser.stderr)")
         let paint = try tedi(["train", "encoder", "--out", "k", "--steps", "1", "--modality", "paint"] + common, in: dir.url)
         #expect(paint.code == 2 && paint.stderr.contains("--modality is image, sketch or label"), "\(paint.stderr)")
         let foreign = try tedi(["train", "encoder", "--out", "k", "--steps", "1", "--d-geometry", "1"] + common, in: dir.url)
