@@ -44,6 +44,7 @@ enum InputOps {
         name: "input.image", version: 2, summary: "an RGB image from a PNG (gray is replicated, alpha composited over white)",
         outputs: [("out", .image)],
         params: [ParamSpec("path", .inputPath, doc: "PNG file, relative to the graph")],
+        check: checkPNG,
         run: { ctx in
             let (img, _) = try PNG.read(try ctx.inputPath("path").path)
             guard img.channels == 2 || img.channels == 4 else { return NodeResult(outputs: ["out": .image(try img.withChannels(3))]) }
@@ -65,6 +66,7 @@ enum InputOps {
         name: "input.sketch", summary: "a sketch (dark lines on light) from a PNG, as grayscale",
         outputs: [("out", .sketch)],
         params: [ParamSpec("path", .inputPath, doc: "PNG file, relative to the graph")],
+        check: checkPNG,
         run: { ctx in
             let (img, _) = try PNG.read(try ctx.inputPath("path").path)
             return NodeResult(outputs: ["out": .sketch(try img.withChannels(1))])
@@ -78,6 +80,7 @@ enum InputOps {
             ParamSpec("format", .choice(["auto", "ids", "palette"]), default: .string("auto"),
                       doc: "ids: gray values are class ids 0–18; palette: colours of the CelebAMask-HQ palette; auto: gray → ids, colour → palette"),
         ],
+        check: checkPNG,
         run: { ctx in
             let path = try ctx.inputPath("path").path
             let (img, _) = try PNG.read(path)
@@ -106,4 +109,28 @@ enum InputOps {
             }
             return NodeResult(outputs: ["out": .labelMap(LabelMap(width: img.width, height: img.height, ids: ids))])
         })
+
+    /// The `path` file must decode as a PNG: a JPEG renamed .png, a truncated or empty file is an
+    /// error when the graph is checked, at its line, rather than a node failing mid-run.
+    static func checkPNG(_ ctx: NodeTypingContext) -> [(message: String, param: String?)] {
+        guard let url = ctx.inputPath("path"), FileManager.default.fileExists(atPath: url.path) else { return [] }
+        do {
+            _ = try PNG.read(url.path)
+            return []
+        } catch {
+            return [("\(error)\(otherFormat(url).map { "; it is a \($0) file: tedi reads PNG only, so convert it (e.g. `convert in.\($0.lowercased()) out.png`)" } ?? "")", "path")]
+        }
+    }
+
+    /// The image format a file's first bytes announce, when it is one people often rename to .png.
+    static func otherFormat(_ url: URL) -> String? {
+        guard let h = FileHandle(forReadingAtPath: url.path), let head = try? h.read(upToCount: 12) else { return nil }
+        try? h.close()
+        let b = [UInt8](head)
+        if b.starts(with: [0xFF, 0xD8, 0xFF]) { return "JPEG" }
+        if b.starts(with: Array("GIF8".utf8)) { return "GIF" }
+        if b.count >= 12, b.starts(with: Array("RIFF".utf8)), Array(b[8..<12]) == Array("WEBP".utf8) { return "WebP" }
+        if b.starts(with: Array("BM".utf8)) { return "BMP" }
+        return nil
+    }
 }

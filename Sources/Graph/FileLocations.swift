@@ -37,9 +37,29 @@ public struct FileLocations: Equatable {
     }
 }
 
+extension FileLocations {
+    /// For a relative `path` that is missing from the graph's folder but exists in the working
+    /// directory (a `--set sketch=my.png` typed from there): how to name it from the graph's
+    /// folder. "" otherwise.
+    public func workingDirectoryHint(_ path: String, workingDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) -> String {
+        guard !path.hasPrefix("/") else { return "" }
+        let here = workingDirectory.appendingPathComponent(path).standardizedFileURL
+        guard FileManager.default.fileExists(atPath: here.path) else { return "" }
+        return "; paths are read from the graph's folder, not the working directory: give '\(FileLocations.relativePath(to: here, from: base))' or an absolute path"
+    }
+
+    /// `file` named relative to the folder `dir` ("../Examples/a.png").
+    public static func relativePath(to file: URL, from dir: URL) -> String {
+        let f = file.standardizedFileURL.pathComponents, d = dir.standardizedFileURL.pathComponents
+        var common = 0
+        while common < min(f.count, d.count), f[common] == d[common] { common += 1 }
+        return (Array(repeating: "..", count: d.count - common) + f[common...]).joined(separator: "/")
+    }
+}
+
 /// Finds the files a PNG's recipe names on this machine, each checked against its SHA-256:
-/// 1. at the path the graph wrote, against the graph's folder in the checkout tedi uses
-///    (`Models/`'s parent), then in the working directory (or at the absolute path as written);
+/// 1. at the path the graph wrote, against the graph's folder under the working directory, then
+///    in the checkout tedi uses (`Models/`'s parent) (or at the absolute path as written);
 ///    a shipped model in the shipped models folder;
 /// 2. by file name in the PNG's folder and the working directory;
 /// 3. by content anywhere at the top of the models folders (the shipped one and every folder of
@@ -91,7 +111,8 @@ public struct RecipeLocator {
         if recipe.graphPath.hasPrefix("/") {
             graphs = [URL(fileURLWithPath: recipe.graphPath)]
         } else {
-            for dir in [checkout, workingDirectory].compactMap({ $0 }) {
+            // The working directory first: a user inside a clone reruns against that clone.
+            for dir in [workingDirectory, checkout].compactMap({ $0 }) {
                 let u = dir.appendingPathComponent(recipe.graphPath).standardizedFileURL
                 if !graphs.contains(u) { graphs.append(u) }
             }
@@ -179,7 +200,8 @@ public struct RecipeLocator {
             }
         }
         let changed = places.first.flatMap { hash($0) != nil ? $0.path : nil }
-        let looked = places.map(\.path) + modelFolders.map { "\($0.path)/ (by content)" }
+        var looked = places.map(\.path) + modelFolders.map { "\($0.path)/ (by content)" }
+        if modelFolders.isEmpty { looked.append("no models folder (set TEDI_MODELS to the Models folder of a tedi checkout)") }
         return .missing(Missing(ref: .path(""), sha256: sha, looked: looked, changedAt: changed))
     }
 

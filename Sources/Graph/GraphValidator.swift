@@ -219,7 +219,8 @@ public enum GraphValidator {
                 var isDir: ObjCBool = false
                 if !FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) || isDir.boolValue {
                     let mark = file.nodes[i].params.first { $0.name == ps.name }?.value.mark ?? file.nodes[i].mark
-                    err("node '\(file.nodes[i].id)': \(isDir.boolValue ? "is a directory" : "no such file"): '\(resolved[i][ps.name]?.description ?? "")' (looked for \(url.path))", mark)
+                    let written = resolved[i][ps.name]?.description ?? ""
+                    err("node '\(file.nodes[i].id)': \(isDir.boolValue ? "is a directory" : "no such file"): '\(written)' (looked for \(url.path))\(isDir.boolValue ? "" : files.workingDirectoryHint(written))", mark)
                 }
             }
             var out: [String: ValueType] = [:]

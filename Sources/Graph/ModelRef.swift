@@ -83,7 +83,8 @@ extension GraphValidator {
             if !FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) || isDir.boolValue {
                 // A path from a param: say how to point it elsewhere.
                 let named = paramNames(in: rawValue).filter { params[$0] != nil }
-                let hint = named.isEmpty ? "" : "; give the file with " + named.map { "--set \($0)=PATH" }.joined(separator: " ")
+                var hint = files.workingDirectoryHint(path)
+                if hint.isEmpty && !named.isEmpty { hint = "; give the file with " + named.map { "--set \($0)=PATH" }.joined(separator: " ") }
                 errors.append(Diagnostic("model '\(m.name)': no such file '\(path)' (looked for \(url.path))\(hint)", at: file.location(m.path.mark)))
                 continue
             }

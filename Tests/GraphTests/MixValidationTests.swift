@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Imaging
 import Nodes
 import TensorCore
 import Testing
@@ -148,5 +149,41 @@ import Testing
         let nan = shipped.replacingOccurrences(of: "w63.npy", with: "nan.npy")
         let (l3, c3) = loc(nan, "nan.npy")
         #expect(errors(nan, dir, "c.yaml") == "\(dir.path("c.yaml")):\(l3):\(c3): error: node 'w': nan.npy: holds NaN at [1, 3] and 1 more values that are not finite; a latent must be finite numbers (was it saved from a run that diverged?)")
+    }
+}
+
+/// Input PNGs are read when the graph is checked: a JPEG renamed .png or a truncated file is an
+/// error at its `path` line saying what it is; a relative path that exists only in the working
+/// directory gets the name to use from the graph's folder.
+@Suite struct InputFileChecksTests {
+    @Test func badPNGsAreErrorsAtCheckAndWorkingDirectoryPathsGetAHint() throws {
+        let dir = try TempDir("input-files")
+        try dir.write([0xFF, 0xD8, 0xFF, 0xE0, 0, 16] + Array("JFIF".utf8) + [UInt8](repeating: 0, count: 40), to: "photo.png")
+        let good = try PNG.encode(try fixtureImage())
+        try dir.write(Array(good.prefix(good.count / 2)), to: "cut.png")
+        let yaml = """
+        tedi: 1
+        nodes:
+          a: { op: input.image, path: photo.png }
+          b: { op: input.sketch, path: cut.png }
+          w: { op: write.grid, in: { in: [a, b] }, path: g.png }
+        """
+        do {
+            _ = try loadPlan(yaml, in: dir, name: "g.yaml", catalog: NodeCatalog.standard)
+            Issue.record("validation should fail")
+        } catch let e as GraphErrors {
+            #expect(e.diagnostics.count == 2)
+            let (la, ca) = loc(yaml, "photo.png"), (lb, cb) = loc(yaml, "cut.png")
+            #expect(e.diagnostics.map { $0.location.map { "\($0.line):\($0.column)" } ?? "-" } == ["\(la):\(ca)", "\(lb):\(cb)"])
+            #expect(e.diagnostics[0].message.contains("not a PNG file") && e.diagnostics[0].message.hasSuffix("it is a JPEG file: tedi reads PNG only, so convert it (e.g. `convert in.jpeg out.png`)"), "\(e.diagnostics[0].message)")
+            #expect(e.diagnostics[1].message.contains("cut.png"), "\(e.diagnostics[1].message)")
+        }
+
+        // The graph in a subfolder, the file beside the working directory's: the hint names it from the graph's folder.
+        try dir.write(good, to: "mine.png")
+        let files = FileLocations(base: dir.sub("Graphs"))
+        #expect(files.workingDirectoryHint("mine.png", workingDirectory: dir.url) == "; paths are read from the graph's folder, not the working directory: give '../mine.png' or an absolute path")
+        #expect(files.workingDirectoryHint("absent.png", workingDirectory: dir.url) == "")
+        #expect(FileLocations.relativePath(to: URL(fileURLWithPath: "/a/b/c.png"), from: URL(fileURLWithPath: "/a/x/y")) == "../../b/c.png")
     }
 }
