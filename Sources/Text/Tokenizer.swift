@@ -200,7 +200,9 @@ public struct EncodedText: Equatable, Sendable {
     /// Notes for a run's output: "unknown words: …", "read 'eyeglases' as 'eyeglasses'", dropped symbols.
     public var notes: [String] {
         var n: [String] = []
-        if !unknown.isEmpty { n.append("unknown words: \(unknown.joined(separator: ", ")) (not in the text model's vocabulary; they are ignored)") }
+        // A very long "word" (pasted junk) is shown by its start only.
+        let shown = unknown.map { $0.count > 40 ? String($0.prefix(40)) + "… (\($0.count) letters)" : $0 }
+        if !unknown.isEmpty { n.append("unknown words: \(shown.joined(separator: ", ")) (not in the text model's vocabulary; they are ignored)") }
         for c in corrected { n.append("read '\(c.from)' as '\(c.to)'") }
         if droppedCharacters > 0 { n.append("ignored \(droppedCharacters) symbol\(droppedCharacters == 1 ? " that is" : "s that are") neither letters nor punctuation (emoji, controls)") }
         return n

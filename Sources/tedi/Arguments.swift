@@ -1,3 +1,5 @@
+import Graph
+
 /// A usage error: wrong flags or arguments. The CLI prints it with the command's usage and exits 2.
 struct UsageError: Error, CustomStringConvertible {
     let description: String
@@ -9,6 +11,8 @@ struct UsageError: Error, CustomStringConvertible {
 struct Arguments {
     private var items: [String]
     private var used: [Bool]
+    /// Every option and flag name the command asked about, for suggestions on a misspelt one.
+    private var known: Set<String> = []
 
     init(_ args: [String]) {
         items = args
@@ -17,6 +21,7 @@ struct Arguments {
 
     /// The value of `--name V` or `--name=V` (the last one given wins), or nil.
     mutating func option(_ name: String) throws -> String? {
+        known.insert(name)
         var value: String?
         var i = 0
         while i < items.count {
@@ -38,6 +43,7 @@ struct Arguments {
 
     /// Every value of a repeatable option, in order.
     mutating func options(_ name: String) throws -> [String] {
+        known.insert(name)
         var values: [String] = []
         var i = 0
         while i < items.count {
@@ -61,6 +67,7 @@ struct Arguments {
 
     /// Whether `--name` was given.
     mutating func flag(_ name: String) -> Bool {
+        known.insert(name)
         var found = false
         for i in items.indices where !used[i] && items[i] == "--" + name {
             used[i] = true
@@ -86,7 +93,13 @@ struct Arguments {
     /// Throws a usage error naming any argument nobody consumed.
     func finish() throws {
         let rest = remaining
-        if !rest.isEmpty { throw UsageError("unexpected argument\(rest.count > 1 ? "s" : ""): \(rest.joined(separator: " "))") }
+        guard !rest.isEmpty else { return }
+        // A misspelt option: suggest the closest one this command knows.
+        let hint = rest.first { $0.hasPrefix("--") }.map { a -> String in
+            let name = String(a.dropFirst(2).prefix { $0 != "=" })
+            return didYouMean(name, in: known.sorted()).replacingOccurrences(of: "'", with: "").replacingOccurrences(of: "mean ", with: "mean --")
+        } ?? ""
+        throw UsageError("unexpected argument\(rest.count > 1 ? "s" : ""): \(rest.joined(separator: " "))\(hint)")
     }
 }
 

@@ -275,7 +275,10 @@ enum NodesCommand: Command {
         }
         guard rest.count == 1 else { throw UsageError("give at most one op") }
         guard let s = catalog[rest[0]] else {
-            FileHandle.standardError.write("tedi: error: unknown op '\(rest[0])'\(didYouMean(rest[0], in: catalog.names))\n".data(using: .utf8)!)
+            // A namespace (`encode`) lists its ops; otherwise the closest name.
+            let family = catalog.names.filter { $0.hasPrefix(rest[0] + ".") }
+            let hint = family.isEmpty ? didYouMean(rest[0], in: catalog.names) : "; ops named \(rest[0]).*: \(family.joined(separator: ", "))"
+            FileHandle.standardError.write("tedi: error: unknown op '\(rest[0])'\(hint)\n".data(using: .utf8)!)
             return 1
         }
         print("\(s.name) (version \(s.version)) — \(s.summary)")

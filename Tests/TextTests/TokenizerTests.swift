@@ -46,6 +46,9 @@ import Testing
         #expect(e.droppedCharacters == 1)
         #expect(e.ids.filter { $0 == Vocabulary.unknown }.count == 3) // and, xylophone and the "," this vocabulary lacks
         #expect(e.notes.contains { $0.hasPrefix("unknown words: and, xylophone") })
+        // A pasted run of letters is noted by its start and length, not echoed whole.
+        let long = try v.encode("blond " + String(repeating: "q", count: 5000))
+        #expect(long.notes.first == "unknown words: \(String(repeating: "q", count: 40))… (5000 letters) (not in the text model's vocabulary; they are ignored)")
         // Short words are not guessed at: "hat" is not read as "hair", "make" not as "male".
         #expect(try v.encode("hat").unknown == ["hat"])
         #expect(try Vocabulary(["male"]).encode("make").unknown == ["make"])
