@@ -236,6 +236,18 @@ public enum GraphValidator {
             advice[i] = (spec.advise?(ctx) ?? []).map { "node '\(file.nodes[i].id)': \($0)" }
         }
 
+        // A declared model of a kind no node takes is most often the wrong file (an attribute
+        // network given as the generator, which the nodes then replace by the shipped one): a note,
+        // and an error beside the others when the graph fails, as it may be their cause.
+        var modelNotes: [(String, YAMLMark)] = []
+        if !file.nodes.contains(where: { catalog[$0.op] == nil }) {
+            let took = Set(specs.compactMap { $0 }.flatMap { $0.params.filter { $0.type == .model }.map(\.modelKind) })
+            for m in file.models {
+                guard let ref = models[m.name], !ref.shipped, !took.contains(ref.kind) else { continue }
+                modelNotes.append(("model '\(m.name)' is \(ModelRef.phrase(ref.kind)), and no node here takes one (they take \(took.sorted().map(ModelRef.phrase).joined(separator: ", "))); is it the file you meant?", m.mark))
+            }
+        }
+
         // Only what feeds a writer runs.
         var needed = Set<Int>()
         var stack = file.nodes.indices.filter { specs[$0]?.writes == true }   // also writers behind a cycle
@@ -246,7 +258,10 @@ public enum GraphValidator {
             guard needed.insert(i).inserted else { continue }
             stack.append(contentsOf: deps[i])
         }
-        if !errors.isEmpty { throw GraphErrors(sorted(errors)) }
+        if !errors.isEmpty {
+            for (m, mark) in modelNotes { err(m, mark) }
+            throw GraphErrors(sorted(errors))
+        }
 
         let runOrder = order.filter { needed.contains($0) }
         var position = [Int: Int]()
@@ -257,7 +272,7 @@ public enum GraphValidator {
         }
         return GraphPlan(file: file, files: files, params: params, paramOrder: paramOrder, nodes: planned,
                          unusedNodes: file.nodes.indices.filter { !needed.contains($0) }.map { file.nodes[$0].id },
-                         notes: runOrder.flatMap { advice[$0] }, models: models, allowOutsideOut: allowOutsideOut)
+                         notes: modelNotes.map(\.0) + runOrder.flatMap { advice[$0] }, models: models, allowOutsideOut: allowOutsideOut)
     }
 
     static func sorted(_ d: [Diagnostic]) -> [Diagnostic] {

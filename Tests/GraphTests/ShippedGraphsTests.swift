@@ -107,6 +107,14 @@ import Nodes
                 #expect(m.hasPrefix("model 'ffhq': no such file '../Models/ffhq.safetensors'") && m.hasSuffix("; give the file with --set checkpoint=PATH"), "\(m)")
             }
         }
+        // An attribute network given as the checkpoint: said, beside the error it causes.
+        let attributes = ShippedGraphsTests.graphsDirectory.deletingLastPathComponent().appendingPathComponent("Models/attributes.safetensors").path
+        do {
+            _ = try GraphValidator.validate(file, catalog: NodeCatalog.standard, sets: [("checkpoint", attributes)])
+            Issue.record("an attribute network is not a generator")
+        } catch let e as GraphErrors {
+            #expect(e.diagnostics.contains { $0.message == "model 'ffhq' is an attribute network, and no node here takes one (they take a generator); is it the file you meant?" }, "\(e)")
+        }
         let dir = try TempDir("ffhq1024")
         let model = dir.path("random_1024.safetensors")
         try StyleGAN2Generator.random(config: try StyleGAN2Config(size: 1024, channelMultiplier: 1), seed: 3).save(to: model)
