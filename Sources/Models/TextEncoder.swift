@@ -213,15 +213,19 @@ public struct TextEncoder {
 
     func read(encoded texts: [EncodedText]) throws -> [Reading] {
         let logits = try TextEncoder.forward(texts, config: config, params: params).map { try $0.detached.softmax() }
+        let marks = Set([",", "."].compactMap { config.vocabulary.id($0) })
         return texts.enumerated().map { n, t in
             var stated: [String: String] = [:]
             var probs: [[Float]] = []
+            // A caption with no word the model knows ("un homme chauve") states nothing: the heads
+            // would otherwise answer from their biases alone.
+            let knowsAWord = t.ids.contains { $0 > Vocabulary.unknown && !marks.contains($0) }
             for (h, head) in AttributeHeads.categorical.enumerated() {
                 let k = head.values.count + 1
                 let row = Array(logits[h].scalars[(n * k)..<((n + 1) * k)])
                 probs.append(row)
                 let best = row.indices.max { row[$0] < row[$1] }!
-                if best < head.values.count { stated[head.name] = head.values[best] }
+                if best < head.values.count && knowsAWord { stated[head.name] = head.values[best] }
             }
             return Reading(stated: stated, probabilities: probs, text: t)
         }

@@ -24,6 +24,10 @@ import Text
         #expect(learned > 0.8 && learned > grammar + 0.25, "T \(learned), grammar \(grammar)")
         let held = try TextEval.grammarCaptions(count: 200, dataSeed: 0)
         #expect(TextEval.readShare(held, try t.read(held.map(\.text)).map(\.stated)) > 0.98)
+        // A caption with no word the model knows states nothing (the heads' biases read "feminine" before).
+        let r = try t.read(["un homme chauve", "qwxz, zzyq.", "a bald man"]).map(\.stated)
+        #expect(r[0].isEmpty && r[1].isEmpty, "\(r)")
+        #expect(r[2]["hair_style"] == "bald", "\(r[2])")
     }
 
     @Test(.enabled(if: present)) func facesShowWhatCaptionsStateAndTheTextTermRefines() throws {
