@@ -39,7 +39,8 @@ struct LoadedGraph {
             if let s = seedOption { seeds = try SeedSpec.parse(s); if seeds!.count != 1 { throw UsageError("--seed takes one seed; use --seeds for a sweep") } }
             if let s = seedsOption { seeds = try SeedSpec.parse(s) }
         } catch let e as SeedSpecError {
-            throw UsageError(e.description)
+            // The message names --seeds; say --seed when that is what was given.
+            throw UsageError(seedOption != nil && seedsOption == nil ? "--seed" + e.description.dropFirst("--seeds".count) : e.description)
         }
         return Options(sets: sets, seeds: seeds, allowOutsideOut: args.flag("allow-outside-out"))
     }
