@@ -30,7 +30,7 @@ let package = Package(
         .testTarget(name: "SynthFacesTests", dependencies: ["SynthFaces", "Imaging", "TensorCore"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorCore", "SynthFaces", "Imaging", "Text"], exclude: ["Fixtures"]),
         .testTarget(name: "TextTests", dependencies: ["Text", "SynthFaces", "TensorCore"]),
-        .testTarget(name: "GraphTests", dependencies: ["Graph", "Nodes", "TensorCore", "Imaging", "Models"]),
+        .testTarget(name: "GraphTests", dependencies: ["Graph", "Nodes", "TensorCore", "Imaging", "Models", "Text"]),
         // Fixtures (tools/make_fixtures.py) are read from the source tree via #filePath.
     ],
     swiftLanguageModes: [.v5]

@@ -48,13 +48,18 @@ func levenshtein(_ a: String, _ b: String) -> Int {
     return prev[y.count]
 }
 
-/// ` (did you mean 'X'?)` for the closest candidate within a small edit distance, else "".
-public func didYouMean(_ word: String, in candidates: [String]) -> String {
+/// The candidate closest to `word` within a small edit distance (ties: the first in sort order), or nil.
+public func closestName(_ word: String, in candidates: [String]) -> String? {
     let w = word.lowercased()
     let scored = candidates.map { ($0, levenshtein(w, $0.lowercased())) }
-    guard let best = scored.min(by: { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }) else { return "" }
-    let limit = max(2, word.count / 3)
-    if best.1 <= limit { return " (did you mean '\(best.0)'?)" }
+    guard let best = scored.min(by: { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }) else { return nil }
+    return best.1 <= max(2, word.count / 3) ? best.0 : nil
+}
+
+/// ` (did you mean 'X'?)` for the closest candidate within a small edit distance, else "".
+public func didYouMean(_ word: String, in candidates: [String]) -> String {
+    if let best = closestName(word, in: candidates) { return " (did you mean '\(best)'?)" }
+    let w = word.lowercased()
     // A dotted name given without its namespace (`blend` for `image.blend`) or with the wrong one.
     guard !w.isEmpty else { return "" }
     let tail = w.split(separator: ".").last.map(String.init) ?? w

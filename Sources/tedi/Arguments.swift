@@ -95,10 +95,9 @@ struct Arguments {
         let rest = remaining
         guard !rest.isEmpty else { return }
         // A misspelt option: suggest the closest one this command knows.
-        let hint = rest.first { $0.hasPrefix("--") }.map { a -> String in
-            let name = String(a.dropFirst(2).prefix { $0 != "=" })
-            return didYouMean(name, in: known.sorted()).replacingOccurrences(of: "'", with: "").replacingOccurrences(of: "mean ", with: "mean --")
-        } ?? ""
+        let hint = rest.first { $0.hasPrefix("--") }
+            .flatMap { closestName(String($0.dropFirst(2).prefix { $0 != "=" }), in: known.sorted()) }
+            .map { " (did you mean --\($0)?)" } ?? ""
         throw UsageError("unexpected argument\(rest.count > 1 ? "s" : ""): \(rest.joined(separator: " "))\(hint)")
     }
 }

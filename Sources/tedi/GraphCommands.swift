@@ -9,8 +9,6 @@ struct LoadedGraph {
     var plan: GraphPlan
     /// Seeds to run: from the recipe, `--seed`/`--seeds`, or the graph's `seed` param.
     var seeds: [Int]
-    /// When rerunning from a PNG: the recipe, whose input hashes must still match.
-    var recipe: Recipe?
 
     /// `--set` pairs and seeds from the command line (parse before taking positionals).
     struct Options {
@@ -51,7 +49,7 @@ struct LoadedGraph {
         guard path.lowercased().hasSuffix(".png") else {
             let plan = try GraphValidator.validate(try GraphFile.load(path: path), catalog: NodeCatalog.standard, sets: sets,
                                                    seed: seeds?.first, allowOutsideOut: options.allowOutsideOut)
-            return LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0], recipe: nil)
+            return LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0])
         }
         let (_, text) = try PNG.read(path)
         guard let recipeText = text[Recipe.textKey] else {
@@ -65,8 +63,7 @@ struct LoadedGraph {
         var locator = RecipeLocator()
         let plan = try locator.plan(r, pngPath: path, catalog: NodeCatalog.standard, sets: sets, seed: seeds?.first,
                                     allowOutsideOut: options.allowOutsideOut)
-        let loaded = LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0], recipe: r)
-        return loaded
+        return LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0])
     }
 
     /// The usual command line of a graph command: `--set`/`--seed(s)` options, then exactly one
