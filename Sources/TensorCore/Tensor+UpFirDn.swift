@@ -99,8 +99,10 @@ func rankOneFactors(_ kernel: [Float], kh: Int, kw: Int) -> (a: [Float], b: [Flo
 }
 
 /// upfirdn of `planes` independent `(h,w)` planes into `(ho,wo)` planes; rows are split across threads.
+/// `rowPasses` keeps a separable up = down = 1 kernel on the row-by-row path instead of
+/// `blurPlanes` (tests compare the two byte for byte).
 func upfirdnPlanes(_ x: [Float], planes: Int, h: Int, w: Int, ho: Int, wo: Int, kernel: [Float], kh: Int, kw: Int,
-                   up: Int, down: Int, x0: Int, y0: Int) -> [Float] {
+                   up: Int, down: Int, x0: Int, y0: Int, rowPasses: Bool = false) -> [Float] {
     var out = [Float](repeating: 0, count: planes * ho * wo)
     let cols = FIRTaps(outCount: wo, inCount: w, kernelCount: kw, up: up, down: down, pad0: x0)
     let rowTaps = FIRTaps(outCount: ho, inCount: h, kernelCount: kh, up: up, down: down, pad0: y0)
@@ -113,6 +115,9 @@ func upfirdnPlanes(_ x: [Float], planes: Int, h: Int, w: Int, ho: Int, wo: Int, 
         let lo = Swift.min(Swift.max(x0, 0), wo), hi = Swift.max(Swift.min(w - kw + 1 + x0, wo), lo)
         return lo..<hi
     }()
+    if let f = factors, up == 1, down == 1, !rowPasses {
+        return blurPlanes(x, planes: planes, h: h, w: w, ho: ho, wo: wo, a: f.a, b: f.b, rowTaps: rowTaps, x0: x0)
+    }
     let edgeColumns = [Int](0..<interior.lowerBound) + [Int](interior.upperBound..<wo)
     let bFlipped: [Float] = factors.map { Array($0.b.reversed()) } ?? []
     let rows = planes * ho
@@ -173,6 +178,48 @@ func upfirdnPlanes(_ x: [Float], planes: Int, h: Int, w: Int, ho: Int, wo: Int, 
                 }
             }
             }
+            }
+        }
+    }
+    return out
+}
+
+/// upfirdn with a separable kernel `outer(a, b)` and up = down = 1 (the StyleGAN2 blur): each output
+/// row is the vertical pass into a zero-padded row `tp` (`tp[j] = t[j − x0]`, zero outside the
+/// input), then `out[o] = Σ_tap b[kw−1−tap] · tp[o + tap]` over every column in one contiguous pass
+/// per tap. The padding only adds zero products, so the sums, in the same tap order, are the same
+/// bytes as the general path's.
+func blurPlanes(_ x: [Float], planes: Int, h: Int, w: Int, ho: Int, wo: Int, a: [Float], b: [Float], rowTaps: FIRTaps, x0: Int) -> [Float] {
+    let kw = b.count, padded = wo + kw - 1
+    let bFlipped = Array(b.reversed())
+    // Input columns [c0, c1) land at tp[c + x0], inside [0, padded).
+    let c0 = Swift.min(Swift.max(0, -x0), w), c1 = Swift.max(c0, Swift.min(w, padded - x0))
+    var out = uninitializedFloats(planes * ho * wo)
+    x.withUnsafeBufferPointer { px in
+        out.withUnsafeMutableBufferPointer { po in
+            let xs = px.baseAddress!, os = po.baseAddress!
+            parallelChunks(planes * ho, grain: Swift.max(1, 8192 / Swift.max(wo * 4, 1))) { range in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: padded) { buf in
+                    let tp = buf.baseAddress!
+                    for r in range {
+                        let (p, oy) = (r / ho, r % ho)
+                        let plane = xs + p * h * w
+                        tp.update(repeating: 0, count: padded)
+                        if c1 > c0 {
+                            let dst = tp + c0 + x0
+                            for i in rowTaps.start[oy]..<rowTaps.start[oy + 1] {
+                                let wy = a[rowTaps.k[i]], src = plane + rowTaps.src[i] * w + c0
+                                for j in 0..<(c1 - c0) { dst[j] += wy * src[j] }
+                            }
+                        }
+                        let o = os + r * wo
+                        o.update(repeating: 0, count: wo)
+                        for tap in 0..<kw {
+                            let wt = bFlipped[tap], src = tp + tap
+                            for j in 0..<wo { o[j] += wt * src[j] }
+                        }
+                    }
+                }
             }
         }
     }
