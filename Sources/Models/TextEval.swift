@@ -13,6 +13,10 @@ public enum TextEval {
         public var read: Double?
         /// Acc: share of the attributes the captions state that the attribute network reads in the output.
         public var acc: Double
+        /// For captions that rule values out ("not bald"): the share of those values the method did
+        /// not read, and the share the attribute network does not read in the output (nil: none ruled out).
+        public var readAvoided: Double?
+        public var accAvoided: Double?
         public var fid: Double
         /// Real: k-NN precision against the renders.
         public var real: Double
@@ -60,7 +64,8 @@ public enum TextEval {
     }
 
     /// Captions from a file of `caption<TAB>name=value, …` lines (`#` lines and blank lines
-    /// skipped), values checked against the attribute heads; errors name the line.
+    /// skipped; `name!=value` for a value the caption rules out while leaving the attribute open),
+    /// values checked against the attribute heads; errors name the line.
     public static func captions(file path: String) throws -> [StatedCaption] {
         let bytes = try FileIO.readAll(path, limit: 16 << 20)
         guard let text = String(validating: bytes, as: UTF8.self) else { throw ModelError("\(path) is not UTF-8 text") }
@@ -70,16 +75,18 @@ public enum TextEval {
             if l.isEmpty || l.hasPrefix("#") { continue }
             let parts = line.split(separator: "\t", omittingEmptySubsequences: false)
             guard parts.count == 2 else { throw ModelError("\(path):\(n + 1): expected a caption, a TAB and name=value pairs, got \(parts.count - 1) TABs") }
-            var stated: [String: String] = [:]
+            var stated: [String: String] = [:], excluded: [String: String] = [:]
             for item in parts[1].split(separator: ",") {
-                let kv = item.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+                var kv = item.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+                let not = kv.count == 2 && kv[0].hasSuffix("!")
+                if not { kv[0] = String(kv[0].dropLast()).trimmingCharacters(in: .whitespaces) }
                 guard kv.count == 2, let h = AttributeHeads.categorical.first(where: { $0.name == kv[0] }), h.values.contains(kv[1]) else {
-                    throw ModelError("\(path):\(n + 1): '\(item.trimmingCharacters(in: .whitespaces))' is not an attribute=value of SynthFaces (e.g. hair_color=blond)")
+                    throw ModelError("\(path):\(n + 1): '\(item.trimmingCharacters(in: .whitespaces))' is not an attribute=value (or attribute!=value) of SynthFaces (e.g. hair_color=blond)")
                 }
-                guard stated[kv[0]] == nil else { throw ModelError("\(path):\(n + 1): \(kv[0]) is given twice") }
-                stated[kv[0]] = kv[1]
+                guard stated[kv[0]] == nil, excluded[kv[0]] == nil else { throw ModelError("\(path):\(n + 1): \(kv[0]) is given twice") }
+                if not { excluded[kv[0]] = kv[1] } else { stated[kv[0]] = kv[1] }
             }
-            out.append(StatedCaption(text: String(parts[0]).trimmingCharacters(in: .whitespaces), stated: stated))
+            out.append(StatedCaption(text: String(parts[0]).trimmingCharacters(in: .whitespaces), stated: stated, excluded: excluded))
         }
         guard out.count >= 2 else { throw ModelError("\(path): needs at least 2 captions, has \(out.count)") }
         return out
@@ -94,6 +101,15 @@ public enum TextEval {
         return total == 0 ? 0 : Double(right) / Double(total)
     }
 
+    /// Share of `truth`'s ruled-out values that `read` does not read as stated; nil when none is ruled out.
+    static func readAvoided(_ truth: [StatedCaption], _ read: [[String: String]]) -> Double? {
+        var avoided = 0, total = 0
+        for (t, r) in zip(truth, read) {
+            for (k, v) in t.excluded { total += 1; if r[k] != v { avoided += 1 } }
+        }
+        return total == 0 ? nil : Double(avoided) / Double(total)
+    }
+
     /// Acc: share of the stated values the attribute network reads in `images`.
     static func acc(_ captions: [StatedCaption], _ images: Tensor, net: AttributeNet) throws -> Double {
         let preds = try batchedPredictions(images, net: net)
@@ -106,6 +122,15 @@ public enum TextEval {
             }
         }
         return total == 0 ? 0 : Double(right) / Double(total)
+    }
+
+    /// Share of the ruled-out values the attribute network does not read in `images`; nil when none is ruled out.
+    static func accAvoided(_ captions: [StatedCaption], _ images: Tensor, net: AttributeNet) throws -> Double? {
+        guard captions.contains(where: { !$0.excluded.isEmpty }) else { return nil }
+        let preds = try batchedPredictions(images, net: net)
+        return readAvoided(captions, preds.map { p in
+            Dictionary(uniqueKeysWithValues: AttributeHeads.categorical.enumerated().map { ($0.element.name, $0.element.values[p.classes[$0.offset]]) })
+        })
     }
 
     static func batchedPredictions(_ images: Tensor, net: AttributeNet) throws -> [AttributeNet.Prediction] {
@@ -143,6 +168,7 @@ public enum TextEval {
             let pairs = try Tensor.concat((0..<nd).flatMap { i in [try images.slice(axis: 0, i..<(i + 1)), try second.slice(axis: 0, i..<(i + 1))] }, axis: 0)
             let f = try LayoutEval.batched(images) { try m.attributes.features($0) }
             let r = Row(set: set, method: method, read: readings.map { readShare(captions, $0) }, acc: try acc(captions, images, net: m.attributes),
+                        readAvoided: readings.flatMap { readAvoided(captions, $0) }, accAvoided: try accAvoided(captions, images, net: m.attributes),
                         fid: try GANMetrics.fid(realFeatures, f), real: try GANMetrics.precisionRecall(real: realFeatures, fake: f).precision,
                         diversity: try GANMetrics.pairDistance(try LayoutEval.batched(pairs) { try m.attributes.features($0) }),
                         secondsPerImage: seconds / Double(n))
@@ -312,7 +338,18 @@ public enum TextEval {
         public var topFits: Double
         /// Per attribute: (zero-shot accuracy of S with one prompt per value, the attribute network's accuracy).
         public var zeroShot: [(name: String, similarity: Double, network: Double)]
+        /// Negated prompts: on the faces that show either value, the share for which S ranks the
+        /// right one of "not X" and "X" first ("a person who is not smiling" / "a smiling person").
+        public var negations: [(prompt: String, faces: Int, right: Double)]
     }
+
+    /// Negated prompt, plain prompt, attribute, the values "not" means, the values the plain prompt means.
+    static let negationPrompts: [(String, String, String, Set<String>, Set<String>)] = [
+        ("a person who is not smiling", "a smiling person", "expression", ["neutral"], ["smiling", "grinning"]),
+        ("a person who isn't wearing glasses", "a person wearing glasses", "eyeglasses", ["false"], ["true"]),
+        ("someone who does not wear a hat", "someone wearing a hat", "hat", ["false"], ["true"]),
+        ("a man who doesn't have a beard", "a man with a beard", "facial_hair", ["none"], ["beard"]),
+    ]
 
     /// Prompts of the zero-shot reading, one per value in `AttributeHeads` order.
     static let prompts: [(String, [String])] = [
@@ -364,7 +401,19 @@ public enum TextEval {
             }
             zero.append((name, Double(right) / Double(count), Double(netRight) / Double(count)))
         }
-        return SimilarityReport(pairs: count, recall: recall, topFits: Double(fits) / Double(count), zeroShot: zero)
+        var negations: [(String, Int, Double)] = []
+        for (not, plain, name, notValues, plainValues) in negationPrompts {
+            let (pt, _) = try s.embed(texts: [not, plain])
+            let ps = try SimilarityModel.similarity(v, pt) // (count, 2)
+            var right = 0, faces = 0
+            for i in 0..<count {
+                let value = values[i][name]!, first = ps.scalars[2 * i] > ps.scalars[2 * i + 1]
+                if notValues.contains(value) { faces += 1; if first { right += 1 } }
+                if plainValues.contains(value) { faces += 1; if !first { right += 1 } }
+            }
+            negations.append((not, faces, faces == 0 ? 0 : Double(right) / Double(faces)))
+        }
+        return SimilarityReport(pairs: count, recall: recall, topFits: Double(fits) / Double(count), zeroShot: zero, negations: negations)
     }
 
     public static func similarityMarkdown(_ r: SimilarityReport) -> String {
@@ -372,14 +421,21 @@ public enum TextEval {
                        r.pairs, r.recall[1]!, r.recall[5]!, r.recall[10]!, r.topFits)
         s += "| attribute | zero-shot (similarity model, one prompt per value) | attribute network |\n|---|---|---|\n"
         for z in r.zeroShot { s += String(format: "| %@ | %.3f | %.3f |\n", z.name, z.similarity, z.network) }
+        s += "\n| negated prompt (against the plain one) | faces | ranked right |\n|---|---|---|\n"
+        for n in r.negations { s += String(format: "| \"%@\" | %d | %.3f |\n", n.prompt, n.faces, n.right) }
         return s
     }
 
+    /// The rows as a table; captions that rule values out add two columns (what the reader and
+    /// the faces avoided).
     public static func markdown(_ rows: [Row]) -> String {
-        var s = "| captions | method | read | Acc | FID | Real | diversity | s / image |\n|---|---|---|---|---|---|---|---|\n"
+        let avoid = rows.contains { $0.accAvoided != nil }
+        func f(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "–" }
+        var s = "| captions | method | read | Acc |" + (avoid ? " ruled out, not read | ruled out, not shown |" : "") + " FID | Real | diversity | s / image |\n"
+        s += "|---|---|---|---|" + (avoid ? "---|---|" : "") + "---|---|---|---|\n"
         for r in rows {
-            s += String(format: "| %@ | %@ | %@ | %.3f | %.1f | %.3f | %.3f | %.3f |\n", r.set, r.method, r.read.map { String(format: "%.3f", $0) } ?? "–",
-                        r.acc, r.fid, r.real, r.diversity, r.secondsPerImage)
+            s += "| \(r.set) | \(r.method) | \(f(r.read)) | \(f(r.acc)) |" + (avoid ? " \(f(r.readAvoided)) | \(f(r.accAvoided)) |" : "")
+            s += String(format: " %.1f | %.3f | %.3f | %.3f |\n", r.fid, r.real, r.diversity, r.secondsPerImage)
         }
         return s
     }

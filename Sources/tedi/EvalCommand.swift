@@ -59,12 +59,13 @@ enum EvalCommand: Command {
     network's features, diversity (LPIPS-style distance between mixes of one layout), seconds per
     image.
 
-    usage: tedi eval text [--count 1000] [--paraphrases Examples/captions/paraphrases.tsv] [--diversity 64]
+    usage: tedi eval text [--count 1000] [--paraphrases Examples/captions/paraphrases.tsv] [--negations Examples/captions/negations.tsv] [--diversity 64]
                           [--optimize-count 128] [--steps 20] [--edit-count 200] [--edits Examples/captions/edits.tsv]
                           [--strength 1] [--edit-feature 1] [--edit-reg 0] [--data-seed K] [--seed S] [--generator G] [--attributes A] [--text-encoder T]
                           [--similarity S] [--image-encoder E]
     Text → face on held-out captions: the first grammar caption of each of --count test faces, and
-    every caption of --paraphrases (written by hand apart from training: `caption<TAB>name=value, …`).
+    every caption of --paraphrases and of --negations (written by hand apart from training:
+    `caption<TAB>name=value, …`, with `name!=value` for a value a caption rules out, "not bald").
     Rows: random samples; the grammar's exact phrases read by a parser → the conditioned generator
     (a baseline that knows the grammar and nothing else); the text encoder T → W+. Columns: read
     (share of the stated attributes the method read as stated), Acc (share of them the attribute

@@ -15,7 +15,8 @@ extension EvalCommand {
         }
         let generator = try path("generator", shippedModelPath("synthfaces64.safetensors")), attributes = try path("attributes", shippedModelPath("attributes.safetensors"))
         let text = try path("text-encoder", shippedModelPath("text_encoder.safetensors"))
-        let paraphrases = try path("paraphrases", "Examples/captions/paraphrases.tsv"), edits = try path("edits", "Examples/captions/edits.tsv")
+        let paraphrases = try path("paraphrases", checkoutFilePath("Examples/captions/paraphrases.tsv")), edits = try path("edits", checkoutFilePath("Examples/captions/edits.tsv"))
+        let negations = try path("negations", checkoutFilePath("Examples/captions/negations.tsv"))
         let similarity = try path("similarity", shippedModelPath("similarity.safetensors")), image = try path("image-encoder", shippedModelPath("image_encoder.safetensors"))
         var o = TextEval.Options()
         o.count = try args.int("count", default: 1000)
@@ -42,9 +43,10 @@ extension EvalCommand {
         o.dataSeed = UInt64(dataSeed); o.seed = UInt64(seed)
         let models = TextEval.Models(generator: try StyleGAN2Generator.load(path: generator), attributes: try AttributeNet.load(attributes),
                                      text: try TextEncoder.load(text), similarity: try SimilarityModel.load(similarity), image: try LatentEncoder.load(image))
-        let paraphraseSet: [StatedCaption], editSet: [StatedCaption]
+        let paraphraseSet: [StatedCaption], negationSet: [StatedCaption], editSet: [StatedCaption]
         do {
             paraphraseSet = try TextEval.captions(file: paraphrases)
+            negationSet = try TextEval.captions(file: negations)
             editSet = try TextEval.captions(file: edits)
             try models.similarity?.check(backbone: models.attributes)
         } catch let e as ModelError { throw UsageError(e.description) }
@@ -53,6 +55,7 @@ extension EvalCommand {
         var rows = try TextEval.run(models, set: "grammar (\(o.count) test faces)", captions: try TextEval.grammarCaptions(count: o.count, dataSeed: o.dataSeed),
                                     options: o, log: log)
         rows += try TextEval.run(models, set: "paraphrases (\(paraphraseSet.count), by hand)", captions: paraphraseSet, options: o, log: log)
+        rows += try TextEval.run(models, set: "negations and everyday words (\(negationSet.count), by hand)", captions: negationSet, options: o, log: log)
         print("text → face, eval seed \(seed), data seed \(dataSeed); \(String(format: "%.0f", Date().timeIntervalSince(start))) s\n")
         print(TextEval.markdown(rows), terminator: "")
         let a = try TextEval.alignment(models, count: min(o.count, 200), dataSeed: o.dataSeed, seed: o.seed)

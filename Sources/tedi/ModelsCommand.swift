@@ -46,3 +46,10 @@ enum ModelsCommand: Command {
 func shippedModelPath(_ file: String) -> String {
     ShippedModels.directory().map { $0.appendingPathComponent(file).path } ?? "Models/" + file
 }
+
+/// A file of the checkout (`Examples/captions/edits.tsv`) as a default path: in the working
+/// directory if it is there, else beside the models folder tedi uses, so the default works from any folder.
+func checkoutFilePath(_ relative: String) -> String {
+    if FileManager.default.fileExists(atPath: relative) { return relative }
+    return ShippedModels.directory().map { $0.deletingLastPathComponent().appendingPathComponent(relative).path } ?? relative
+}

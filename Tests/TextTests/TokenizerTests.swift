@@ -93,12 +93,40 @@ import Testing
             let c = Paraphraser.caption(a, grammar: g, rng: &r1)
             #expect(c == Paraphraser.caption(a, grammar: g, rng: &r2))
             for (k, v) in c.stated { #expect(truth[k] == v, "\(c.text): \(k)=\(v), truth \(truth[k] ?? "?")") }
-            #expect(!c.stated.isEmpty, "\(c.text) states nothing")
+            // Only a caption of what the face is not ("not bald") may leave every attribute open.
+            #expect(!c.stated.isEmpty || c.text.contains("not ") || c.text.contains("without "), "\(c.text) states nothing")
             _ = try Tokenizer.words(c.text)
             shapes.insert(c.text.contains(" with ") ? "with" : c.text.contains(",") ? "list" : "other")
             if c.text.contains("no glasses") { #expect(c.stated["eyeglasses"] == "false") }
         }
         #expect(shapes.count == 3)
+    }
+
+    /// Negations come in the forms people write ("isn't smiling", "who doesn't wear glasses", "not
+    /// bald"); a negated two-valued attribute is stated as the other value, an open one ("not
+    /// bald") is not stated, and every word of them is in the vocabulary T is built with.
+    @Test func negationsStateWhatTheFaceIsNot() throws {
+        var forms = Set<String>(), open = 0, stated = 0
+        for i in 20_000..<22_000 {
+            let a = try SynthFaces.attributes(seed: 0, index: i)
+            let truth = Paraphraser.values(a)
+            var rng = Philox(seed: 3, stream: UInt64(i))
+            let c = Paraphraser.caption(a, grammar: try SynthFaces.captions(seed: 0, index: i), typos: false, rng: &rng)
+            let words = try Tokenizer.words(c.text).words.joined(separator: " ")
+            for form in ["is not", "does not", "never", "not", "without", "are not", "do not"] where words.contains(" \(form) ") || words.hasPrefix("\(form) ") {
+                forms.insert(form)
+            }
+            for (k, v) in c.stated { #expect(truth[k] == v, "\(c.text): \(k)=\(v), truth \(truth[k] ?? "?")") }
+            if words.contains("not smiling") || words.contains("not smile") {
+                #expect(c.stated["expression"] == "neutral", "\(c.text)"); stated += 1
+            }
+            if words.contains("not wearing glasses") || words.contains("not wear glasses") { #expect(c.stated["eyeglasses"] == "false", "\(c.text)"); stated += 1 }
+            if words.contains("not bald") {
+                #expect(a.hairStyle != .bald && c.stated["hair_style"] != "bald", "\(c.text)"); open += 1
+            }
+        }
+        #expect(forms.isSuperset(of: ["is not", "does not", "never", "not", "without"]), "\(forms.sorted())")
+        #expect(stated > 20 && open > 5, "\(stated) stated, \(open) open")
     }
 
     @Test func attributeNamesMatchTheirSpelling() {
