@@ -184,40 +184,43 @@ func upfirdnPlanes(_ x: [Float], planes: Int, h: Int, w: Int, ho: Int, wo: Int, 
     return out
 }
 
-/// upfirdn with a separable kernel `outer(a, b)` and up = down = 1 (the StyleGAN2 blur): each output
-/// row is the vertical pass into a zero-padded row `tp` (`tp[j] = t[j − x0]`, zero outside the
-/// input), then `out[o] = Σ_tap b[kw−1−tap] · tp[o + tap]` over every column in one contiguous pass
-/// per tap. The padding only adds zero products, so the sums, in the same tap order, are the same
-/// bytes as the general path's.
+/// upfirdn with a separable kernel `outer(a, b)` and up = down = 1 (the StyleGAN2 blur), a plane
+/// at a time: the vertical pass into zero-padded rows `v` (`v[oy][j] = t[j − x0]`, zero outside the
+/// input), then `out[o] = 0 + Σ_tap b[kw−1−tap] · v[o + tap]` for the whole plane in one long pass
+/// per tap (the last kw − 1 columns of each padded row are computed and dropped). The padding only
+/// adds zero products, so the sums, in the same tap order, are the same bytes as the row path's.
 func blurPlanes(_ x: [Float], planes: Int, h: Int, w: Int, ho: Int, wo: Int, a: [Float], b: [Float], rowTaps: FIRTaps, x0: Int) -> [Float] {
-    let kw = b.count, padded = wo + kw - 1
+    let kw = b.count, padded = wo + kw - 1, span = ho * padded - (kw - 1)
     let bFlipped = Array(b.reversed())
-    // Input columns [c0, c1) land at tp[c + x0], inside [0, padded).
+    // Input columns [c0, c1) land at v[oy][c + x0], inside [0, padded).
     let c0 = Swift.min(Swift.max(0, -x0), w), c1 = Swift.max(c0, Swift.min(w, padded - x0))
     var out = uninitializedFloats(planes * ho * wo)
     x.withUnsafeBufferPointer { px in
         out.withUnsafeMutableBufferPointer { po in
             let xs = px.baseAddress!, os = po.baseAddress!
-            parallelChunks(planes * ho, grain: Swift.max(1, 8192 / Swift.max(wo * 4, 1))) { range in
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: padded) { buf in
-                    let tp = buf.baseAddress!
-                    for r in range {
-                        let (p, oy) = (r / ho, r % ho)
+            parallelChunks(planes, grain: Swift.max(1, 16384 / Swift.max(ho * padded, 1))) { range in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * ho * padded) { buf in
+                    let v = buf.baseAddress!, sums = v + ho * padded
+                    for p in range {
                         let plane = xs + p * h * w
-                        tp.update(repeating: 0, count: padded)
+                        v.update(repeating: 0, count: ho * padded)
                         if c1 > c0 {
-                            let dst = tp + c0 + x0
-                            for i in rowTaps.start[oy]..<rowTaps.start[oy + 1] {
-                                let wy = a[rowTaps.k[i]], src = plane + rowTaps.src[i] * w + c0
-                                for j in 0..<(c1 - c0) { dst[j] += wy * src[j] }
+                            for oy in 0..<ho {
+                                let dst = v + oy * padded + c0 + x0
+                                for i in rowTaps.start[oy]..<rowTaps.start[oy + 1] {
+                                    let wy = a[rowTaps.k[i]], src = plane + rowTaps.src[i] * w + c0
+                                    for j in 0..<(c1 - c0) { dst[j] += wy * src[j] }
+                                }
                             }
                         }
-                        let o = os + r * wo
-                        o.update(repeating: 0, count: wo)
-                        for tap in 0..<kw {
-                            let wt = bFlipped[tap], src = tp + tap
-                            for j in 0..<wo { o[j] += wt * src[j] }
+                        let w0 = bFlipped[0]
+                        for j in 0..<span { sums[j] = 0 + w0 * v[j] }
+                        for tap in 1..<kw {
+                            let wt = bFlipped[tap], src = v + tap
+                            for j in 0..<span { sums[j] += wt * src[j] }
                         }
+                        let o = os + p * ho * wo
+                        for oy in 0..<ho { (o + oy * wo).update(from: sums + oy * padded, count: wo) }
                     }
                 }
             }
