@@ -103,4 +103,18 @@ public enum KernelBenchmark {
         }
         return (t[0] * Double(n) / Double(nGemm), t[1], t[2], t[3])
     }
+
+    /// Median seconds of the StyleGAN2 blur (`outer([1,3,3,1])`, pad 2/1, as the discriminator's
+    /// downsampling runs it) over `planes` planes of `size`², by planes (`blurPlanes`) and by the
+    /// row-by-row path it replaced; both give the same bytes.
+    public static func blurSeconds(size: Int, planes: Int, runs: Int) throws -> (planes: Double, rows: Double) {
+        let x = Philox.normals(count: planes * size * size, seed: 7)
+        let taps: [Float] = [1, 3, 3, 1]
+        let k = taps.flatMap { a in taps.map { a * $0 / 64 } }
+        let t = try interleavedMedians(runs: runs, [
+            { _ = upfirdnPlanes(x, planes: planes, h: size, w: size, ho: size, wo: size, kernel: k, kh: 4, kw: 4, up: 1, down: 1, x0: 2, y0: 2) },
+            { _ = upfirdnPlanes(x, planes: planes, h: size, w: size, ho: size, wo: size, kernel: k, kh: 4, kw: 4, up: 1, down: 1, x0: 2, y0: 2, rowPasses: true) },
+        ])
+        return (t[0], t[1])
+    }
 }

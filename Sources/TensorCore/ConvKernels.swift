@@ -64,13 +64,11 @@ struct ConvGeometry {
     }
 }
 
-/// Fills `col` (K × n, n = (r1 − r0)·wo, rows `ld` ≥ n apart; `ld` nil: n) with the receptive
-/// fields of output rows `[r0, r1)` of one sample `x` (cin × h × w); zero where the window leaves
-/// the padded image.
+/// Fills `col` (K × n, n = (r1 − r0)·wo) with the receptive fields of output rows `[r0, r1)` of
+/// one sample `x` (cin × h × w); zero where the window leaves the padded image.
 func im2colTile(_ x: UnsafePointer<Float>, _ g: ConvGeometry, rows r0: Int, _ r1: Int, _ col: UnsafeMutablePointer<Float>,
-                parallel: Bool = true, ld: Int? = nil) {
+                parallel: Bool = true) {
     let n = (r1 - r0) * g.wo
-    let ld = ld ?? n
     let khw = g.kh * g.kw
     let grain = parallel ? Swift.max(1, 8192 / Swift.max(n, 1)) : Int.max
     parallelChunks(g.k, grain: grain) { range in
@@ -78,7 +76,7 @@ func im2colTile(_ x: UnsafePointer<Float>, _ g: ConvGeometry, rows r0: Int, _ r1
             let kx = kidx % g.kw, ky = (kidx / g.kw) % g.kh, ci = kidx / khw
             let plane = x + ci * g.inPlane
             let (lo, hi) = g.validColumns(kx: kx)
-            var dst = col + kidx * ld
+            var dst = col + kidx * n
             for r in r0..<r1 {
                 let iy = r * g.stride + ky - g.pad
                 if iy < 0 || iy >= g.h {
@@ -270,32 +268,6 @@ func convWeightGradSample(_ x: UnsafePointer<Float>, _ gout: UnsafePointer<Float
         first = false
         r0 = r1
     }
-}
-
-/// Samples whose weight gradient one GEMM takes at once (`convWeightGradBatch`): as many whole
-/// samples as fit one column tile, when a sample is a single tile of under `ConvTiling.minColumns`
-/// columns (the small layers, where a GEMM per sample has too short an inner dimension to run
-/// well); 1 otherwise. Depends on the shape alone, so the sums, and the bytes, are the same at
-/// every thread count.
-func weightGradBatch(_ g: ConvGeometry, tileRows: Int, batch: Int) -> Int {
-    guard !g.isPointwise, tileRows >= g.ho, g.outPlane < ConvTiling.minColumns, batch > 1 else { return 1 }
-    return Swift.max(1, Swift.min(batch, ConvTiling.budgetElements / Swift.max(1, g.k * g.outPlane)))
-}
-
-/// `dw (cout × K) (+)= Σ_s gout_s · im2col(x_s)ᵀ` over `samples` samples (`xStride`, `oStride`
-/// floats apart) in one GEMM of inner dimension samples·ho·wo: the output gradients are gathered
-/// into `gbuf` (cout × samples·ho·wo) and the samples' columns side by side into `col`
-/// (K × samples·ho·wo). Each sample must be one tile (`weightGradBatch`).
-func convWeightGradBatch(_ x: UnsafePointer<Float>, xStride: Int, _ gout: UnsafePointer<Float>, oStride: Int, samples: Int,
-                         _ dw: UnsafeMutablePointer<Float>, _ g: ConvGeometry, accumulate: Bool,
-                         col: UnsafeMutablePointer<Float>, gbuf: UnsafeMutablePointer<Float>) {
-    let plane = g.outPlane, cols = samples * plane
-    for j in 0..<samples {
-        im2colTile(x + j * xStride, g, rows: 0, g.ho, col + j * plane, ld: cols)
-        let src = gout + j * oStride
-        for c in 0..<g.cout { (gbuf + c * cols + j * plane).update(from: src + c * plane, count: plane) }
-    }
-    sgemm(transB: true, m: g.cout, n: g.k, k: cols, gbuf, lda: cols, col, ldb: cols, beta: accumulate ? 1 : 0, dw, ldc: g.k)
 }
 
 /// Adds `bias[c]` to every element of channel `c` of `out` (channels × plane).

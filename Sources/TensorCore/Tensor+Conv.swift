@@ -146,13 +146,9 @@ extension Tensor {
             var dx = needX ? (winograd ? uninitializedFloats(xv.count) : [Float](repeating: 0, count: xv.count)) : []
             var dw = needW ? [Float](repeating: 0, count: wv.count) : []
             var db = [Float](repeating: 0, count: bias == nil ? 0 : g.cout)
-            // Small shared-weight layers: the weight gradient of several samples in one GEMM.
-            let wBatch = needW && !perSample ? weightGradBatch(g, tileRows: rows, batch: n) : 1
             // One tile buffer for the input gradient; one per group the weight gradient runs at once.
             let copies = needW ? Swift.max(1, Swift.min(weightGradGroups(g, tileRows: rows), Threads.count)) : 1
-            var col = (needW && wBatch == 1) || !winograd ? columnScratch(g, tileRows: rows, copies: copies) : []
-            var batchCol = wBatch > 1 ? uninitializedFloats(g.k * wBatch * g.outPlane) : []
-            var batchGrad = wBatch > 1 ? uninitializedFloats(g.cout * wBatch * g.outPlane) : []
+            var col = needW || !winograd ? columnScratch(g, tileRows: rows, copies: copies) : []
             gy.scalars.withUnsafeBufferPointer { pg in
                 xv.scalars.withUnsafeBufferPointer { px in
                     wv.scalars.withUnsafeBufferPointer { pw in
@@ -175,17 +171,7 @@ extension Tensor {
                                                 convInputGradSample(gs, pw.baseAddress! + s * wStride, pdx.baseAddress! + s * xStride,
                                                                     g, tileRows: rows, col: pc.baseAddress)
                                             }
-                                            if needW && wBatch > 1 {
-                                                if s % wBatch == 0 {
-                                                    batchCol.withUnsafeMutableBufferPointer { bc in
-                                                        batchGrad.withUnsafeMutableBufferPointer { bg in
-                                                            convWeightGradBatch(px.baseAddress! + s * xStride, xStride: xStride, gs, oStride: oStride,
-                                                                                samples: Swift.min(wBatch, n - s), pdw.baseAddress!, g, accumulate: s > 0,
-                                                                                col: bc.baseAddress!, gbuf: bg.baseAddress!)
-                                                        }
-                                                    }
-                                                }
-                                            } else if needW {
+                                            if needW {
                                                 convWeightGradSample(px.baseAddress! + s * xStride, gs, pdw.baseAddress! + s * wStride, g,
                                                                      accumulate: !perSample && s > 0, tileRows: rows, col: pc.baseAddress,
                                                                      columnCopies: copies)

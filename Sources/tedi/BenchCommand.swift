@@ -99,6 +99,11 @@ enum BenchCommand: Command {
                   + pad(fmt(mg), 12) + pad(fmt(mg / gemm, 2), 7) + pad(fmt(conv * 1000), 11) + pad(fmt(direct * 1000), 11))
         }
         print("lowest ratio \(fmt(worst, 2)) (target >= 0.70)")
+        print("\n" + pad("blur [1,3,3,1]", 22) + pad("planes ms", 11) + pad("rows ms", 9) + pad("speed-up", 9))
+        for size in [8, 16, 32, 64] {
+            let (byPlanes, byRows) = try KernelBenchmark.blurSeconds(size: size, planes: 1024, runs: runs)
+            print(pad("\(size)² × 1024 planes", 22) + pad(fmt(byPlanes * 1000, 2), 11) + pad(fmt(byRows * 1000, 2), 9) + pad(fmt(byRows / byPlanes, 2), 9))
+        }
     }
 }
 

@@ -59,21 +59,4 @@ import Testing
             #expect(r == runs[0], "at \(Self.threadCounts[i]) threads")
         }
     }
-
-    @Test func smallLayersWeightGradientsInOneGemm() throws {
-        // 64 channels at 8², batch 16: one GEMM over all samples (`weightGradBatch`).
-        let x0 = try Tensor.randomNormal([16, 64, 8, 8], seed: 7)
-        let w0 = try Tensor.randomNormal([64, 64, 3, 3], seed: 8)
-        let g = ConvGeometry(cin: 64, h: 8, w: 8, cout: 64, kh: 3, kw: 3, stride: 1, pad: 1)
-        #expect(weightGradBatch(g, tileRows: g.tileRows(), batch: 16) == 16)
-        let runs = try atEachThreadCount { () -> [Float] in
-            let tape = Tape()
-            let w = tape.watch(w0)
-            let y = try Tensor.conv2d(x0, weight: w, padding: 1)
-            return try tape.gradients(of: (y * y).mean(), wrt: [w])[0].scalars
-        }
-        for (i, r) in runs.enumerated().dropFirst() {
-            #expect(r == runs[0], "at \(Self.threadCounts[i]) threads")
-        }
-    }
 }

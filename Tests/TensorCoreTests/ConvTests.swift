@@ -63,30 +63,6 @@ import Testing
         try checkGradients([x, rand([2, 3, 2, 3], seed: 14)]) { try Tensor.conv2d($0[0], weight: $0[1], stride: 2, padding: 2) }
     }
 
-    /// Small layers take the weight gradient of several samples in one GEMM (`weightGradBatch`):
-    /// here groups of 3 and a last group of 2, against the Double sum over samples of
-    /// gout · im2col(x)ᵀ (ThreadCountTests checks its bytes at 1–4 threads).
-    @Test func batchedWeightGradientMatchesDirectSums() throws {
-        let (n, cin, cout, h) = (5, 64, 4, 24)
-        let x = rand([n, cin, h, h], seed: 31), w = rand([cout, cin, 3, 3], seed: 32), gy = rand([n, cout, h, h], seed: 33)
-        let g = ConvGeometry(cin: cin, h: h, w: h, cout: cout, kh: 3, kw: 3, stride: 1, pad: 1)
-        #expect(weightGradBatch(g, tileRows: g.tileRows(), batch: n) == 3)
-        var ref = DArray([cout, cin, 3, 3])
-        let dx = DArray(x), dg = DArray(gy)
-        for b in 0..<n { for co in 0..<cout { for ci in 0..<cin { for ky in 0..<3 { for kx in 0..<3 {
-            var s = 0.0
-            for oy in 0..<h { for ox in 0..<h {
-                let iy = oy + ky - 1, ix = ox + kx - 1
-                if iy >= 0 && iy < h && ix >= 0 && ix < h { s += dg[b, co, oy, ox] * dx[b, ci, iy, ix] }
-            } }
-            ref[co, ci, ky, kx] += s
-        } } } } }
-        let tape = Tape()
-        let (tx, tw) = (tape.watch(x), tape.watch(w))
-        let y = try Tensor.conv2d(tx, weight: tw, padding: 1)
-        expectClose(try tape.gradients(of: y, wrt: [tw], seed: gy)[0], ref, tol: 1e-5, "weight gradient")
-    }
-
     @Test func convTranspose2dMatchesDirectLoops() throws {
         for (k, s, p) in [(3, 2, 0), (4, 2, 1), (3, 1, 1), (1, 2, 0), (2, 3, 0)] {
             let x = rand([2, 3, 4, 5], seed: 20), w = rand([3, 2, k, k], seed: 21)
