@@ -371,7 +371,10 @@ public final class GraphRunner {
                 }
             }
             for (i, node) in plan.nodes.enumerated() {
-                for n in results[i]?.notes ?? [] where !report.notes.contains("node '\(node.id)': \(n)") {
+                // A node skipped because its consumers came from the cache still says what it said
+                // when it ran (what a caption was read as, what an input was resized from).
+                let notes = results[i]?.notes ?? cache?.read(keys[i]).flatMap { try? ResultCodec.notes($0) } ?? []
+                for n in notes where !report.notes.contains("node '\(node.id)': \(n)") {
                     report.notes.append("node '\(node.id)': \(n)")
                 }
                 report.nodes.append(NodeReport(id: node.id, op: node.spec.name, seed: seed, key: keys[i],
@@ -424,6 +427,17 @@ enum ResultCodec {
         if !r.atEnd { for _ in 0..<(try r.u32()) { notes.append(try r.string()) } }
         guard r.atEnd else { throw ByteReader.Corrupt() }
         return NodeResult(outputs: outputs, files: files, notes: notes)
+    }
+
+    /// The notes of an encoded result alone: its outputs and files are stepped over, not decoded.
+    static func notes(_ b: [UInt8]) throws -> [String] {
+        var r = ByteReader(b)
+        try r.skipBytes()
+        for _ in 0..<(try r.u32()) { _ = try r.string(); try r.skipBytes() }
+        var notes: [String] = []
+        if !r.atEnd { for _ in 0..<(try r.u32()) { notes.append(try r.string()) } }
+        guard r.atEnd else { throw ByteReader.Corrupt() }
+        return notes
     }
 }
 

@@ -133,6 +133,12 @@ struct ByteReader {
         defer { i += n }
         return Array(b[i..<(i + n)])
     }
+    /// Steps over what `bytes()` would read, without copying it.
+    mutating func skipBytes() throws {
+        let n = Int(try u32())
+        guard i + n <= b.count else { throw Corrupt() }
+        i += n
+    }
     mutating func string() throws -> String {
         guard let s = String(validating: try bytes(), as: UTF8.self) else { throw Corrupt() }
         return s

@@ -117,9 +117,9 @@ public struct Vocabulary: Equatable, Sendable {
     public func id(_ word: String) -> Int? { index[word] }
 
     /// A caption as ids: known words as themselves; an unknown word of 5+ letters within edit
-    /// distance 1 (2 from 8 letters) of exactly the closest known words — the first in sorted
-    /// order on a tie — is read as that word and listed as corrected; any other unknown word
-    /// becomes `unknown` and is listed.
+    /// distance 1 (2 from 8 letters) of exactly the closest known words that begin with its
+    /// letter — the first in sorted order on a tie — is read as that word and listed as
+    /// corrected; any other unknown word becomes `unknown` and is listed.
     public func encode(_ text: String) throws -> EncodedText {
         let (ws, dropped) = try Tokenizer.words(text)
         var out = EncodedText(ids: [], unknown: [], corrected: [], droppedCharacters: dropped)
@@ -152,7 +152,9 @@ public struct Vocabulary: Equatable, Sendable {
             (negations.prefixes.contains { s.hasPrefix($0) }, negations.suffixes.contains { s.hasSuffix($0) })
         }
         let wn = negated(w)
-        for cand in words where abs(cand.count - n) <= limit && cand.count >= 3 && negated(cand) == wn {
+        // Typos keep a word's first letter far more often than not, and a real word the vocabulary
+        // lacks often lies one letter from a known one there ("yellow" is not "fellow").
+        for cand in words where cand.first == a.first && abs(cand.count - n) <= limit && cand.count >= 3 && negated(cand) == wn {
             let d = Vocabulary.distance(a, Array(cand), limit: limit)
             if d <= limit, best == nil || d < best!.0 { best = (d, cand) }
         }

@@ -44,6 +44,13 @@ import Testing
         for f in ["codes_0.npy", "codes_1.npy", "refined_0.npy", "read_1.txt"] {
             #expect(FileManager.default.contents(atPath: dir.path("a/" + f)) == FileManager.default.contents(atPath: dir.path("b/" + f)), "\(f) differs")
         }
+        // From a disk cache the writers are reused and the encoder is not even loaded (skipped),
+        // yet the run still says what the caption was read as.
+        let cache = DiskCache(root: dir.sub("cache"))
+        _ = try GraphRunner(plan: plan, cache: cache, outDirectory: dir.sub("c")).run(seeds: [0])
+        let again = try GraphRunner(plan: plan, cache: cache, outDirectory: dir.sub("c")).run(seeds: [0])
+        #expect(again.nodes.first { $0.id == "codes" }?.status == .skipped, "\(again.nodes)")
+        #expect(again.notes.contains { $0.hasPrefix("node 'codes': read: presentation=feminine") }, "\(again.notes)")
     }
 
     @Test(.enabled(if: present)) func unreadableCaptionsAreErrorsAtTheirNode() throws {

@@ -72,6 +72,14 @@ import Testing
         #expect(try v.encode("smilling").corrected.map(\.to) == ["smiling"])
     }
 
+    @Test func correctionsKeepTheFirstLetter() throws {
+        // A colour the vocabulary lacks is not read as the word one letter away ("yellow" as "fellow", a man).
+        let v = Vocabulary(["fellow", "glasses", "yelling"])
+        let e = try v.encode("yellow glases")
+        #expect(e.unknown == ["yellow"], "\(e)")
+        #expect(e.corrected == [.init(from: "glases", to: "glasses")], "\(e)")
+    }
+
     @Test func editDistanceCountsTranspositionsOnce() {
         func d(_ a: String, _ b: String) -> Int { Vocabulary.distance(Array(a), Array(b), limit: 3) }
         #expect(d("glasses", "glasses") == 0)
