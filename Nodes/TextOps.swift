@@ -28,6 +28,15 @@ enum TextOps {
         do { return .success(try v.encode(text)) } catch let e as TextError { return .failure(e) } catch { return nil }
     }
 
+    /// What the text encoder reads in a caption known at check time, as `encode.text` will say
+    /// it when it runs ("read: …"), so `tedi check` and `tedi plan` preview it; nil when the
+    /// caption or the model is not known yet or cannot be read.
+    static func preview(_ ctx: NodeTypingContext, port: String) -> String? {
+        guard let text = ctx.inputTypes[port]?.text, let name = ctx.params["encoder"]?.stringValue, let m = ctx.models[name],
+              let t = try? ModelStore.shared.textEncoder(m), let r = try? t.read([text]).first else { return nil }
+        return r.stated.isEmpty ? "read no attribute in the caption; the faces follow the seed alone" : "read: \(r.pins)"
+    }
+
     static let encodeText = NodeSpec(
         name: "encode.text", summary: "a caption → W+ codes of faces that show what it states; the seed picks everything it leaves open",
         inputs: [PortSpec("in", accepts: [.text], doc: "a caption in your own words (\"a smiling woman with long blond hair, no glasses\")")],
@@ -51,7 +60,7 @@ enum TextOps {
         },
         advise: { ctx in
             guard case let .success(e)? = inlineCaption(ctx, port: "in", param: "encoder") else { return [] }
-            return e.notes
+            return e.notes + (preview(ctx, port: "in").map { [$0] } ?? [])
         },
         run: { ctx in
             guard case let .text(caption) = try ctx.input("in") else { throw NodeError("in: expected a caption") }

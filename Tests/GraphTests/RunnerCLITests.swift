@@ -106,6 +106,18 @@ struct RunnerCLITests {
         #expect(!FileManager.default.fileExists(atPath: dir.path("outD/grid_2.png")))
     }
 
+    @Test func versionNamesTheCommitAndKernels() throws {
+        let dir = try TempDir("cli-version")
+        let r = try tedi(["--version"], in: dir.url)
+        #expect(r.code == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("tedi ") && r.stdout.contains("OpenBLAS") && r.stdout.contains("thread"), "\(r.stdout)")
+        // Run from a git checkout (as CI's clone is): the commit its HEAD names.
+        let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        if FileManager.default.fileExists(atPath: checkout.appendingPathComponent(".git").path) {
+            #expect(r.stdout.range(of: "commit [0-9a-f]{12}", options: .regularExpression) != nil, "\(r.stdout)")
+        }
+    }
+
     @Test func errorsAndExitCodes() throws {
         let dir = try TempDir("cli-errors")
         let bad = """

@@ -31,6 +31,8 @@ import Testing
         #expect(plan.notes.contains { $0.hasPrefix("node 'codes': unknown words: xylophone") }, "\(plan.notes)")
         #expect(plan.notes.contains("node 'codes': read 'smilling' as 'smiling'"), "\(plan.notes)")
         #expect(plan.notes.contains { $0.hasPrefix("node 'refined': unknown words: xylophone") }, "\(plan.notes)")
+        // And what it will read, as the run says it.
+        #expect(plan.notes.contains { $0.hasPrefix("node 'codes': read: presentation=feminine") && $0.contains("hair_color=blond") }, "\(plan.notes)")
         let r = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("a")).run(seeds: [0, 1])
         #expect(r.notes.contains { $0.hasPrefix("node 'codes': read: presentation=feminine") && $0.contains("hair_color=blond") && $0.contains("eyeglasses=false") },
                 "\(r.notes)")
