@@ -112,7 +112,11 @@ public enum TextEval {
 
     /// Acc: share of the stated values the attribute network reads in `images`.
     static func acc(_ captions: [StatedCaption], _ images: Tensor, net: AttributeNet) throws -> Double {
-        let preds = try batchedPredictions(images, net: net)
+        acc(captions, predictions: try batchedPredictions(images, net: net))
+    }
+
+    /// Acc from the attribute network's predictions of the images.
+    static func acc(_ captions: [StatedCaption], predictions preds: [AttributeNet.Prediction]) -> Double {
         var right = 0, total = 0
         for (c, p) in zip(captions, preds) {
             for (h, head) in AttributeHeads.categorical.enumerated() {
@@ -124,11 +128,10 @@ public enum TextEval {
         return total == 0 ? 0 : Double(right) / Double(total)
     }
 
-    /// Share of the ruled-out values the attribute network does not read in `images`; nil when none is ruled out.
-    static func accAvoided(_ captions: [StatedCaption], _ images: Tensor, net: AttributeNet) throws -> Double? {
-        guard captions.contains(where: { !$0.excluded.isEmpty }) else { return nil }
-        let preds = try batchedPredictions(images, net: net)
-        return readAvoided(captions, preds.map { p in
+    /// Share of the ruled-out values the attribute network does not read in the images it
+    /// predicted `preds` for; nil when none is ruled out.
+    static func accAvoided(_ captions: [StatedCaption], predictions preds: [AttributeNet.Prediction]) -> Double? {
+        readAvoided(captions, preds.map { p in
             Dictionary(uniqueKeysWithValues: AttributeHeads.categorical.enumerated().map { ($0.element.name, $0.element.values[p.classes[$0.offset]]) })
         })
     }
@@ -167,8 +170,9 @@ public enum TextEval {
             let second = try synth(try Tensor.concat(try (0..<nd).map { try codes($0, seed: o.seed &+ 1_000_000 &+ UInt64($0)) }, axis: 0))
             let pairs = try Tensor.concat((0..<nd).flatMap { i in [try images.slice(axis: 0, i..<(i + 1)), try second.slice(axis: 0, i..<(i + 1))] }, axis: 0)
             let f = try LayoutEval.batched(images) { try m.attributes.features($0) }
-            let r = Row(set: set, method: method, read: readings.map { readShare(captions, $0) }, acc: try acc(captions, images, net: m.attributes),
-                        readAvoided: readings.flatMap { readAvoided(captions, $0) }, accAvoided: try accAvoided(captions, images, net: m.attributes),
+            let preds = try batchedPredictions(images, net: m.attributes)
+            let r = Row(set: set, method: method, read: readings.map { readShare(captions, $0) }, acc: acc(captions, predictions: preds),
+                        readAvoided: readings.flatMap { readAvoided(captions, $0) }, accAvoided: accAvoided(captions, predictions: preds),
                         fid: try GANMetrics.fid(realFeatures, f), real: try GANMetrics.precisionRecall(real: realFeatures, fake: f).precision,
                         diversity: try GANMetrics.pairDistance(try LayoutEval.batched(pairs) { try m.attributes.features($0) }),
                         secondsPerImage: seconds / Double(n))

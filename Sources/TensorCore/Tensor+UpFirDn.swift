@@ -103,10 +103,13 @@ func rankOneFactors(_ kernel: [Float], kh: Int, kw: Int) -> (a: [Float], b: [Flo
 /// `blurPlanes` (tests compare the two byte for byte).
 func upfirdnPlanes(_ x: [Float], planes: Int, h: Int, w: Int, ho: Int, wo: Int, kernel: [Float], kh: Int, kw: Int,
                    up: Int, down: Int, x0: Int, y0: Int, rowPasses: Bool = false) -> [Float] {
-    var out = [Float](repeating: 0, count: planes * ho * wo)
-    let cols = FIRTaps(outCount: wo, inCount: w, kernelCount: kw, up: up, down: down, pad0: x0)
     let rowTaps = FIRTaps(outCount: ho, inCount: h, kernelCount: kh, up: up, down: down, pad0: y0)
     let factors = rankOneFactors(kernel, kh: kh, kw: kw)
+    if let f = factors, up == 1, down == 1, !rowPasses {
+        return blurPlanes(x, planes: planes, h: h, w: w, ho: ho, wo: wo, a: f.a, b: f.b, rowTaps: rowTaps, x0: x0)
+    }
+    var out = [Float](repeating: 0, count: planes * ho * wo)
+    let cols = FIRTaps(outCount: wo, inCount: w, kernelCount: kw, up: up, down: down, pad0: x0)
     let colWeights = factors.map { f in cols.k.map { f.b[$0] } } ?? []   // separable: b at each column tap
     // With up = down = 1, output column o reads t[o − x0 + tap] with weight b[kw−1−tap] for
     // tap = 0..<kw; where all of them lie inside the row the horizontal pass needs no tap table.
@@ -115,9 +118,6 @@ func upfirdnPlanes(_ x: [Float], planes: Int, h: Int, w: Int, ho: Int, wo: Int, 
         let lo = Swift.min(Swift.max(x0, 0), wo), hi = Swift.max(Swift.min(w - kw + 1 + x0, wo), lo)
         return lo..<hi
     }()
-    if let f = factors, up == 1, down == 1, !rowPasses {
-        return blurPlanes(x, planes: planes, h: h, w: w, ho: ho, wo: wo, a: f.a, b: f.b, rowTaps: rowTaps, x0: x0)
-    }
     let edgeColumns = [Int](0..<interior.lowerBound) + [Int](interior.upperBound..<wo)
     let bFlipped: [Float] = factors.map { Array($0.b.reversed()) } ?? []
     let rows = planes * ho
