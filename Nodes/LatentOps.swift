@@ -20,7 +20,7 @@ enum LatentOps {
         name: "input.latent", summary: "latent codes from a .npy file: (n, dim) for z or w, (n, layers, dim) for w+",
         outputs: [("out", .latent)],
         params: [
-            ParamSpec("path", .inputPath, doc: ".npy file (float32/float64, C order), relative to the graph"),
+            ParamSpec("path", .inputPath, doc: ".npy file (float16/32/64, C order; integer arrays are refused), relative to the graph"),
             ParamSpec("space", .choice(spaces), default: .string("w+"), doc: "which space the codes live in"),
         ],
         inferTypes: { ctx in
@@ -38,6 +38,7 @@ enum LatentOps {
             let path = ctx.params["path"]?.stringValue ?? url.path
             do {
                 let a = try Npy.read(url.path)
+                if let problem = notFloat(a.dtype) { return [("\(path): \(problem)", "path")] }
                 if let problem = checkShape(a.shape, space: ctx.params["space"]?.stringValue ?? "w+") { return [("\(path): \(problem)", "path")] }
                 if let problem = nonFinite(a.floats(), shape: a.shape) { return [("\(path): \(problem)", "path")] }
                 // A width none of the graph's own generators takes: codes made for another model.
@@ -55,11 +56,19 @@ enum LatentOps {
             let url = try ctx.inputPath("path")
             let a = try Npy.read(url.path)
             let space = ctx.string("space")
+            if let problem = notFloat(a.dtype) { throw NodeError("\(url.path): \(problem)") }
             if let problem = checkShape(a.shape, space: space) { throw NodeError("\(url.path): \(problem)") }
             let values = a.floats()
             if let problem = nonFinite(values, shape: a.shape) { throw NodeError("\(url.path): \(problem)") }
             return NodeResult(outputs: ["out": .latent(Latent(space: space, codes: try Tensor(shape: a.shape, scalars: values)))])
         })
+
+    /// Latent codes are real numbers: an integer or boolean array is more likely ids, labels or a
+    /// quantized image saved by mistake than codes, so it is refused rather than converted.
+    static func notFloat(_ dtype: Npy.DType) -> String? {
+        [.float16, .float32, .float64].contains(dtype) ? nil
+            : "holds \(dtype) values (\(dtype.rawValue)); latent codes are floating point — save them as float32 (numpy: codes.astype(np.float32))"
+    }
 
     /// "holds NaN at [0, 3] …" for the first value that is NaN or ±inf, else nil.
     static func nonFinite(_ values: [Float], shape: [Int]) -> String? {

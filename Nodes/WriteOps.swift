@@ -25,14 +25,18 @@ enum WriteOps {
             ParamSpec("path", .outputPath, doc: "file name under --out"),
             ParamSpec("columns", .int(min: 1, max: 256), default: .int(4), doc: "images per row"),
             ParamSpec("padding", .int(min: 0, max: 64), default: .int(2), doc: "pixels between cells"),
-            ParamSpec("size", .int(min: 0, max: 4096), default: .int(0), doc: "resize every cell to size × size first (0 = as is)"),
+            ParamSpec("size", .int(min: 0, max: 4096), default: .int(0), doc: "fit every cell into size × size first, keeping its shape (the longer side becomes size, the cell is centred; 0 = as is)"),
         ],
         writes: true,
         run: { ctx in
             var images = try ctx.inputList("in").map(ImageOps.picture)
             if ctx.int("size") > 0 {
                 let s = ctx.int("size")
-                images = try images.map { try $0.resized(width: s, height: s, method: .area) }
+                // Scale by the longer side so a non-square picture is not stretched; the grid centres it.
+                images = try images.map { im in
+                    let long = max(im.width, im.height)
+                    return try im.resized(width: max(1, (im.width * s + long / 2) / long), height: max(1, (im.height * s + long / 2) / long), method: .area)
+                }
             }
             let g = try Image.grid(images, columns: ctx.int("columns"), padding: ctx.int("padding"), background: [255])
             return NodeResult(files: [(ctx.string("path"), try PNG.encode(g, text: [Recipe.textKey: ctx.recipe]))])

@@ -19,6 +19,9 @@ public struct GraphPlan {
     public var nodes: [PlannedNode]
     /// Declared nodes that feed no writer and so never run.
     public var unusedNodes: [String]
+    /// Declared params (other than `seed`) that no node or model refers to as `${name}`: a
+    /// `--set` of one changes nothing.
+    public var unusedParams: [String] = []
     /// Nodes' notes from checking ("node 'id': unknown words: …"), in run order.
     public var notes: [String] = []
     /// The graph's `models:` section, resolved.
@@ -272,7 +275,34 @@ public enum GraphValidator {
         }
         return GraphPlan(file: file, files: files, params: params, paramOrder: paramOrder, nodes: planned,
                          unusedNodes: file.nodes.indices.filter { !needed.contains($0) }.map { file.nodes[$0].id },
+                         unusedParams: paramOrder.filter { $0 != "seed" && !referencedParams(file).contains($0) },
                          notes: modelNotes.map(\.0) + runOrder.flatMap { advice[$0] }, models: models, allowOutsideOut: allowOutsideOut)
+    }
+
+    /// The names every `${name}` in the graph's node params and model declarations refers to
+    /// (`$$` is a literal dollar, not a reference).
+    static func referencedParams(_ file: GraphFile) -> Set<String> {
+        var names = Set<String>()
+        func scan(_ n: YAMLNode) {
+            switch n.content {
+            case let .scalar(s):
+                guard case let .string(t) = s.value else { return }
+                var rest = Substring(t)
+                while let dollar = rest.firstIndex(of: "$") {
+                    let next = rest.index(after: dollar)
+                    guard next < rest.endIndex else { break }
+                    if rest[next] == "$" { rest = rest[rest.index(after: next)...]; continue }
+                    guard rest[next] == "{", let close = rest[next...].firstIndex(of: "}") else { rest = rest[next...]; continue }
+                    names.insert(String(rest[rest.index(after: next)..<close]))
+                    rest = rest[rest.index(after: close)...]
+                }
+            case let .sequence(items): items.forEach(scan)
+            case let .mapping(pairs): pairs.forEach { scan($0.value) }
+            }
+        }
+        for n in file.nodes { n.params.forEach { scan($0.value) } }
+        for m in file.models { scan(m.path); m.config.forEach { scan($0.value) } }
+        return names
     }
 
     static func sorted(_ d: [Diagnostic]) -> [Diagnostic] {

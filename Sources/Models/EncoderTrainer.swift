@@ -57,13 +57,16 @@ public final class EncoderTrainer {
         public var layout: Float
         /// Share of sketches perturbed (sketch encoders).
         public var augment: Float
+        /// SHA-256 of the encoder file the run started from (fine-tuning), or nil for a fresh start.
+        public var startedFrom: String?
 
         public init(batch: Int = 8, learningRate: Float = 5e-4, dataSeed: UInt64 = 0, seed: UInt64 = 1, sampleFraction: Float = 0.5,
                     mixing: Float = 0.5, pixel: Float = 1, feature: Float = 0.8, latent: Float = 1, wNorm: Float = 0.005, decaySteps: Int = 0,
-                    layout: Float = 0, augment: Float = 0.6) {
+                    layout: Float = 0, augment: Float = 0.6, startedFrom: String? = nil) {
             self.batch = batch; self.learningRate = learningRate; self.dataSeed = dataSeed; self.seed = seed
             self.sampleFraction = sampleFraction; self.mixing = mixing; self.pixel = pixel; self.feature = feature
             self.latent = latent; self.wNorm = wNorm; self.decaySteps = decaySteps; self.layout = layout; self.augment = augment
+            self.startedFrom = startedFrom
         }
 
         /// Generator samples per batch.
@@ -88,7 +91,7 @@ public final class EncoderTrainer {
             ["enc.batch": String(batch), "enc.lr": String(learningRate), "enc.data_seed": String(dataSeed), "enc.seed": String(seed),
              "enc.sample_fraction": String(sampleFraction), "enc.mixing": String(mixing), "enc.pixel": String(pixel),
              "enc.feature": String(feature), "enc.latent": String(latent), "enc.w_norm": String(wNorm), "enc.decay_steps": String(decaySteps),
-             "enc.layout": String(layout), "enc.augment": String(augment)]
+             "enc.layout": String(layout), "enc.augment": String(augment)].merging(startedFrom.map { ["enc.from_sha256": $0] } ?? [:]) { a, _ in a }
         }
 
         init(metadata m: [String: String], path: String) throws {
@@ -100,6 +103,7 @@ public final class EncoderTrainer {
             // Runs from before the sketch and label encoders have no layout term or sketch perturbation.
             layout = m["enc.layout"].flatMap(Float.init) ?? 0
             augment = m["enc.augment"].flatMap(Float.init) ?? 0.6
+            startedFrom = m["enc.from_sha256"]
             try validate()
         }
     }
@@ -131,13 +135,21 @@ public final class EncoderTrainer {
     let adam: Adam
     private let prefetcher = Prefetcher()
 
-    /// A fresh run around `generator`'s mean latent (4096 z, Philox seed 0, as the nodes use).
+    /// A fresh run around `generator`'s mean latent (4096 z, Philox seed 0, as the nodes use), or
+    /// from `initial`'s weights (fine-tuning: its config must be `config`, and `options.startedFrom`
+    /// should name its file's hash).
     public init(config: LatentEncoder.Config, options: Options, generator: FrozenModel<StyleGAN2Generator>,
-                attributes: FrozenModel<AttributeNet>, teacher: FrozenModel<LatentEncoder>? = nil, parser: FrozenModel<FaceParser>? = nil) throws {
+                attributes: FrozenModel<AttributeNet>, teacher: FrozenModel<LatentEncoder>? = nil, parser: FrozenModel<FaceParser>? = nil,
+                initial: LatentEncoder? = nil) throws {
         try options.validate()
         try EncoderTrainer.check(config, generator: generator.model, attributes: attributes.model, options: options,
                                  teacher: teacher?.model, parser: parser?.model)
-        encoder = try LatentEncoder(config: config, latentAverage: generator.model.meanLatent(count: 4096, seed: 0), seed: options.seed)
+        if let initial {
+            guard initial.config == config else { throw ModelError("the encoder to start from has config \(initial.config), not \(config) (another modality or generator?)") }
+            encoder = initial
+        } else {
+            encoder = try LatentEncoder(config: config, latentAverage: generator.model.meanLatent(count: 4096, seed: 0), seed: options.seed)
+        }
         self.options = options
         self.generator = generator
         self.attributes = attributes

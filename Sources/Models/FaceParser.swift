@@ -15,6 +15,7 @@ import TensorCore
 /// dec2 3×3/1 [up2(e3), e2] 192→64             = d2 (N,64,16,16)   up2: nearest ×2; [a, b]: channel concat
 /// dec1 3×3/1 [up2(d2), e1] 96→32              = d1 (N,32,32,32)
 /// dec0 3×3/1 [up2(d1), e0] 48→16              = d0 (N,16,64,64)
+/// (decoder depth 2: each dec<i> is followed by dec<i>b, 3×3/1 at its width)
 /// out  1×1 16→19 + bias                       = logits (N,19,64,64)
 /// ```
 /// The skips carry where edges are (eyes and brows are a few pixels at 64 px); the 8² bottleneck
@@ -28,9 +29,12 @@ public struct FaceParser {
         public var channels: [Int]
         /// Output classes.
         public var classes: Int
+        /// 3×3 convolutions per decoder level (1: `dec<i>` alone; 2 adds `dec<i>b` after it, which
+        /// refines the upsampled coarse features against the skip where thin parts' edges are).
+        public var decoderDepth: Int
 
-        public init(size: Int = 64, channels: [Int] = [16, 32, 64, 128], classes: Int = 19) {
-            self.size = size; self.channels = channels; self.classes = classes
+        public init(size: Int = 64, channels: [Int] = [16, 32, 64, 128], classes: Int = 19, decoderDepth: Int = 1) {
+            self.size = size; self.channels = channels; self.classes = classes; self.decoderDepth = decoderDepth
         }
 
         /// A tiny parser for tests (16 px, three levels).
@@ -45,11 +49,12 @@ public struct FaceParser {
                 throw ModelError("face parser: size \(size) must be in 8...1024 and divisible by \(down)")
             }
             guard (2...255).contains(classes) else { throw ModelError("face parser: classes \(classes) is outside 2...255") }
+            guard (1...2).contains(decoderDepth) else { throw ModelError("face parser: decoder depth must be 1 or 2, got \(decoderDepth)") }
         }
 
         public var metadata: [String: String] {
             ["arch": FaceParser.arch, "size": String(size), "channels": channels.map(String.init).joined(separator: ","),
-             "classes": String(classes)]
+             "classes": String(classes), "decoder_depth": String(decoderDepth)]
         }
 
         public init(metadata m: [String: String], path: String) throws {
@@ -57,7 +62,9 @@ public struct FaceParser {
                 throw ModelError("\(path): not a tedi face parser (metadata arch is '\(m["arch"] ?? "missing")', expected '\(FaceParser.arch)')")
             }
             let meta = MetadataReader(m, path: path)
-            self.init(size: try meta.int("size"), channels: try meta.ints("channels"), classes: try meta.int("classes"))
+            // Files from before `decoder_depth` existed have one convolution per decoder level.
+            self.init(size: try meta.int("size"), channels: try meta.ints("channels"), classes: try meta.int("classes"),
+                      decoderDepth: m["decoder_depth"] == nil ? 1 : try meta.int("decoder_depth"))
             try validate()
         }
     }
@@ -83,7 +90,10 @@ public struct FaceParser {
             conv("down\(i)", ch[i], ch[i - 1])
             conv("enc\(i)", ch[i], ch[i])
         }
-        for i in 0..<top { conv("dec\(i)", ch[i], ch[i + 1] + ch[i]) }
+        for i in 0..<top {
+            conv("dec\(i)", ch[i], ch[i + 1] + ch[i])
+            if c.decoderDepth > 1 { conv("dec\(i)b", ch[i], ch[i]) }
+        }
         conv("out", c.classes, ch[0], 1)
         return s
     }
@@ -132,6 +142,7 @@ public struct FaceParser {
         var h = skips[top]
         for i in stride(from: top - 1, through: 0, by: -1) {
             h = try conv("dec\(i)", Tensor.concat([LatentEncoder.upsample2(h), skips[i]], axis: 1))
+            if c.decoderDepth > 1 { h = try conv("dec\(i)b", h) }
         }
         guard let w = p["out.weight"], let b = p["out.bias"] else { throw ModelError("face parser: missing out parameters") }
         return try Tensor.conv2d(h, weight: w, bias: b)
@@ -183,6 +194,29 @@ public struct FaceParser {
         for (i, t) in ids.enumerated() { mask[i * c + t] = weights[t]; total += weights[t] }
         guard total > 0 else { throw TensorError.shape(op: "pixelCrossEntropy", "the class weights of every target pixel are 0") }
         return try (rows.logSoftmax() * Tensor(shape: [ids.count, c], scalars: mask)).sum().scaled(-1 / total)
+    }
+
+    /// 1 − the mean soft Dice coefficient over the classes present in the targets, differentiable in
+    /// the logits `(N,C,H,W)`: per class c, 2·Σ p_c·[t = c] / (Σ p_c + #[t = c]) pooled over the
+    /// batch, p the per-pixel softmax. Each class counts once whatever its area, as in the mean IoU
+    /// it stands in for, so a brow or an earring weighs as much as the background.
+    public static func softDiceLoss(_ logits: Tensor, targets: [[UInt8]]) throws -> Tensor {
+        guard logits.rank == 4 else { throw TensorError.shape(op: "softDiceLoss", "logits must be (N,C,H,W), got \(logits.shape)") }
+        let n = logits.shape[0], c = logits.shape[1], plane = logits.shape[2] * logits.shape[3]
+        guard targets.count == n, targets.allSatisfy({ $0.count == plane }) else {
+            throw TensorError.shape(op: "softDiceLoss", "\(targets.count) target maps for logits \(logits.shape) (each must have \(plane) pixels)")
+        }
+        let ids = targets.flatMap { $0.map(Int.init) }
+        if let bad = ids.firstIndex(where: { $0 >= c }) { throw TensorError.shape(op: "softDiceLoss", "target \(ids[bad]) of pixel \(bad) is outside 0..<\(c)") }
+        var onehot = [Float](repeating: 0, count: ids.count * c), count = [Float](repeating: 0, count: c)
+        for (i, t) in ids.enumerated() { onehot[i * c + t] = 1; count[t] += 1 }
+        let present = Float(count.filter { $0 > 0 }.count)
+        let probs = try logits.permuted([0, 2, 3, 1]).reshaped([n * plane, c]).softmax()
+        let overlap = try (probs * Tensor(shape: [ids.count, c], scalars: onehot)).sum(axis: 0)
+        // An absent class's denominator gets 1 so it stays finite; its coefficient is masked out.
+        let denominator = try probs.sum(axis: 0) + Tensor(shape: [c], scalars: count.map { $0 > 0 ? $0 : 1 })
+        let mask = try Tensor(shape: [c], scalars: count.map { $0 > 0 ? 2 / present : 0 })
+        return try (overlap / denominator * mask).sum().scaled(-1).adding(1)
     }
 
     /// Class weights for training: (share of pixels of each class in `maps`)^−½, scaled so a pixel

@@ -21,11 +21,17 @@ public final class ParserTrainer {
         /// Whether classes are weighted by their pixel share^−½ (`FaceParser.classWeights` over 512
         /// train renders), so eyes, brows, lips and glasses count for more than background.
         public var balanced: Bool
+        /// Weight of the soft Dice term (`FaceParser.softDiceLoss`) added to the cross-entropy: it
+        /// counts each class once, as the mean IoU does (0: cross-entropy alone).
+        public var dice: Float
+        /// SHA-256 of the parser file the run started from (fine-tuning), or nil for a fresh start
+        /// from `seed`: recorded so the run stays a function of its inputs.
+        public var startedFrom: String?
 
         public init(batch: Int = 16, learningRate: Float = 2e-3, dataSeed: UInt64 = 0, seed: UInt64 = 1, augment: Float = 0.75, decaySteps: Int = 0,
-                    balanced: Bool = true) {
+                    balanced: Bool = true, dice: Float = 0, startedFrom: String? = nil) {
             self.batch = batch; self.learningRate = learningRate; self.dataSeed = dataSeed; self.seed = seed
-            self.augment = augment; self.decaySteps = decaySteps; self.balanced = balanced
+            self.augment = augment; self.decaySteps = decaySteps; self.balanced = balanced; self.dice = dice; self.startedFrom = startedFrom
         }
 
         public func validate() throws {
@@ -33,19 +39,21 @@ public final class ParserTrainer {
             guard learningRate > 0, learningRate < 1 else { throw ModelError("learning rate must be in (0, 1), got \(learningRate)") }
             guard (0...1).contains(augment) else { throw ModelError("augment probability must be in [0, 1], got \(augment)") }
             guard decaySteps >= 0 else { throw ModelError("decay steps must be non-negative, got \(decaySteps)") }
+            guard dice >= 0, dice <= 100 else { throw ModelError("dice weight must be in [0, 100], got \(dice)") }
         }
 
         var metadata: [String: String] {
             ["parse.batch": String(batch), "parse.lr": String(learningRate), "parse.data_seed": String(dataSeed),
              "parse.seed": String(seed), "parse.augment": String(augment), "parse.decay_steps": String(decaySteps),
-             "parse.balanced": String(balanced)]
+             "parse.balanced": String(balanced), "parse.dice": String(dice)].merging(startedFrom.map { ["parse.from_sha256": $0] } ?? [:]) { a, _ in a }
         }
 
         init(metadata m: [String: String], path: String) throws {
             let meta = MetadataReader(m, path: path)
             self.init(batch: try meta.value("parse.batch"), learningRate: try meta.value("parse.lr"), dataSeed: try meta.value("parse.data_seed"),
                       seed: try meta.value("parse.seed"), augment: try meta.value("parse.augment"), decaySteps: try meta.value("parse.decay_steps"),
-                      balanced: m["parse.balanced"].flatMap(Bool.init) ?? false)
+                      balanced: m["parse.balanced"].flatMap(Bool.init) ?? false, dice: m["parse.dice"] == nil ? 0 : try meta.value("parse.dice"),
+                      startedFrom: m["parse.from_sha256"])
             try validate()
         }
     }
@@ -60,9 +68,16 @@ public final class ParserTrainer {
     let adam: Adam
     private let prefetcher = Prefetcher()
 
-    public init(config: FaceParser.Config, options: Options) throws {
+    /// A fresh run from `seed`, or from `initial`'s weights (fine-tuning; its config is the run's,
+    /// and `options.startedFrom` should name its file's hash).
+    public init(config: FaceParser.Config, options: Options, initial: FaceParser? = nil) throws {
         try options.validate()
-        parser = try FaceParser(config: config, seed: options.seed)
+        if let initial {
+            guard initial.config == config else { throw ModelError("the parser to start from has config \(initial.config), not \(config)") }
+            parser = initial
+        } else {
+            parser = try FaceParser(config: config, seed: options.seed)
+        }
         self.options = options
         classWeights = try ParserTrainer.weights(options, size: config.size, classes: config.classes)
         adam = Adam(learningRate: options.learningRate)
@@ -121,7 +136,8 @@ public final class ParserTrainer {
         var watched: [String: Tensor] = [:]
         for k in names { watched[k] = tape.watch(parser.params[k]!) }
         let logits = try FaceParser.forward(x, config: parser.config, params: watched)
-        let loss = try FaceParser.pixelCrossEntropy(logits, targets: labels, classWeights: classWeights)
+        var loss = try FaceParser.pixelCrossEntropy(logits, targets: labels, classWeights: classWeights)
+        if options.dice > 0 { loss = try loss + FaceParser.softDiceLoss(logits, targets: labels).scaled(options.dice) }
         var score = LayoutScore(classes: parser.config.classes)
         for (p, t) in zip(FaceParser.argmax(logits.detached), labels) { score.add(predicted: p, truth: t) }
         let g = try tape.gradients(of: loss, wrt: names.map { watched[$0]! })

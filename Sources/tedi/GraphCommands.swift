@@ -9,6 +9,19 @@ struct LoadedGraph {
     var plan: GraphPlan
     /// Seeds to run: from the recipe, `--seed`/`--seeds`, or the graph's `seed` param.
     var seeds: [Int]
+    /// `--set` keys of the command line that name a param no node or model uses.
+    var uselessSets: [String] = []
+
+    /// Notes on declared params nothing uses: every one (for `check`), or only those the command
+    /// line sets (for `run` and `plan`, where a `--set` that changes nothing is the surprise).
+    func paramNotes(all: Bool) -> [String] {
+        var notes = uselessSets.map { "--set \($0)=…: no node or model refers to ${\($0)}, so it changes nothing" }
+        let rest = plan.unusedParams.filter { !uselessSets.contains($0) }
+        if all && !rest.isEmpty {
+            notes.append("declared but never used (no node or model refers to ${…}): \(rest.joined(separator: ", "))")
+        }
+        return notes
+    }
 
     /// `--set` pairs and seeds from the command line (parse before taking positionals).
     struct Options {
@@ -49,7 +62,8 @@ struct LoadedGraph {
         guard path.lowercased().hasSuffix(".png") else {
             let plan = try GraphValidator.validate(try GraphFile.load(path: path), catalog: NodeCatalog.standard, sets: sets,
                                                    seed: seeds?.first, allowOutsideOut: options.allowOutsideOut)
-            return LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0])
+            return LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0],
+                               uselessSets: uselessSets(options, plan))
         }
         let (_, text) = try PNG.read(path)
         guard let recipeText = text[Recipe.textKey] else {
@@ -63,7 +77,13 @@ struct LoadedGraph {
         var locator = RecipeLocator()
         let plan = try locator.plan(r, pngPath: path, catalog: NodeCatalog.standard, sets: sets, seed: seeds?.first,
                                     allowOutsideOut: options.allowOutsideOut)
-        return LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0])
+        return LoadedGraph(plan: plan, seeds: seeds ?? [plan.params["seed"]?.intValue ?? 0], uselessSets: uselessSets(options, plan))
+    }
+
+    private static func uselessSets(_ options: Options, _ plan: GraphPlan) -> [String] {
+        var keys: [String] = []
+        for (k, _) in options.sets where plan.unusedParams.contains(k) && !keys.contains(k) { keys.append(k) }
+        return keys
     }
 
     /// The usual command line of a graph command: `--set`/`--seed(s)` options, then exactly one
@@ -150,7 +170,7 @@ enum RunCommand: Command {
         }
         if let reportPath { try AtomicFile.write(Array(report.json.utf8), to: URL(fileURLWithPath: reportPath)) }
         if !quiet {
-            for n in report.notes { print("note: \(n)") }
+            for n in loaded.paramNotes(all: false) + report.notes { print("note: \(n)") }
             for f in report.upToDate { print("up to date \(URL(fileURLWithPath: out).appendingPathComponent(f).path)") }
             print("\(report.executed) node run\(report.executed == 1 ? "" : "s") executed, \(report.reused) reused\(report.skipped > 0 ? ", \(report.skipped) not needed" : "") (seed\(sweep.seeds.count == 1 ? "" : "s") \(compactSeedList(sweep.seeds))\(sweep.skipped > 0 ? ", \(sweep.skipped) already done" : ""))")
         }
@@ -170,7 +190,7 @@ enum CheckCommand: Command {
         try GraphRunner(plan: plan, cache: nil, outDirectory: URL(fileURLWithPath: "out")).checkSweepOutputs(seeds: loaded.seeds)
         print("\(plan.file.path): ok — \(plan.nodes.count) node\(plan.nodes.count == 1 ? "" : "s") to run, params: \(plan.paramOrder.map { "\($0)=\(plan.params[$0]!)" }.joined(separator: ", "))")
         if !plan.unusedNodes.isEmpty { print("note: not feeding any output, so never run: \(plan.unusedNodes.joined(separator: ", "))") }
-        for n in plan.notes { print("note: \(n)") }
+        for n in loaded.paramNotes(all: true) + plan.notes { print("note: \(n)") }
         return 0
     }
 }
@@ -205,7 +225,7 @@ enum PlanCommand: Command {
             }
         }
         for o in outside { print("note: outside the graph's folder: \(o.path) (read by \(o.readers.joined(separator: ", ")))") }
-        for n in loaded.plan.notes { print("note: \(n)") }
+        for n in loaded.paramNotes(all: false) + loaded.plan.notes { print("note: \(n)") }
         print("\(toRun) node run\(toRun == 1 ? "" : "s") to execute across \(loaded.seeds.count) seed\(loaded.seeds.count == 1 ? "" : "s")")
         return 0
     }

@@ -11,7 +11,7 @@ enum TrainEncoderCommand: TrainSubcommand {
                               [--teacher Models/image_encoder.safetensors] [--parser Models/face_parser.safetensors]
                               [--batch 8] [--lr 0.0005] [--seed S] [--data-seed K] [--lr-decay N]
                               [--sample-fraction 0.5] [--mixing 0.5] [--pixel 1] [--feature 0.8] [--latent 1] [--w-norm 0.005]
-                              [--layout 0 | 1] [--augment 0.6] [--checkpoint-minutes 5] [--export FILE]
+                              [--layout 0 | 1] [--augment 0.6] [--from ENCODER.safetensors] [--checkpoint-minutes 5] [--export FILE]
     Trains an image encoder E into the frozen generator G's W+ (pSp's objective): each batch holds
     SynthFaces renders (train split, rendered in memory) and, --sample-fraction of it, G's own samples
     (w+ known; two codes crossed at a random layer with probability --mixing). Loss = --pixel ×
@@ -31,6 +31,8 @@ enum TrainEncoderCommand: TrainSubcommand {
     --export apply, and no generator runs (the codes come from the conditioned generator at run time).
     --resume continues bit-identically with the frozen models the run recorded (path and SHA-256;
     give --generator / --attributes / --teacher / --parser if they moved).
+    --from FILE starts from an encoder file's weights (fine-tuning with a fresh Adam, e.g. against a
+    newer --parser); its modality must match, and its SHA-256 is recorded in the checkpoint.
     --lr-decay N decays the learning rate along a cosine to 2% at step N (default: --steps of a new run).
     --export FILE also writes the encoder's weights as F16 to FILE (as shipped), also when the run is
     already at its step target.
@@ -45,10 +47,10 @@ enum TrainEncoderCommand: TrainSubcommand {
         let export = try args.option("export")
         var weights: [String: String] = [:]
         for k in ["sample-fraction", "mixing", "pixel", "feature", "latent", "w-norm", "layout", "augment"] { weights[k] = try args.option(k) }
-        let teacherArg = try args.option("teacher"), parserArg = try args.option("parser")
+        let teacherArg = try args.option("teacher"), parserArg = try args.option("parser"), fromArg = try args.option("from")
         try finish(args)
         if modality == "text" || (session.resume && modalityArg == nil && (try? TrainingCheckpoint.read(session.checkpointPath).metadata["arch"]) == TextEncoder.arch) {
-            guard weights.isEmpty, generatorArg == nil, attributesArg == nil, teacherArg == nil, parserArg == nil else {
+            guard weights.isEmpty, generatorArg == nil, attributesArg == nil, teacherArg == nil, parserArg == nil, fromArg == nil else {
                 throw UsageError("--modality text trains on captions alone; it takes --batch, --lr, --seed, --data-seed, --lr-decay and --export, not the image losses or frozen models")
             }
             return try runText(session, batch: batchArg, lr: lrArg, seed: seedArg, dataSeed: dataSeedArg, decay: decayArg, export: export)
@@ -60,7 +62,7 @@ enum TrainEncoderCommand: TrainSubcommand {
         try session.prepare()
         let trainer: EncoderTrainer
         if session.resume {
-            guard [batchArg, lrArg, seedArg, dataSeedArg, decayArg, modalityArg].allSatisfy({ $0 == nil }), weights.isEmpty else {
+            guard [batchArg, lrArg, seedArg, dataSeedArg, decayArg, modalityArg, fromArg].allSatisfy({ $0 == nil }), weights.isEmpty else {
                 throw UsageError("--resume takes the architecture and options from the checkpoint; give only --out, --steps/--minutes, --checkpoint-minutes, --export, --generator, --attributes, --teacher and --parser")
             }
             let c = try TrainingCheckpoint.read(session.checkpointPath)
@@ -95,7 +97,11 @@ enum TrainEncoderCommand: TrainSubcommand {
                                                  sampleFraction: try number("sample-fraction", paired ? 0 : 0.5), mixing: try number("mixing", 0.5),
                                                  pixel: try number("pixel", 1), feature: try number("feature", 0.8),
                                                  latent: try number("latent", 1), wNorm: try number("w-norm", 0.005), decaySteps: decay,
-                                                 layout: try number("layout", paired ? 1 : 0), augment: try number("augment", 0.6))
+                                                 layout: try number("layout", paired ? 1 : 0), augment: try number("augment", 0.6),
+                                                 startedFrom: try fromArg.map { path in
+                                                     guard FileManager.default.fileExists(atPath: path) else { throw UsageError("--from \(path) does not exist") }
+                                                     return try SHA256.hexDigest(ofFile: path)
+                                                 })
             do { try options.validate() } catch let e as ModelError { throw UsageError(e.description) }
             let g = try frozenGenerator(generatorArg ?? shippedModelPath("synthfaces64.safetensors"))
             let config = LatentEncoder.Config(size: g.model.config.size, inChannels: inChannels, modality: modality,
@@ -105,7 +111,8 @@ enum TrainEncoderCommand: TrainSubcommand {
             let parser = paired && options.layout > 0 ? try frozenParser(parserArg ?? shippedModelPath("face_parser.safetensors")) : nil
             do {
                 trainer = try EncoderTrainer(config: config, options: options, generator: g,
-                                             attributes: frozenAttributes(attributesArg ?? shippedModelPath("attributes.safetensors")), teacher: teacher, parser: parser)
+                                             attributes: frozenAttributes(attributesArg ?? shippedModelPath("attributes.safetensors")), teacher: teacher, parser: parser,
+                                             initial: try fromArg.map(LatentEncoder.load))
             } catch let e as ModelError { throw UsageError(e.description) }
         }
         let code = try session.run(trainer, command: "encoder")

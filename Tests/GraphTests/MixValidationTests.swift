@@ -149,6 +149,12 @@ import Testing
         let nan = shipped.replacingOccurrences(of: "w63.npy", with: "nan.npy")
         let (l3, c3) = loc(nan, "nan.npy")
         #expect(errors(nan, dir, "c.yaml") == "\(dir.path("c.yaml")):\(l3):\(c3): error: node 'w': nan.npy: holds NaN at [1, 3] and 1 more values that are not finite; a latent must be finite numbers (was it saved from a run that diverged?)")
+
+        // Integers are not codes (ids or labels saved by mistake): refused, not converted.
+        try Npy.write(NpyArray(shape: [1, 256], dtype: .int32, data: [UInt8](repeating: 0, count: 4 * 256)), to: dir.path("ints.npy"))
+        let ints = shipped.replacingOccurrences(of: "w63.npy", with: "ints.npy")
+        let (l4, c4) = loc(ints, "ints.npy")
+        #expect(errors(ints, dir, "d.yaml") == "\(dir.path("d.yaml")):\(l4):\(c4): error: node 'w': ints.npy: holds int32 values (<i4); latent codes are floating point — save them as float32 (numpy: codes.astype(np.float32))")
     }
 }
 

@@ -163,6 +163,16 @@ struct RunnerCLITests {
         #expect(set.stderr.contains("error: --set width=wide: expected int, got 'wide'"))
         let ok = try tedi(["check", "g.yaml", "--set", "width=4"], in: dir.url)
         #expect(ok.code == 0, "\(ok.stderr)")
+        #expect(!ok.stdout.contains("never used") && !ok.stdout.contains("changes nothing"), "\(ok.stdout)")
+        // A declared param nothing refers to: check lists it; a --set of it says it changes nothing.
+        try dir.write(graph.replacingOccurrences(of: "  width: 6\n", with: "  width: 6\n  height: 4\n  tone: 2\n"), to: "unused.yaml")
+        let unused = try tedi(["check", "unused.yaml", "--set", "tone=3"], in: dir.url)
+        #expect(unused.code == 0, "\(unused.stderr)")
+        #expect(unused.stdout.contains("note: --set tone=…: no node or model refers to ${tone}, so it changes nothing"), "\(unused.stdout)")
+        #expect(unused.stdout.contains("note: declared but never used (no node or model refers to ${…}): height\n"), "\(unused.stdout)")
+        let planned = try tedi(["plan", "unused.yaml", "--set", "height=5"], in: dir.url)
+        #expect(planned.code == 0 && planned.stdout.contains("note: --set height=…: no node or model refers to ${height}"), "\(planned.stdout)")
+        #expect(!planned.stdout.contains("tone"), "\(planned.stdout)")
         // A missing input file is the user's to fix: exit 1, located at the path that names it.
         try FileManager.default.removeItem(atPath: dir.path("photo.png"))
         let missing = try tedi(["run", "g.yaml", "--no-cache"], in: dir.url)

@@ -131,6 +131,43 @@ nodes:
         #expect(at(3, 1) == 255)
     }
 
+    /// `size:` fits a non-square picture by its longer side and centres it: an 8×6 photo at size 4
+    /// becomes a 4×3 cell (rounded), not a stretched 4×4.
+    @Test func gridSizeKeepsEachPicturesShape() throws {
+        let dir = try TempDir("grid-size")
+        try writeFixturePNG(dir, "photo.png")
+        let yaml = """
+        tedi: 1
+        nodes:
+          photo: { op: input.image, path: photo.png }
+          w: { op: write.grid, in: { in: [photo, photo] }, path: g.png, columns: 2, padding: 0, size: 4 }
+        """
+        let plan = try loadPlan(yaml, in: dir, catalog: TestOps.catalog())
+        _ = try GraphRunner(plan: plan, cache: nil, outDirectory: dir.sub("out")).run(seeds: [0])
+        let (img, _) = try PNG.read(dir.path("out/g.png"))
+        #expect(img.width == 8 && img.height == 3)
+        // Each cell is the photo shrunk as a whole: the same as resizing it to 4×3 directly.
+        let small = try fixtureImage().resized(width: 4, height: 3, method: .area).withChannels(img.channels)
+        for y in 0..<3 { for x in 0..<8 { for ch in 0..<img.channels {
+            #expect(img.pixels[(y * 8 + x) * img.channels + ch] == small.pixels[(y * 4 + x % 4) * img.channels + ch])
+        } } }
+    }
+
+    /// A declared param that no `${…}` refers to is listed, so a `--set` of it that changes nothing
+    /// can be said; `$${x}` is a literal, not a reference, and `seed` is never listed.
+    @Test func unusedParamsAreListed() throws {
+        let yaml = """
+        tedi: 1
+        params: { seed: 3, size: 2, value: 9, unused: 1, literal: x }
+        nodes:
+          a: { op: test.const, value: "${value}", size: "${size}" }
+          w: { op: write.png, in: a, path: "a_$${literal}.png" }
+        """
+        let dir = try TempDir("unused-params")
+        let plan = try loadPlan(yaml, in: dir, catalog: TestOps.catalog())
+        #expect(plan.unusedParams == ["unused", "literal"])
+    }
+
     @Test func failingNodeNamesItselfAndWritesNothing() throws {
         let dir = try TempDir("fail")
         let yaml = """

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import TensorCore
 import Testing
 
 /// `tedi train generator` and `tedi eval generator` through the real executable, on a tiny
@@ -241,6 +242,16 @@ struct TrainEncoderCLITests {
         let sketchLog = try String(contentsOfFile: dir.path("sk/log.csv"), encoding: .utf8).split(separator: "\n")
         #expect(sketchLog.count == 3 && !sketchLog[2].hasSuffix(",nan"), "the layout term is logged: \(sketchLog)")
         #expect(try LatentEncoder.load(dir.path("sk/encoder.safetensors")).config.modality == "sketch")
+        // Fine-tuning from that encoder records its hash; as a label encoder's start it is refused (another modality).
+        let tuned = try tedi(["train", "encoder", "--out", "skf", "--steps", "1", "--modality", "sketch", "--teacher", "t.safetensors",
+                              "--parser", "p.safetensors", "--from", "sk/encoder.safetensors"] + common, in: dir.url)
+        #expect(tuned.code == 0, "\(tuned.stderr)")
+        let tunedFrom = try TrainingCheckpoint.read(dir.path("skf/checkpoint.safetensors")).metadata["enc.from_sha256"]
+        let encoderHash = try SHA256.hexDigest(ofFile: dir.path("sk/encoder.safetensors"))
+        #expect(tunedFrom == encoderHash)
+        let crossed = try tedi(["train", "encoder", "--out", "k", "--steps", "1", "--modality", "label", "--teacher", "t.safetensors",
+                                "--parser", "p.safetensors", "--from", "sk/encoder.safetensors"] + common, in: dir.url)
+        #expect(crossed.code == 2 && crossed.stderr.contains("another modality"), "\(crossed.stderr)")
         let noParser = try tedi(["train", "encoder", "--out", "k", "--steps", "1", "--modality", "label", "--teacher", "t.safetensors"] + common, in: dir.url)
         // Without --parser the shipped one is used (found from any folder); it reads 64 px, not the tiny 16.
         #expect(noParser.code == 2 && noParser.stderr.contains("the face parser reads 64 px into 19 classes; need 16 px"), "\(noParser.stderr)")
@@ -275,6 +286,15 @@ struct TrainEncoderCLITests {
         #expect(try FaceParser.load(dir.path("p16.safetensors")).config == a.config)
         let changed = try tedi(["train", "parser", "--out", "r", "--resume", "--steps", "6", "--channels", "8,8,8"], in: dir.url)
         #expect(changed.code == 2 && changed.stderr.contains("takes the architecture and options from the checkpoint"), "\(changed.stderr)")
+        // Fine-tuning from a parser file with the Dice term: the file's architecture, its hash recorded.
+        let tuned = try tedi(["train", "parser", "--out", "f", "--steps", "1", "--from", "s/parser.safetensors", "--dice", "1", "--batch", "4"], in: dir.url)
+        #expect(tuned.code == 0, "\(tuned.stderr)")
+        let tunedCheckpoint = try TrainingCheckpoint.read(dir.path("f/checkpoint.safetensors"))
+        let parserHash = try SHA256.hexDigest(ofFile: dir.path("s/parser.safetensors")), tunedConfig = try FaceParser.load(dir.path("f/parser.safetensors")).config
+        #expect(tunedCheckpoint.metadata["parse.from_sha256"] == parserHash)
+        #expect(tunedCheckpoint.metadata["parse.dice"] == "1.0" && tunedConfig == a.config)
+        let reshaped = try tedi(["train", "parser", "--out", "k", "--steps", "1", "--from", "s/parser.safetensors", "--channels", "8,8,8"], in: dir.url)
+        #expect(reshaped.code == 2 && reshaped.stderr.contains("--from keeps the architecture"), "\(reshaped.stderr)")
         let odd = try tedi(["train", "parser", "--out", "k", "--steps", "1", "--size", "16", "--channels", "4,8,8,8,8,8"], in: dir.url)
         #expect(odd.code == 2 && odd.stderr.contains("divisible"), "\(odd.stderr)")
         let foreign = try tedi(["train", "parser", "--out", "k", "--steps", "1", "--teacher", "x"], in: dir.url)

@@ -28,6 +28,23 @@ import TensorCore
         for (trial, (analytic, fd)) in checks.enumerated() {
             #expect(abs(fd - analytic) <= 1e-2 * abs(analytic) + 1e-4, "direction \(trial): tape \(analytic), finite difference \(fd)")
         }
+        // The soft Dice loss likewise (its sums run over the whole batch, so every logit feeds every class's ratio).
+        let dg = try tape.gradients(of: try FaceParser.softDiceLoss(zz, targets: targets), wrt: [zz])[0]
+        let diceChecks = try directionalDerivatives(of: { Double(try FaceParser.softDiceLoss($0, targets: targets).item()) }, at: z, gradient: dg,
+                                                    seeds: 4..<6, h: 1e-2)
+        for (trial, (analytic, fd)) in diceChecks.enumerated() {
+            #expect(abs(fd - analytic) <= 1e-2 * abs(analytic) + 1e-5, "dice direction \(trial): tape \(analytic), finite difference \(fd)")
+        }
+        // Confident and right: Dice loss near 0 whatever the classes' areas. Classes absent from the
+        // truth do not count: a uniform prediction is scored on classes 0 and 5 alone.
+        let truth: [[UInt8]] = [[0, 0, 0, 5]]
+        var sharp = [Float](repeating: -20, count: 19 * 4)
+        for (p, t) in truth[0].enumerated() { sharp[Int(t) * 4 + p] = 20 }
+        #expect(try FaceParser.softDiceLoss(Tensor(shape: [1, 19, 2, 2], scalars: sharp), targets: truth).item() < 1e-4)
+        // Uniform p = 1/19: class 0 → 2·(3/19)/(4/19 + 3), class 5 → 2·(1/19)/(4/19 + 1).
+        let uniform: Double = 1 - ((6.0 / 19) / (4.0 / 19 + 3) + (2.0 / 19) / (4.0 / 19 + 1)) / 2
+        #expect(abs(Double(try FaceParser.softDiceLoss(Tensor.zeros([1, 19, 2, 2]), targets: truth).item()) - uniform) < 1e-5)
+        #expect(throws: TensorError.self) { try FaceParser.softDiceLoss(Tensor.zeros([1, 19, 2, 2]), targets: [[0, 1, 2, 19]]) }
         // Cross-entropy of a uniform prediction is log 19; wrong-sized targets are refused.
         let flat = try FaceParser.pixelCrossEntropy(Tensor.zeros([1, 19, 2, 2]), targets: [[0, 1, 2, 18]])
         #expect(abs(try flat.item() - Float(log(19.0))) < 1e-5)
@@ -62,6 +79,42 @@ import TensorCore
         #expect(score.pixelAccuracy > 0.3, "pixel accuracy \(score.pixelAccuracy)")
         #expect(throws: ModelError.self) { try ParserTrainer.Options(batch: 0).validate() }
         #expect(throws: ModelError.self) { try FaceParser.Config(size: 18, channels: [4, 8, 8]).validate() }
+        #expect(throws: ModelError.self) { try FaceParser.Config(size: 16, channels: [4, 8, 8], decoderDepth: 3).validate() }
+        #expect(throws: ModelError.self) { try ParserTrainer.Options(dice: -1).validate() }
+    }
+
+    /// A deeper decoder and the Dice term: both train, resume bit-identically, and survive a save;
+    /// a file without `decoder_depth` (written before it existed) loads as depth 1.
+    @Test func deeperDecoderAndDiceTrainAndRoundTrip() throws {
+        let options = ParserTrainer.Options(batch: 4, learningRate: 5e-3, seed: 2, dice: 1)
+        let config = FaceParser.Config(size: 16, channels: [8, 16, 16], decoderDepth: 2)
+        let straight = try ParserTrainer(config: config, options: options)
+        #expect(straight.parser.params["dec0b.weight"]?.shape == [8, 8, 3, 3] && straight.parser.params["dec1b.weight"]?.shape == [16, 16, 3, 3])
+        var losses: [Float] = []
+        for _ in 0..<24 { losses.append(try straight.trainStep().loss) }
+        let first: Float = losses.prefix(4).reduce(0, +), last: Float = losses.suffix(4).reduce(0, +)
+        #expect(last < 0.8 * first, "\(losses)")
+        let part = try ParserTrainer(config: config, options: options)
+        for _ in 0..<14 { _ = try part.trainStep() }
+        let resumed = try ParserTrainer(checkpoint: part.checkpoint)
+        #expect(resumed.options == options && resumed.parser.config == config)
+        for _ in 0..<10 { _ = try resumed.trainStep() }
+        #expect(try SafeTensors.encode(resumed.parser.params) == SafeTensors.encode(straight.parser.params))
+        let dir = NSTemporaryDirectory() + "tedi-parser-depth-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try straight.parser.save(to: dir + "/p.safetensors")
+        #expect(try FaceParser.load(dir + "/p.safetensors").config == config)
+        // Fine-tuning starts from the given weights and records the file's hash; a config mismatch is refused.
+        var tuning = options
+        tuning.startedFrom = "0123abcd"
+        let tuned = try ParserTrainer(config: config, options: tuning, initial: straight.parser)
+        #expect(try SafeTensors.encode(tuned.parser.params) == SafeTensors.encode(straight.parser.params))
+        #expect(try ParserTrainer(checkpoint: tuned.checkpoint).options.startedFrom == "0123abcd")
+        #expect(throws: ModelError.self) { try ParserTrainer(config: .tiny, options: options, initial: straight.parser) }
+        var old = FaceParser.Config.tiny.metadata
+        old["decoder_depth"] = nil
+        #expect(try FaceParser.Config(metadata: old, path: "old.safetensors") == .tiny)
     }
 
     @Test func degradingBlursAndIsDeterministic() throws {
@@ -115,6 +168,17 @@ import TensorCore
             let resumed = try EncoderTrainer(checkpoint: part.checkpoint, generator: g, attributes: a, teacher: teacher, parser: parser)
             for _ in 0..<6 { _ = try resumed.trainStep() }
             #expect(try SafeTensors.encode(resumed.encoder.params) == SafeTensors.encode(t.encoder.params), "\(modality): resume differs")
+            // Fine-tuning starts from the given encoder's weights and records its hash; another modality's encoder is refused.
+            var tuning = options
+            tuning.startedFrom = "feed"
+            let tuned = try EncoderTrainer(config: config, options: tuning, generator: g, attributes: a, teacher: teacher, parser: parser, initial: t.encoder)
+            #expect(try SafeTensors.encode(tuned.encoder.params) == SafeTensors.encode(t.encoder.params))
+            #expect(try EncoderTrainer(checkpoint: tuned.checkpoint, generator: g, attributes: a, teacher: teacher, parser: parser).options.startedFrom == "feed")
+            var image = LatentEncoder.Config.tiny
+            image.modality = modality == "sketch" ? "label" : "sketch"; image.inChannels = modality == "sketch" ? 19 : 1
+            #expect(throws: ModelError.self) {
+                try EncoderTrainer(config: image, options: options, generator: g, attributes: a, teacher: teacher, parser: parser, initial: t.encoder)
+            }
             // Without the parser the layout term cannot run; with generator samples a paired encoder cannot either.
             #expect(throws: ModelError.self) { try EncoderTrainer(config: config, options: options, generator: g, attributes: a, teacher: teacher) }
             var mixed = options; mixed.sampleFraction = 0.5
