@@ -94,7 +94,8 @@ enum GeneratorOps {
         params: [
             modelParam, truncationParam,
             ParamSpec("noise", .choice(["const", "zero", "random"]), default: .string("const"), doc: "per-layer noise: the stored maps, none, or seeded random"),
-            ParamSpec("noise_seed", .int(min: 0, max: nil), default: .string("${seed}"), doc: "seed of random noise"),
+            ParamSpec("noise_seed", .int(min: 0, max: nil), default: .string("${seed}"), doc: "seed of random noise (used with noise: random only)",
+                      usedWhen: ("noise", ["random"])),
             ParamSpec("columns", .int(min: 1, max: 64), default: .int(8), doc: "grid columns of `out` when there are several codes"),
         ],
         check: { ctx in

@@ -203,13 +203,24 @@ public struct ParamSpec: Sendable {
     /// For a `.model` param: the input port that needs the model. When nothing is connected there
     /// and no model of the kind is at hand, the param stays empty instead of being an error.
     public var modelFor: String?
+    /// The param matters only while another param has one of these values (e.g. `noise_seed` only
+    /// with `noise: random`); otherwise it is left out of the memo key, so a default of `${seed}`
+    /// does not make a node that ignores it rerun for every seed.
+    public var usedWhen: (param: String, values: [String])?
     public init(_ name: String, _ type: ParamType, default value: ParamValue? = nil, doc: String, modelKind: String = "generator",
-                modelFor: String? = nil) {
+                modelFor: String? = nil, usedWhen: (param: String, values: [String])? = nil) {
         self.name = name
         self.type = type
         self.defaultValue = value
         self.doc = doc
         self.modelKind = modelKind
         self.modelFor = modelFor
+        self.usedWhen = usedWhen
+    }
+
+    /// Whether the param can change the node's result under these resolved params.
+    public func matters(_ params: [String: ParamValue]) -> Bool {
+        guard let (other, values) = usedWhen else { return true }
+        return params[other]?.stringValue.map(values.contains) ?? true
     }
 }

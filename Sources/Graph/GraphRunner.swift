@@ -199,7 +199,9 @@ public final class GraphRunner {
             let params = try plan.resolvedParams(i, seed: seed)
             var h = SHA256()
             h.update("tedi-node-v1\n\(node.spec.name)\n\(node.spec.version)\n")
-            for k in params.keys.sorted() { h.update("p \(k)=\(params[k]!.canonical)\n") }
+            for k in params.keys.sorted() where node.spec.params.first(where: { $0.name == k })?.matters(params) ?? true {
+                h.update("p \(k)=\(params[k]!.canonical)\n")
+            }
             for e in node.inputs.sorted(by: { $0.port < $1.port }) {   // stable: list order kept within a port
                 h.update("i \(e.port)=\(keys[e.node]).\(e.srcPort)\n")
             }

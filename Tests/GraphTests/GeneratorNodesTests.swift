@@ -57,6 +57,32 @@ import Testing
         #expect(r2.nodes[0].key != r1.nodes[0].key && r2.nodes[1].key != r1.nodes[1].key)
     }
 
+    /// `noise_seed` (default `${seed}`) matters only with `noise: random`: with the stored noise a
+    /// synthesize of a fixed latent has one key for every seed, so a sweep computes it once.
+    @Test func noiseSeedMattersOnlyForRandomNoise() throws {
+        let dir = try TempDir("gen-noise-seed")
+        func keys(_ noise: String) throws -> [[String]] {
+            let yaml = """
+            tedi: 1
+            models:
+              faces: \(Self.fixture("weights.safetensors"))
+            nodes:
+              codes: { op: input.latent, path: \(Self.fixture("wplus.npy")), space: w+ }
+              image: { op: synthesize, in: codes, noise: \(noise) }
+              raw:   { op: write.npy, in: image.raw, path: "out_${seed}.npy" }
+            """
+            let runner = GraphRunner(plan: try loadPlan(yaml, in: dir, catalog: NodeCatalog.standard), cache: nil, outDirectory: dir.sub("out-\(noise)"))
+            let report = try runner.run(seeds: [0, 1])
+            return report.nodes.filter { $0.id == "image" }.map { [$0.key, $0.status.rawValue] }
+        }
+        let stored = try keys("const"), random = try keys("random"), zero = try keys("zero")
+        // One key for both seeds, computed once; random noise: two keys, two runs.
+        #expect(stored.count == 2 && stored[0][0] == stored[1][0] && stored.map { $0[1] } == ["ran", "memo"], "\(stored)")
+        #expect(zero.count == 2 && zero[0][0] == zero[1][0], "\(zero)")
+        #expect(random.count == 2 && random[0][0] != random[1][0] && random.map { $0[1] } == ["ran", "ran"], "\(random)")
+        #expect(stored[0][0] != zero[0][0] && stored[0][0] != random[0][0])
+    }
+
     /// `sample`'s `attributes` steer a generator trained with --condition (every code shows them),
     /// are refused for a plain one, and bad values are an error at the parameter before anything runs.
     @Test func attributesSteerAConditionedGenerator() throws {
